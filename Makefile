@@ -1,0 +1,42 @@
+# ifmon -- real-time interface traffic monitor.
+# This Makefile only delegates to the parts; see README.md.
+
+PARTS = config collector
+ASAN_DIR = build/asan
+
+all:
+	@for p in $(PARTS); do $(MAKE) -C $$p || exit 1; done
+
+# Sanitizer build (ASan + UBSan) of everything, under build/asan.
+asan:
+	@for p in $(PARTS) tests; do $(MAKE) -C $$p O=$(CURDIR)/$(ASAN_DIR) SAN=1 || exit 1; done
+
+deps:
+	@scripts/install-deps.sh run
+
+test-deps:
+	@scripts/install-deps.sh test
+
+# Builds both variants and runs the whole suite on each; the last line of
+# output is "N passed, N failed".
+test: test-deps
+	@$(MAKE) all
+	@$(MAKE) -C tests
+	@$(MAKE) asan
+	@tests/run.sh
+
+# Run the system on embedded defaults (private Redis, simulated sites).
+run: deps all
+	@scripts/run.sh $(if $(CONFIG),--config $(CONFIG))
+
+bench-collector: test-deps all
+	@tests/bench/collector.sh
+
+check-config: all
+	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
+
+clean:
+	@for p in $(PARTS) tests; do $(MAKE) -C $$p clean; done
+	rm -rf build
+
+.PHONY: all asan deps test-deps test run bench-collector check-config clean

@@ -1,0 +1,155 @@
+/* config.h -- the ifmon configuration file, shared by ifmon-collector and
+ * ifmon-gateway.
+ *
+ * One YAML file holds a common `redis:` section, the collector's `defaults:`
+ * and `devices:` and the gateway's `gateway:` section. Loading validates the
+ * whole file and reports every problem as "FILE:LINE:COLUMN: message"; a file
+ * with any problem yields no configuration at all, so a daemon never runs on
+ * half of an inventory. This module knows nothing about SNMP or Redis
+ * libraries: it only turns text into checked values. */
+
+#ifndef IFMON_CONFIG_H
+#define IFMON_CONFIG_H
+
+#include <stddef.h>
+
+/* SNMP protocol versions, as written in the file ("1", "2c", "3"). */
+enum config_snmp_version {
+    CONFIG_SNMP_V1 = 1,
+    CONFIG_SNMP_V2C = 2,
+    CONFIG_SNMP_V3 = 3,
+};
+
+/* SNMPv3 USM (RFC 3414) security levels. */
+enum config_sec_level {
+    CONFIG_SEC_NOAUTH_NOPRIV = 0,
+    CONFIG_SEC_AUTH_NOPRIV,
+    CONFIG_SEC_AUTH_PRIV,
+};
+
+/* Authentication protocols net-snmp 5.9 offers (RFC 3414, RFC 7860). */
+enum config_auth_proto {
+    CONFIG_AUTH_NONE = 0,
+    CONFIG_AUTH_MD5,
+    CONFIG_AUTH_SHA,
+    CONFIG_AUTH_SHA224,
+    CONFIG_AUTH_SHA256,
+    CONFIG_AUTH_SHA384,
+    CONFIG_AUTH_SHA512,
+};
+
+/* Privacy protocols (RFC 3414 DES, RFC 3826 AES-128, Blumenthal AES-192/256). */
+enum config_priv_proto {
+    CONFIG_PRIV_NONE = 0,
+    CONFIG_PRIV_DES,
+    CONFIG_PRIV_AES,
+    CONFIG_PRIV_AES192,
+    CONFIG_PRIV_AES256,
+};
+
+/* Built-in defaults, used when neither the device nor `defaults:` says. */
+#define CONFIG_DEFAULT_INTERVAL_MS 1000
+#define CONFIG_DEFAULT_TIMEOUT_MS 800
+#define CONFIG_DEFAULT_RETRIES 1
+#define CONFIG_DEFAULT_MAX_VARBINDS 60
+#define CONFIG_DEFAULT_REDISCOVER_MS 600000
+#define CONFIG_DEFAULT_SNMP_PORT 161
+#define CONFIG_DEFAULT_REDIS_PORT 6379
+#define CONFIG_DEFAULT_HISTORY 300
+
+/* One polled device. Every string is owned by the config and never NULL
+ * unless said otherwise. */
+struct config_device {
+    char *name;           /* unique; used in channel names (no ':' '*' or space) */
+    char *site;           /* grouping for the web page; defaults to "default" */
+    char *address;        /* as written, for messages */
+    char *host;           /* address without port or brackets */
+    int port;             /* UDP port, default 161 */
+    int version;          /* enum config_snmp_version */
+    char *community;      /* v1/v2c community (default "public") */
+    int interval_ms;      /* poll interval */
+    int timeout_ms;       /* per-request timeout */
+    int retries;          /* retransmissions after the first request */
+    int max_varbinds;     /* varbinds per GET PDU (the agent may force fewer) */
+    int rediscover_ms;    /* periodic ifName/ifDescr re-walk */
+    char **interfaces;    /* ifName/ifDescr names or fnmatch(3) globs */
+    size_t ninterfaces;   /* 0 = all interfaces */
+    /* SNMPv3 (USM); user is NULL for v1/v2c. */
+    char *user;
+    int security_level;   /* enum config_sec_level */
+    int auth_protocol;    /* enum config_auth_proto */
+    char *auth_password;  /* NULL when not set */
+    int priv_protocol;    /* enum config_priv_proto */
+    char *priv_password;  /* NULL when not set */
+    char *context;        /* SNMPv3 context name, "" by default */
+    int line;             /* line of the device's entry in the file */
+};
+
+struct config_redis {
+    char *host;           /* default 127.0.0.1 */
+    int port;             /* default 6379 */
+    char *password;       /* AUTH password, NULL when not set */
+    char *prefix;         /* channel and key prefix, default "ifmon" */
+    int history;          /* samples kept per interface, default 300 */
+};
+
+struct config_gateway {
+    char *listen_host;    /* default 127.0.0.1 */
+    int listen_port;      /* default 8080 */
+    char *web_root;       /* default "web/" (relative to the working dir) */
+    char **allowed_origins;
+    size_t nallowed_origins; /* 0 = only the gateway's own origin */
+    char *token;          /* "" = no token required */
+    int max_connections;  /* default 10000 */
+    int max_channels;     /* per connection, default 256 */
+    int max_frame;        /* bytes per client frame, default 65536 */
+};
+
+struct config {
+    char *path;           /* file name as given, used in messages */
+    struct config_redis redis;
+    struct config_gateway gateway;
+    struct config_device *devices;
+    size_t ndevices;
+};
+
+/* Problems found while loading: each line is "FILE:LINE:COLUMN: message"
+ * (or "FILE: message" when no position applies, e.g. unreadable file). */
+struct config_errors {
+    char **lines;
+    size_t count;
+};
+
+/* Load and validate the file at `path`. Returns a new config (free it with
+ * config_free()) or NULL when there was any problem, in which case every
+ * problem has been appended to `errs` (which the caller owns and frees with
+ * config_errors_free()). ${VAR} and ${VAR:-default} in scalars are replaced
+ * from the environment; an unset VAR without default is an error. */
+struct config *config_load(const char *path, struct config_errors *errs);
+
+/* Same as config_load() on text already in memory; `name` is the file name
+ * used in messages. The text need not be NUL-terminated. */
+struct config *config_load_buffer(const char *name, const char *text, size_t len,
+                                  struct config_errors *errs);
+
+void config_free(struct config *cfg);
+void config_errors_free(struct config_errors *errs);
+
+/* Parse a duration: a non-negative decimal number followed by "ms", "s" or
+ * "m" ("800ms", "1s", "1.5s", "5m"). Stores milliseconds (rounded) in *ms.
+ * Returns 0, or -1 when the text is not such a duration or exceeds 24h. */
+int config_parse_duration(const char *text, int *ms);
+
+/* Split "host", "host:port", "[v6addr]" or "[v6addr]:port". Returns 0 and a
+ * new string in *host (caller frees) and the port (default_port if absent),
+ * or -1 on malformed input (empty host, bad or out-of-range port). */
+int config_parse_address(const char *text, int default_port, char **host, int *port);
+
+/* 1 when two device entries would be polled identically (every field but
+ * `line`), so a reload can keep the device's rate state. */
+int config_device_equal(const struct config_device *a, const struct config_device *b);
+
+/* Names for messages and logs. */
+const char *config_version_name(int version);
+
+#endif

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install whatever ifmon needs that this Debian machine lacks. Called by
+# `make run` and `make test`; does nothing when everything is there.
+#   scripts/install-deps.sh [run|test]
+set -euo pipefail
+
+want=(gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev libuv1-dev
+      libwebsockets-dev redis-server redis-tools snmpsim snmpd snmp)
+if [ "${1:-run}" = test ]; then
+    want+=(libcmocka-dev python3 python3-redis iproute2 procps)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The snmpd package starts a system agent on port 161; ifmon starts its own
+# on a private port and does not need that one.
