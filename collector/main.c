@@ -1,0 +1,220 @@
+/* main.c -- ifmon-collector: polls the devices of a YAML inventory over
+ * SNMP and publishes per-interface rates to Redis (docs/PROTOCOL.md).
+ *
+ * Parse options, load the inventory, create the loop, attach the poller,
+ * the publisher and the output, run until SIGTERM; SIGHUP reloads. */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "output.h"
+#include "poller.h"
+#include "publish.h"
+
+#define STATS_EVERY_MS 60000
+
+struct collector {
+    uv_loop_t *loop;
+    const char *config_path;
+    struct poller *poller;
+    struct publisher *pub;
+    struct output *out;
+    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_timer_t stats_timer;
+    int stopping;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ifmon-collector --config FILE [--check] [--verbose]\n"
+               "\n"
+               "Polls the devices of the inventory FILE over SNMP and publishes\n"
+               "per-interface bit rates to Redis (see docs/PROTOCOL.md).\n"
+               "\n"
+               "  -c, --config FILE   inventory and settings (YAML)\n"
+               "      --check         validate FILE, print every problem, and exit\n"
+               "  -v, --verbose       debug logging\n"
+               "  -q, --quiet         warnings and errors only\n"
+               "  -V, --version       print the version and exit\n"
+               "  -h, --help          this text\n"
+               "\n"
+               "Signals: SIGHUP reloads FILE (an invalid file keeps the current\n"
+               "inventory), SIGTERM and SIGINT stop cleanly.\n");
+}
+
+/* Load the inventory; every problem goes to stderr. NULL when invalid. */
+static struct config *load(const char *path)
+{
+    struct config_errors errs = {0};
+    struct config *cfg = config_load(path, &errs);
+    size_t i;
+
+    for (i = 0; i < errs.count; i++)
+        fprintf(stderr, "%s\n", errs.lines[i]);
+    config_errors_free(&errs);
+    return cfg;
+}
+
+static void log_stats(struct collector *c)
+{
+    struct poller_stats ps;
+    struct publisher_stats rs;
+    size_t n, i, up = 0, ifaces = 0;
+    struct device **devs = poller_devices(c->poller, &n);
+
+    for (i = 0; i < n; i++) {
+        up += devs[i]->status == DEVICE_UP;
+        ifaces += devs[i]->nifaces;
+    }
+    poller_stats(c->poller, &ps, 1);
+    publisher_stats(c->pub, &rs);
+    log_info("stats: devices=%zu up=%zu interfaces=%zu polls=%llu skipped=%llu timeouts=%llu "
+             "late_p50_ms=%.2f late_p99_ms=%.2f late_max_ms=%.2f redis=%s commands=%llu "
+             "dropped=%llu reconnects=%llu",
+             n, up, ifaces, (unsigned long long)ps.polls, (unsigned long long)ps.skipped,
+             (unsigned long long)ps.timeouts, ps.late_p50_ms, ps.late_p99_ms, ps.late_max_ms,
+             rs.connected ? "up" : "down", (unsigned long long)rs.commands,
+             (unsigned long long)rs.dropped, (unsigned long long)rs.reconnects);
+}
+
+static void on_stats_timer(uv_timer_t *t)
+{
+    log_stats(t->data);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct collector *c = s->data;
+    struct config *cfg;
+
+    if (signum == SIGHUP) {
+        log_info("SIGHUP: reloading %s", c->config_path);
+        cfg = load(c->config_path);
+        if (cfg == NULL) {
+            log_err("reload: %s is invalid (problems above); keeping the current inventory",
+                    c->config_path);
+            return;
+        }
+        /* The publisher reads the new redis settings before the poller
+         * frees the old config. */
+        publisher_set_config(c->pub, &cfg->redis);
+        poller_apply(c->poller, cfg);
+        return;
+    }
+    if (c->stopping)
+        return;
+    c->stopping = 1;
+    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_stats(c);
+    poller_close(c->poller);
+    output_close(c->out);
+    publisher_close(c->pub);
+    uv_timer_stop(&c->stats_timer);
+    uv_close((uv_handle_t *)&c->stats_timer, NULL);
+    uv_close((uv_handle_t *)&c->sig_term, NULL);
+    uv_close((uv_handle_t *)&c->sig_int, NULL);
+    uv_close((uv_handle_t *)&c->sig_hup, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct collector c = {0};
+    struct config *cfg;
+    int opt, check = 0, level = LOG_LEVEL_INFO;
+
+    while ((opt = getopt_long(argc, argv, "c:vqVh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            c.config_path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'v':
+            level = LOG_LEVEL_DEBUG;
+            break;
+        case 'q':
+            level = LOG_LEVEL_WARN;
+            break;
+        case 'V':
+            printf("ifmon-collector %s\n", IFMON_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || c.config_path == NULL) {
+        fprintf(stderr, "ifmon-collector: %s\n",
+                optind < argc ? "unexpected argument" : "--config FILE is required");
+        usage(stderr);
+        return 2;
+    }
+    log_init("ifmon-collector", level);
+
+    cfg = load(c.config_path);
+    if (cfg == NULL) {
+        fprintf(stderr, "ifmon-collector: %s is invalid; nothing polled\n", c.config_path);
+        return 1;
+    }
+    if (check) {
+        printf("%s: OK, %zu devices\n", c.config_path, cfg->ndevices);
+        config_free(cfg);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    c.loop = uv_default_loop();
+    poller_library_init();
+    c.out = output_create(c.loop);
+    c.pub = publisher_create(c.loop, &cfg->redis, output_on_redis_connected, c.out);
+    {
+        struct poller_hooks hooks = output_poller_hooks(c.out);
+
+        c.poller = poller_create(c.loop, &hooks);
+    }
+    output_attach(c.out, c.poller, c.pub);
+    poller_apply(c.poller, cfg);
+
+    uv_signal_init(c.loop, &c.sig_term);
+    uv_signal_init(c.loop, &c.sig_int);
+    uv_signal_init(c.loop, &c.sig_hup);
+    c.sig_term.data = c.sig_int.data = c.sig_hup.data = &c;
+    uv_signal_start(&c.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&c.sig_int, on_signal, SIGINT);
+    uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
+    uv_timer_init(c.loop, &c.stats_timer);
+    c.stats_timer.data = &c;
+    uv_timer_start(&c.stats_timer, on_stats_timer, STATS_EVERY_MS, STATS_EVERY_MS);
+
+    log_info("ifmon-collector %s: polling %zu devices from %s", IFMON_VERSION, cfg->ndevices,
+             c.config_path);
+    uv_run(c.loop, UV_RUN_DEFAULT);
+
+    poller_free(c.poller);
+    output_free(c.out);
+    publisher_free(c.pub);
+    poller_library_shutdown();
+    uv_loop_close(c.loop);
+    log_info("stopped");
+    return 0;
+}

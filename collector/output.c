@@ -1,0 +1,291 @@
+/* output.c -- see output.h. Samples are formatted with snprintf into one
+ * reused buffer after the per-interface JSON head built at discovery; the
+ * inventory snapshot (rare, structured) is built with jansson. */
+
+#include "output.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+#define INVENTORY_MIN_GAP_MS 1000
+#define INVENTORY_FIRST_DELAY_MS 100
+#define EXPIRE_EVERY 60 /* samples between two EXPIREs of a history list */
+
+static void inventory_touch(struct output *out);
+
+struct output {
+    uv_loop_t *loop;
+    struct poller *poller;
+    struct publisher *pub;
+    uv_timer_t inventory_timer;
+    uint64_t inventory_written_ms; /* loop time of the last write, 0 = never */
+    int inventory_dirty;
+    char *buf;
+    size_t cap;
+};
+
+static const char *const oper_names[] = {
+    "unknown", "up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown",
+};
+
+const char *output_oper_name(int oper)
+{
+    if (oper < 1 || oper > 7)
+        return "unknown";
+    return oper_names[oper];
+}
+
+static double now_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+size_t output_format_sample(char *buf, size_t cap, const struct iface *ifc,
+                            const struct rate_result *res, double ts)
+{
+    size_t n = ifc->json_head_len;
+    char speed[24];
+    int k;
+
+    memcpy(buf, ifc->json_head, n);
+    if (ifc->speed_bps)
+        snprintf(speed, sizeof(speed), "%" PRIu64, ifc->speed_bps);
+    else
+        memcpy(speed, "null", 5);
+    if (res->status == RATE_GAP)
+        k = snprintf(buf + n, cap - n,
+                     "\"ts\":%.3f,\"interval\":null,\"in_bps\":null,\"out_bps\":null,"
+                     "\"speed_bps\":%s,\"oper\":\"%s\",\"seq\":%" PRIu64 ",\"gap\":\"%s\"}",
+                     ts, speed, output_oper_name(ifc->oper), ifc->seq, rate_gap_name(res->gap));
+    else
+        k = snprintf(buf + n, cap - n,
+                     "\"ts\":%.3f,\"interval\":%.3f,\"in_bps\":%.1f,\"out_bps\":%.1f,"
+                     "\"speed_bps\":%s,\"oper\":\"%s\",\"seq\":%" PRIu64 "}",
+                     ts, res->interval, res->in_bps, res->out_bps, speed,
+                     output_oper_name(ifc->oper), ifc->seq);
+    return n + (size_t)k;
+}
+
+static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
+                      const struct rate_result *res, double ts)
+{
+    struct output *out = ctx;
+    const struct config *cfg = poller_config(out->poller);
+    size_t need = ifc->json_head_len + OUTPUT_NUMBERS_MAX, len;
+    int expire = 0;
+
+    if (need > out->cap) {
+        out->cap = need * 2;
+        out->buf = realloc(out->buf, out->cap);
+        if (out->buf == NULL)
+            abort();
+    }
+    ifc->seq++;
+    len = output_format_sample(out->buf, out->cap, ifc, res, ts);
+    if (ifc->seq % EXPIRE_EVERY == 1)
+        expire =
+            (int)(((int64_t)cfg->redis.history + 2 * EXPIRE_EVERY) * dev->cfg->interval_ms / 1000) +
+            60;
+    publisher_sample(out->pub, ifc->channel, ifc->channel_len, ifc->history_key,
+                     ifc->history_key_len, out->buf, len, cfg->redis.history, expire);
+}
+
+static const char *status_name(enum device_status s)
+{
+    return s == DEVICE_UP ? "up" : s == DEVICE_DOWN ? "down" : "unknown";
+}
+
+static void publish_status(struct output *out, struct device *dev, double ts)
+{
+    json_t *j;
+    char *text;
+
+    if (dev->status == DEVICE_UNKNOWN)
+        return;
+    j = json_pack("{s:s, s:s, s:s, s:f, s:o}", "device", dev->cfg->name, "site", dev->cfg->site,
+                  "status", status_name(dev->status), "ts", ts, "error",
+                  dev->status == DEVICE_UP ? json_null() : json_string(dev->error));
+    text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
+    if (text)
+        publisher_publish(out->pub, dev->channel, strlen(dev->channel), text, strlen(text));
+    free(text);
+    json_decref(j);
+}
+
+static void on_status(void *ctx, struct device *dev, double ts)
+{
+    struct output *out = ctx;
+
+    publish_status(out, dev, ts);
+    inventory_touch(out); /* the snapshot carries each device's status too */
+}
+
+static int cmp_device(const void *a, const void *b)
+{
+    const struct device *x = *(struct device *const *)a, *y = *(struct device *const *)b;
+    int c = strcmp(x->cfg->site, y->cfg->site);
+
+    return c ? c : strcmp(x->cfg->name, y->cfg->name);
+}
+
+/* The snapshot of docs/PROTOCOL.md "Inventory". */
+static json_t *inventory_json(struct output *out)
+{
+    const struct config *cfg = poller_config(out->poller);
+    size_t n, i, k;
+    struct device **devs = poller_devices(out->poller, &n), **sorted;
+    json_t *root, *sites = json_array(), *site = NULL, *site_devs = NULL;
+
+    sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    if (sorted == NULL)
+        abort();
+    memcpy(sorted, devs, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), cmp_device);
+    for (i = 0; i < n; i++) {
+        struct device *d = sorted[i];
+        json_t *ifs = json_array();
+
+        if (site == NULL ||
+            strcmp(json_string_value(json_object_get(site, "name")), d->cfg->site) != 0) {
+            site_devs = json_array();
+            site = json_pack("{s:s, s:o}", "name", d->cfg->site, "devices", site_devs);
+            json_array_append_new(sites, site);
+        }
+        for (k = 0; k < d->nifaces; k++) {
+            struct iface *f = &d->ifaces[k];
+            json_t *jf = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "descr", f->descr,
+                                   "ifindex", (json_int_t)f->ifindex, "channel", f->channel,
+                                   "history", f->history_key);
+
+            if (jf == NULL) /* not UTF-8: leave the interface out rather than fail */
+                continue;
+            json_object_set_new(jf, "speed_bps",
+                                f->speed_bps ? json_integer((json_int_t)f->speed_bps)
+                                             : json_null());
+            json_array_append_new(ifs, jf);
+        }
+        json_array_append_new(site_devs,
+                              json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}", "name", d->cfg->name,
+                                        "site", d->cfg->site, "channel", d->channel, "status",
+                                        status_name(d->status), "interval",
+                                        d->cfg->interval_ms / 1000.0, "interfaces", ifs));
+    }
+    free(sorted);
+    root = json_pack("{s:i, s:s, s:f, s:o}", "version", 1, "prefix", cfg->redis.prefix, "ts",
+                     now_wall(), "sites", sites);
+    return root;
+}
+
+static void inventory_write(struct output *out)
+{
+    const struct config *cfg = poller_config(out->poller);
+    json_t *j;
+    char *text, key[256], note[64];
+    int klen, nlen;
+
+    if (!publisher_ready(out->pub))
+        return; /* rewritten on connection */
+    j = inventory_json(out);
+    text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
+    json_decref(j);
+    if (text == NULL)
+        return;
+    klen = snprintf(key, sizeof(key), "%s:inventory", cfg->redis.prefix);
+    nlen = snprintf(note, sizeof(note), "{\"ts\":%.3f}", now_wall());
+    publisher_set(out->pub, key, (size_t)klen, text, strlen(text));
+    publisher_publish(out->pub, key, (size_t)klen, note, (size_t)nlen);
+    free(text);
+    out->inventory_dirty = 0;
+    out->inventory_written_ms = uv_now(out->loop);
+}
+
+static void on_inventory_timer(uv_timer_t *t)
+{
+    struct output *out = t->data;
+
+    if (out->inventory_dirty)
+        inventory_write(out);
+}
+
+/* Mark the snapshot stale; it is written soon, at most once a second. */
+static void inventory_touch(struct output *out)
+{
+    uint64_t now, due;
+
+    out->inventory_dirty = 1;
+    if (uv_is_active((uv_handle_t *)&out->inventory_timer))
+        return;
+    now = uv_now(out->loop);
+    due = out->inventory_written_ms ? out->inventory_written_ms + INVENTORY_MIN_GAP_MS
+                                    : now + INVENTORY_FIRST_DELAY_MS;
+    uv_timer_start(&out->inventory_timer, on_inventory_timer, due > now ? due - now : 0, 0);
+}
+
+static void on_inventory(void *ctx)
+{
+    inventory_touch(ctx);
+}
+
+struct output *output_create(uv_loop_t *loop)
+{
+    struct output *out = calloc(1, sizeof(*out));
+
+    if (out == NULL)
+        abort();
+    out->loop = loop;
+    uv_timer_init(loop, &out->inventory_timer);
+    out->inventory_timer.data = out;
+    return out;
+}
+
+void output_attach(struct output *out, struct poller *poller, struct publisher *pub)
+{
+    out->poller = poller;
+    out->pub = pub;
+}
+
+struct poller_hooks output_poller_hooks(struct output *out)
+{
+    struct poller_hooks h = {
+        .ctx = out, .sample = on_sample, .status = on_status, .inventory = on_inventory};
+
+    return h;
+}
+
+void output_on_redis_connected(void *ctx)
+{
+    struct output *out = ctx;
+    size_t n, i;
+    struct device **devs;
+
+    if (out->poller == NULL)
+        return;
+    devs = poller_devices(out->poller, &n);
+    for (i = 0; i < n; i++)
+        publish_status(out, devs[i], now_wall());
+    inventory_write(out);
+}
+
+void output_close(struct output *out)
+{
+    uv_timer_stop(&out->inventory_timer);
+    uv_close((uv_handle_t *)&out->inventory_timer, NULL);
+}
+
+void output_free(struct output *out)
+{
+    if (out == NULL)
+        return;
+    free(out->buf);
+    free(out);
+}

@@ -1,0 +1,1321 @@
+/* poller.c -- SNMP polling of every device on one libuv loop.
+ *
+ * A device goes through PROBE (SNMPv3 only: learn the agent's engineID
+ * without blocking, RFC 3414 4), DISCOVER (walk ifName and ifDescr, map the
+ * configured names to ifIndex) and then POLL on its schedule: one GET per
+ * group of interfaces asking sysUpTime and, per interface, the octet
+ * counters, the speed and ifOperStatus. Responses become rates in rate.c and
+ * leave through the hooks. Re-discovery happens when the mapping may have
+ * broken: the agent restarted, an ifIndex vanished, or the periodic timer. */
+
+#include "poller.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/large_fd_set.h>
+
+#include <jansson.h>
+
+#include "log.h"
+
+/* RFC 3418 / RFC 2863 objects. */
+static const oid oid_sys_uptime[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+static const oid oid_if_descr[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
+static const oid oid_if_name[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1};
+#define IF_TABLE_COL_LEN 10  /* ifTable column prefix: 1.3.6.1.2.1.2.2.1.C */
+#define IFX_TABLE_COL_LEN 11 /* ifXTable column prefix: 1.3.6.1.2.1.31.1.1.1.C */
+#define COL_IF_SPEED 5
+#define COL_IF_OPER_STATUS 8
+#define COL_IF_IN_OCTETS 10
+#define COL_IF_OUT_OCTETS 16
+#define COL_IF_HC_IN_OCTETS 6
+#define COL_IF_HC_OUT_OCTETS 10
+#define COL_IF_HIGH_SPEED 15
+
+#define VARBINDS_PER_IFACE 4
+#define WALK_MAX_ROWS 100000
+#define WALK_REPETITIONS 24
+#define LATE_BUCKETS 20000 /* 50 us buckets: 0 .. 1 s */
+#define LATE_BUCKET_NS 50000
+
+/* One column being walked. */
+struct walk_col {
+    const oid *prefix;
+    size_t prefix_len;
+    oid last[MAX_OID_LEN];
+    size_t last_len;
+    int done;
+};
+
+/* ifIndex -> names collected by the walk. */
+struct walk_row {
+    long ifindex;
+    char *name;
+    char *descr;
+};
+
+struct walk {
+    struct walk_col cols[2]; /* 0: ifName, 1: ifDescr */
+    struct walk_row *rows;
+    size_t nrows, cap;
+};
+
+struct poller {
+    uv_loop_t *loop;
+    struct poller_hooks hooks;
+    struct config *cfg;
+    struct device **devices;
+    size_t ndevices;
+    netsnmp_large_fd_set fdset; /* scratch for snmp_sess_read2 */
+    uint64_t now_ns;            /* arrival of the response being processed */
+    double now_wall;
+    int closing;
+    /* stats */
+    uint64_t polls, skipped, timeouts;
+    uint32_t late_hist[LATE_BUCKETS + 1];
+    uint64_t late_count;
+    uint64_t late_max_ns;
+};
+
+static void device_tick(uv_timer_t *t);
+static void device_start_phase(struct device *dev);
+static void device_finish_phase(struct device *dev);
+
+/* ---------------------------------------------------------------- utils */
+
+static double wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d == NULL)
+        abort();
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static char *xstrcat3(const char *a, const char *b, const char *c, size_t *len)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+
+    if (s == NULL)
+        abort();
+    memcpy(s, a, la);
+    memcpy(s + la, b, lb);
+    memcpy(s + la + lb, c, lc + 1);
+    if (len)
+        *len = la + lb + lc;
+    return s;
+}
+
+/* Why the device is failing, for its state message. Truncated if long. */
+static void device_error(struct device *dev, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void device_error(struct device *dev, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dev->error, sizeof(dev->error), fmt, ap);
+    va_end(ap);
+}
+
+static void device_set_status(struct device *dev, enum device_status status, const char *error)
+{
+    struct poller *p = dev->poller;
+    const char *err = error ? error : "";
+
+    if (dev->status == status && strcmp(dev->error, err) == 0)
+        return;
+    if (status == DEVICE_DOWN)
+        log_warn("device %s (%s): down: %s", dev->cfg->name, dev->cfg->address, err);
+    else if (dev->status == DEVICE_DOWN)
+        log_info("device %s (%s): up again", dev->cfg->name, dev->cfg->address);
+    dev->status = status;
+    device_error(dev, "%s", err);
+    if (p->hooks.status)
+        p->hooks.status(p->hooks.ctx, dev, p->now_wall > 0 ? p->now_wall : wall_now());
+}
+
+/* ------------------------------------------------------- net-snmp setup */
+
+void poller_library_init(void)
+{
+    struct rlimit rl;
+
+    /* Numeric OIDs only: no MIB files, no snmp.conf, no state written to
+     * /var/lib/snmp. Must precede init_snmp(). */
+    setenv("MIBS", "", 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+    netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_MIB_WARNINGS, 0);
+    snmp_disable_log();
+    init_snmp("ifmon-collector");
+
+    /* One socket per device: make room for thousands. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+void poller_library_shutdown(void)
+{
+    snmp_shutdown("ifmon-collector");
+}
+
+static int set_auth(netsnmp_session *s, int proto)
+{
+    switch (proto) {
+    case CONFIG_AUTH_MD5:
+        s->securityAuthProto = usmHMACMD5AuthProtocol;
+        break;
+    case CONFIG_AUTH_SHA:
+        s->securityAuthProto = usmHMACSHA1AuthProtocol;
+        break;
+    case CONFIG_AUTH_SHA224:
+        s->securityAuthProto = usmHMAC128SHA224AuthProtocol;
+        break;
+    case CONFIG_AUTH_SHA256:
+        s->securityAuthProto = usmHMAC192SHA256AuthProtocol;
+        break;
+    case CONFIG_AUTH_SHA384:
+        s->securityAuthProto = usmHMAC256SHA384AuthProtocol;
+        break;
+    case CONFIG_AUTH_SHA512:
+        s->securityAuthProto = usmHMAC384SHA512AuthProtocol;
+        break;
+    default:
+        return -1;
+    }
+    s->securityAuthProtoLen = USM_AUTH_PROTO_SHA_LEN;
+    return 0;
+}
+
+static int set_priv(netsnmp_session *s, int proto)
+{
+    switch (proto) {
+    case CONFIG_PRIV_DES:
+        s->securityPrivProto = usmDESPrivProtocol;
+        s->securityPrivProtoLen = USM_PRIV_PROTO_DES_LEN;
+        break;
+    case CONFIG_PRIV_AES:
+        s->securityPrivProto = usmAESPrivProtocol;
+        s->securityPrivProtoLen = USM_PRIV_PROTO_AES_LEN;
+        break;
+    case CONFIG_PRIV_AES192:
+        s->securityPrivProto = usmAES192PrivProtocol;
+        s->securityPrivProtoLen = OID_LENGTH(usmAES192PrivProtocol);
+        break;
+    case CONFIG_PRIV_AES256:
+        s->securityPrivProto = usmAES256PrivProtocol;
+        s->securityPrivProtoLen = OID_LENGTH(usmAES256PrivProtocol);
+        break;
+    default:
+        return -1;
+    }
+    return 0;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+/* Open the device's session. Returns 0, or -1 with dev->error set. */
+static int device_open(struct device *dev)
+{
+    const struct config_device *c = dev->cfg;
+    struct poller *p = dev->poller;
+    netsnmp_session sess;
+    netsnmp_transport *t;
+    char peer[320];
+    char *errstr = NULL;
+
+    snmp_sess_init(&sess);
+    snprintf(peer, sizeof(peer), strchr(c->host, ':') ? "udp6:[%s]:%d" : "udp:%s:%d", c->host,
+             c->port);
+    sess.peername = peer;
+    sess.timeout = (long)c->timeout_ms * 1000;
+    sess.retries = c->retries;
+    if (c->version == CONFIG_SNMP_V3) {
+        sess.version = SNMP_VERSION_3;
+        sess.securityModel = SNMP_SEC_MODEL_USM;
+        sess.securityName = c->user;
+        sess.securityNameLen = strlen(c->user);
+        sess.contextName = c->context;
+        sess.contextNameLen = strlen(c->context);
+        sess.flags |= SNMP_FLAGS_DONT_PROBE;
+        sess.securityLevel = c->security_level == CONFIG_SEC_AUTH_PRIV ? SNMP_SEC_LEVEL_AUTHPRIV
+                             : c->security_level == CONFIG_SEC_AUTH_NOPRIV
+                                 ? SNMP_SEC_LEVEL_AUTHNOPRIV
+                                 : SNMP_SEC_LEVEL_NOAUTH;
+        if (c->security_level != CONFIG_SEC_NOAUTH_NOPRIV) {
+            sess.securityAuthKeyLen = USM_AUTH_KU_LEN;
+            if (set_auth(&sess, c->auth_protocol) < 0 ||
+                generate_Ku(sess.securityAuthProto, sess.securityAuthProtoLen,
+                            (const u_char *)c->auth_password, strlen(c->auth_password),
+                            sess.securityAuthKey, &sess.securityAuthKeyLen) != SNMPERR_SUCCESS) {
+                device_error(dev, "cannot derive the auth key");
+                return -1;
+            }
+        }
+        if (c->security_level == CONFIG_SEC_AUTH_PRIV) {
+            sess.securityPrivKeyLen = USM_PRIV_KU_LEN;
+            if (set_priv(&sess, c->priv_protocol) < 0 ||
+                generate_Ku(sess.securityAuthProto, sess.securityAuthProtoLen,
+                            (const u_char *)c->priv_password, strlen(c->priv_password),
+                            sess.securityPrivKey, &sess.securityPrivKeyLen) != SNMPERR_SUCCESS) {
+                device_error(dev, "cannot derive the privacy key");
+                return -1;
+            }
+        }
+        dev->need_probe = 1;
+    } else {
+        sess.version = c->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+        sess.community = (u_char *)c->community;
+        sess.community_len = strlen(c->community);
+    }
+
+    dev->sessp = snmp_sess_open(&sess);
+    if (dev->sessp == NULL) {
+        snmp_error(&sess, NULL, NULL, &errstr);
+        device_error(dev, "cannot open session to %s: %s", peer, errstr ? errstr : "unknown error");
+        free(errstr);
+        return -1;
+    }
+    t = snmp_sess_transport(dev->sessp);
+    dev->sock = t ? t->sock : -1;
+    if (dev->sock < 0 || uv_poll_init_socket(p->loop, &dev->io, dev->sock) != 0) {
+        snmp_sess_close(dev->sessp);
+        dev->sessp = NULL;
+        device_error(dev, "cannot watch the session socket");
+        return -1;
+    }
+    dev->io.data = dev;
+    dev->open_handles++;
+    uv_poll_start(&dev->io, UV_READABLE, on_readable);
+    return 0;
+}
+
+/* --------------------------------------------------------- I/O plumbing */
+
+static void on_snmp_timer(uv_timer_t *t);
+
+/* Arm the retransmission timer for the requests in flight. net-snmp keeps
+ * the real deadlines; we only make sure snmp_sess_timeout() runs just after
+ * the earliest one. Loop time is refreshed first so the timer cannot fire
+ * before a deadline computed from the real clock. */
+static void device_arm_snmp_timer(struct device *dev, uint64_t delay_ms)
+{
+    if (dev->outstanding == 0) {
+        uv_timer_stop(&dev->snmp_timer);
+        return;
+    }
+    uv_update_time(dev->poller->loop);
+    uv_timer_start(&dev->snmp_timer, on_snmp_timer, delay_ms, 0);
+}
+
+static void on_snmp_timer(uv_timer_t *t)
+{
+    struct device *dev = t->data;
+    uint64_t before = dev->events;
+
+    if (dev->sessp == NULL)
+        return;
+    dev->poller->now_ns = uv_hrtime();
+    dev->poller->now_wall = wall_now();
+    snmp_sess_timeout(dev->sessp);
+    if (dev->outstanding == 0)
+        return;
+    /* A retransmission went out (or a request expired): wait a full
+     * timeout; if nothing was due yet, look again shortly. */
+    if (before != dev->events)
+        device_arm_snmp_timer(dev, (uint64_t)dev->cfg->timeout_ms + 1);
+    else
+        device_arm_snmp_timer(dev, 5);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct device *dev = h->data;
+    struct poller *p = dev->poller;
+
+    if (dev->sessp == NULL)
+        return;
+    p->now_ns = uv_hrtime();
+    p->now_wall = wall_now();
+    netsnmp_large_fd_setfd(dev->sock, &p->fdset);
+    snmp_sess_read2(dev->sessp, &p->fdset);
+    netsnmp_large_fd_clr(dev->sock, &p->fdset);
+}
+
+/* Send a PDU on the device's session; the PDU belongs to net-snmp from
+ * here on, also on failure (freed here). Returns 0 or -1. */
+static int device_send(struct device *dev, netsnmp_pdu *pdu, snmp_callback cb, void *magic)
+{
+    if (snmp_sess_async_send(dev->sessp, pdu, cb, magic) == 0) {
+        char *errstr = NULL;
+
+        snmp_sess_error(dev->sessp, NULL, NULL, &errstr);
+        device_error(dev, "send failed: %s", errstr ? errstr : "?");
+        free(errstr);
+        snmp_free_pdu(pdu);
+        return -1;
+    }
+    dev->outstanding++;
+    device_arm_snmp_timer(dev, (uint64_t)dev->cfg->timeout_ms + 1);
+    return 0;
+}
+
+/* Common accounting of a callback. Returns 1 when the PDU is a usable
+ * response, 0 otherwise (timeout, error, report). */
+static int response_usable(struct device *dev, int op, netsnmp_pdu *pdu)
+{
+    dev->events++;
+    if (op == NETSNMP_CALLBACK_OP_RESEND)
+        return -1; /* not an answer; the request is still in flight */
+    dev->outstanding--;
+    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+        dev->timeouts++;
+        dev->poller->timeouts++;
+        dev->failures++;
+        device_error(dev, "timeout");
+        return 0;
+    }
+    if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || pdu == NULL) {
+        dev->failures++;
+        device_error(dev, "SNMP error (callback op %d)", op);
+        return 0;
+    }
+    if (pdu->command == SNMP_MSG_REPORT) {
+        /* USM report (unknown engineID, wrong digest, not in time window
+         * after retries): learn the engine again. */
+        dev->failures++;
+        dev->need_probe = dev->cfg->version == CONFIG_SNMP_V3;
+        device_error(dev, "SNMPv3 report (authentication or engine)");
+        return 0;
+    }
+    dev->answers++;
+    return 1;
+}
+
+/* ------------------------------------------------------- SNMPv3 probing */
+
+static int on_probe(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+    struct device *dev = magic;
+    netsnmp_session *s;
+
+    dev->events++;
+    if (op == NETSNMP_CALLBACK_OP_RESEND)
+        return 1;
+    dev->outstanding--;
+    if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+        if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+            dev->timeouts++;
+            dev->poller->timeouts++;
+        }
+        dev->failures++;
+        device_error(dev, "timeout (SNMPv3 engine discovery)");
+    } else {
+        s = snmp_sess_session(dev->sessp);
+        if (s->securityEngineIDLen == 0) {
+            dev->failures++;
+            device_error(dev, "SNMPv3 engine discovery: no engineID");
+        } else {
+            if (s->engineBoots || s->engineTime)
+                set_enginetime(s->securityEngineID, (u_int)s->securityEngineIDLen, s->engineBoots,
+                               s->engineTime, TRUE);
+            if (create_user_from_session(s) != SNMPERR_SUCCESS) {
+                dev->failures++;
+                device_error(dev, "SNMPv3: cannot create the USM user");
+            } else {
+                dev->answers++;
+                dev->need_probe = 0;
+            }
+        }
+    }
+    if (dev->outstanding == 0)
+        device_finish_phase(dev);
+    return 1;
+}
+
+static void probe_start(struct device *dev)
+{
+    netsnmp_session *s = snmp_sess_session(dev->sessp);
+    netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+    /* Forget a previous engine so the agent's report teaches the new one. */
+    if (s->securityEngineIDLen) {
+        SNMP_FREE(s->securityEngineID);
+        s->securityEngineIDLen = 0;
+        SNMP_FREE(s->contextEngineID);
+        s->contextEngineIDLen = 0;
+    }
+    pdu->version = SNMP_VERSION_3;
+    pdu->securityName = strdup("");
+    pdu->securityNameLen = 0;
+    pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+    pdu->securityModel = SNMP_SEC_MODEL_USM;
+    if (device_send(dev, pdu, on_probe, dev) < 0) {
+        dev->failures++;
+        device_finish_phase(dev);
+    }
+}
+
+/* ------------------------------------------------------------ discovery */
+
+static struct walk_row *walk_row(struct walk *w, long ifindex)
+{
+    size_t i;
+
+    /* Agents return rows in ifIndex order: the row is nearly always last. */
+    for (i = w->nrows; i > 0; i--)
+        if (w->rows[i - 1].ifindex == ifindex)
+            return &w->rows[i - 1];
+    if (w->nrows == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 64;
+        w->rows = realloc(w->rows, w->cap * sizeof(*w->rows));
+        if (w->rows == NULL)
+            abort();
+    }
+    w->rows[w->nrows].ifindex = ifindex;
+    w->rows[w->nrows].name = NULL;
+    w->rows[w->nrows].descr = NULL;
+    return &w->rows[w->nrows++];
+}
+
+static void walk_free(struct walk *w)
+{
+    size_t i;
+
+    if (w == NULL)
+        return;
+    for (i = 0; i < w->nrows; i++) {
+        free(w->rows[i].name);
+        free(w->rows[i].descr);
+    }
+    free(w->rows);
+    free(w);
+}
+
+static int walk_send(struct device *dev);
+
+/* Take one varbind of a walk response for column c. Returns 1 when the
+ * column goes on, 0 when it is finished. */
+static int walk_take(struct walk *w, int c, const netsnmp_variable_list *v)
+{
+    struct walk_col *col = &w->cols[c];
+    struct walk_row *row;
+    char **slot;
+
+    if (v->type == SNMP_ENDOFMIBVIEW || v->type == SNMP_NOSUCHOBJECT ||
+        v->type == SNMP_NOSUCHINSTANCE || v->name_length != col->prefix_len + 1 ||
+        snmp_oid_ncompare(v->name, v->name_length, col->prefix, col->prefix_len, col->prefix_len) !=
+            0)
+        return 0;
+    /* The agent must move forward, or we would walk forever. */
+    if (snmp_oid_compare(v->name, v->name_length, col->last, col->last_len) <= 0 ||
+        w->nrows >= WALK_MAX_ROWS)
+        return 0;
+    memcpy(col->last, v->name, v->name_length * sizeof(oid));
+    col->last_len = v->name_length;
+    if (v->type != ASN_OCTET_STR)
+        return 1;
+    row = walk_row(w, (long)v->name[v->name_length - 1]);
+    slot = c == 0 ? &row->name : &row->descr;
+    free(*slot);
+    *slot = xstrndup((const char *)v->val.string, v->val_len);
+    return 1;
+}
+
+static int on_walk(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+    struct device *dev = magic;
+    struct walk *w = dev->walk;
+    netsnmp_variable_list *v;
+    int active[2], nactive = 0, i = 0, c, usable;
+
+    usable = response_usable(dev, op, pdu);
+    if (usable < 0)
+        return 1;
+    if (usable && w != NULL) {
+        for (c = 0; c < 2; c++)
+            if (!w->cols[c].done)
+                active[nactive++] = c;
+        if (pdu->errstat == SNMP_ERR_NOSUCHNAME && pdu->errindex >= 1 && pdu->errindex <= nactive) {
+            /* SNMPv1 end of column. */
+            w->cols[active[pdu->errindex - 1]].done = 1;
+        } else if (pdu->errstat != SNMP_ERR_NOERROR) {
+            dev->failures++;
+            device_error(dev, "discovery: %s", snmp_errstring((int)pdu->errstat));
+        } else {
+            int going[2] = {0, 0};
+
+            for (v = pdu->variables; v != NULL && nactive > 0; v = v->next_variable, i++) {
+                c = active[i % nactive];
+                if (!w->cols[c].done && walk_take(w, c, v))
+                    going[c] = 1;
+                else
+                    w->cols[c].done = 1;
+            }
+            /* A column that got no varbind at all is finished too. */
+            for (c = 0; c < nactive; c++)
+                if (!going[active[c]])
+                    w->cols[active[c]].done = 1;
+        }
+        if (dev->failures == 0 && !(w->cols[0].done && w->cols[1].done)) {
+            if (walk_send(dev) == 0)
+                return 1;
+            dev->failures++;
+        }
+    }
+    if (dev->outstanding == 0)
+        device_finish_phase(dev);
+    return 1;
+}
+
+static int walk_send(struct device *dev)
+{
+    struct walk *w = dev->walk;
+    netsnmp_pdu *pdu;
+    int c;
+
+    if (dev->cfg->version == CONFIG_SNMP_V1) {
+        pdu = snmp_pdu_create(SNMP_MSG_GETNEXT);
+    } else {
+        pdu = snmp_pdu_create(SNMP_MSG_GETBULK);
+        pdu->non_repeaters = 0;
+        pdu->max_repetitions = WALK_REPETITIONS;
+    }
+    for (c = 0; c < 2; c++)
+        if (!w->cols[c].done)
+            snmp_add_null_var(pdu, w->cols[c].last, w->cols[c].last_len);
+    return device_send(dev, pdu, on_walk, dev);
+}
+
+static void discover_start(struct device *dev)
+{
+    struct walk *w = calloc(1, sizeof(*w));
+    int c;
+
+    if (w == NULL)
+        abort();
+    w->cols[0].prefix = oid_if_name;
+    w->cols[0].prefix_len = OID_LENGTH(oid_if_name);
+    w->cols[1].prefix = oid_if_descr;
+    w->cols[1].prefix_len = OID_LENGTH(oid_if_descr);
+    for (c = 0; c < 2; c++) {
+        memcpy(w->cols[c].last, w->cols[c].prefix, w->cols[c].prefix_len * sizeof(oid));
+        w->cols[c].last_len = w->cols[c].prefix_len;
+    }
+    dev->walk = w;
+    if (walk_send(dev) < 0) {
+        dev->failures++;
+        device_finish_phase(dev);
+    }
+}
+
+static int name_wanted(const struct config_device *c, const char *name)
+{
+    size_t i;
+
+    if (name == NULL || name[0] == '\0')
+        return 0;
+    for (i = 0; i < c->ninterfaces; i++)
+        if (fnmatch(c->interfaces[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static char *json_quote(const char *s)
+{
+    json_t *j = json_string(s);
+    char *out;
+
+    /* Agent strings need not be UTF-8; keep what can be shown. */
+    if (j == NULL) {
+        char *copy = strdup(s);
+        size_t k;
+
+        if (copy == NULL)
+            abort();
+        for (k = 0; copy[k]; k++)
+            if ((unsigned char)copy[k] >= 0x80)
+                copy[k] = '?';
+        j = json_string(copy);
+        free(copy);
+    }
+    out = json_dumps(j, JSON_ENCODE_ANY);
+    json_decref(j);
+    if (out == NULL)
+        abort();
+    return out;
+}
+
+/* Build the constant parts of an interface's messages. */
+static void iface_init_strings(struct device *dev, struct iface *ifc)
+{
+    const char *prefix = dev->poller->cfg->redis.prefix;
+    char *qdev = json_quote(dev->cfg->name), *qsite = json_quote(dev->cfg->site);
+    char *qname = json_quote(ifc->name), *pre;
+    size_t n;
+
+    ifc->channel = xstrcat3(dev->channel, ":", ifc->name, &ifc->channel_len);
+    pre = xstrcat3(prefix, ":history:", dev->cfg->name, NULL);
+    ifc->history_key = xstrcat3(pre, ":", ifc->name, &ifc->history_key_len);
+    free(pre);
+    n = strlen(qdev) + strlen(qsite) + strlen(qname) + 96;
+    ifc->json_head = malloc(n);
+    if (ifc->json_head == NULL)
+        abort();
+    ifc->json_head_len = (size_t)snprintf(ifc->json_head, n,
+                                          "{\"device\":%s,\"site\":%s,\"interface\":%s,"
+                                          "\"ifindex\":%ld,",
+                                          qdev, qsite, qname, ifc->ifindex);
+    free(qdev);
+    free(qsite);
+    free(qname);
+}
+
+static void iface_free_strings(struct iface *ifc)
+{
+    free(ifc->name);
+    free(ifc->descr);
+    free(ifc->channel);
+    free(ifc->history_key);
+    free(ifc->json_head);
+}
+
+static int iface_cmp_index(const void *a, const void *b)
+{
+    const struct iface *x = a, *y = b;
+
+    return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
+}
+
+/* Split the interfaces into GET PDUs of at most max_varbinds varbinds. */
+static void device_plan_chunks(struct device *dev)
+{
+    size_t per = (size_t)(dev->max_varbinds - 1) / VARBINDS_PER_IFACE, i;
+
+    if (per == 0)
+        per = 1;
+    free(dev->chunks);
+    dev->nchunks = dev->nifaces ? (dev->nifaces + per - 1) / per : 0;
+    dev->chunks = calloc(dev->nchunks ? dev->nchunks : 1, sizeof(*dev->chunks));
+    if (dev->chunks == NULL)
+        abort();
+    for (i = 0; i < dev->nchunks; i++) {
+        dev->chunks[i].dev = dev;
+        dev->chunks[i].first = i * per;
+        dev->chunks[i].count = dev->nifaces - i * per < per ? dev->nifaces - i * per : per;
+    }
+}
+
+/* Turn the walk into the interface list, keeping the rate state of every
+ * interface whose name and ifIndex did not change. */
+static void discover_apply(struct device *dev)
+{
+    const struct config_device *c = dev->cfg;
+    struct walk *w = dev->walk;
+    struct iface *list = NULL;
+    size_t n = 0, i, j;
+    int has_ifx = 0, changed = 0;
+
+    for (i = 0; i < w->nrows; i++)
+        if (w->rows[i].name && w->rows[i].name[0])
+            has_ifx = 1;
+    list = calloc(w->nrows ? w->nrows : 1, sizeof(*list));
+    if (list == NULL)
+        abort();
+    for (i = 0; i < w->nrows; i++) {
+        struct walk_row *r = &w->rows[i];
+        const char *name = NULL;
+
+        if (c->ninterfaces == 0)
+            name = r->name && r->name[0] ? r->name : r->descr;
+        else if (name_wanted(c, r->name))
+            name = r->name;
+        else if (name_wanted(c, r->descr))
+            name = r->descr;
+        if (name == NULL || name[0] == '\0')
+            continue;
+        for (j = 0; j < n && strcmp(list[j].name, name) != 0; j++)
+            ;
+        if (j < n) {
+            log_warn("device %s: interfaces %ld and %ld are both named \"%s\"; polling %ld",
+                     c->name, list[j].ifindex, r->ifindex, name, list[j].ifindex);
+            continue;
+        }
+        list[n].name = strdup(name);
+        list[n].descr = strdup(r->descr ? r->descr : "");
+        list[n].ifindex = r->ifindex;
+        list[n].width = has_ifx && c->version != CONFIG_SNMP_V1 ? 64 : 32;
+        if (list[n].name == NULL || list[n].descr == NULL)
+            abort();
+        n++;
+    }
+    qsort(list, n, sizeof(*list), iface_cmp_index);
+
+    changed = n != dev->nifaces;
+    for (i = 0; i < n; i++) {
+        struct iface *ifc = &list[i];
+
+        for (j = 0; j < dev->nifaces; j++)
+            if (strcmp(dev->ifaces[j].name, ifc->name) == 0)
+                break;
+        if (j < dev->nifaces && dev->ifaces[j].ifindex == ifc->ifindex) {
+            ifc->rate = dev->ifaces[j].rate;
+            ifc->seq = dev->ifaces[j].seq;
+            ifc->oper = dev->ifaces[j].oper;
+            ifc->speed_bps = dev->ifaces[j].speed_bps;
+            ifc->width = dev->ifaces[j].width;
+        } else {
+            changed = 1;
+            if (j < dev->nifaces) {
+                ifc->seq = dev->ifaces[j].seq;
+                log_info("device %s: interface \"%s\" moved from ifIndex %ld to %ld", c->name,
+                         ifc->name, dev->ifaces[j].ifindex, ifc->ifindex);
+            }
+        }
+        iface_init_strings(dev, ifc);
+    }
+    for (j = 0; j < dev->nifaces; j++)
+        iface_free_strings(&dev->ifaces[j]);
+    free(dev->ifaces);
+    dev->ifaces = list;
+    dev->nifaces = n;
+    device_plan_chunks(dev);
+    dev->need_discovery = 0;
+    dev->discovered_ns = uv_hrtime();
+    if (n == 0)
+        log_warn("device %s: no interface matches (the agent has %zu)", c->name, w->nrows);
+    else
+        log_debug("device %s: %zu interfaces, %zu per request", c->name, n, dev->chunks[0].count);
+    if (changed && dev->poller->hooks.inventory)
+        dev->poller->hooks.inventory(dev->poller->hooks.ctx);
+}
+
+/* ---------------------------------------------------------------- polls */
+
+static int var_uint(const netsnmp_variable_list *v, uint64_t *out)
+{
+    switch (v->type) {
+    case ASN_COUNTER64:
+        *out = ((uint64_t)v->val.counter64->high << 32) | (uint32_t)v->val.counter64->low;
+        return 0;
+    case ASN_COUNTER:
+    case ASN_GAUGE:
+    case ASN_TIMETICKS:
+    case ASN_UINTEGER:
+        *out = (uint32_t)*v->val.integer;
+        return 0;
+    case ASN_INTEGER:
+        if (*v->val.integer < 0)
+            return -1;
+        *out = (uint64_t)*v->val.integer;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* Does varbind v carry column `col` of table prefix (len) for ifindex? */
+static int var_is(const netsnmp_variable_list *v, const oid *table, size_t len, oid col,
+                  long ifindex)
+{
+    return v->name_length == len + 1 && v->name[len - 1] == col && v->name[len] == (oid)ifindex &&
+           memcmp(v->name, table, (len - 1) * sizeof(oid)) == 0;
+}
+
+static void chunk_add_vars(const struct device *dev, const struct chunk *ch, netsnmp_pdu *pdu)
+{
+    oid name[IFX_TABLE_COL_LEN + 1];
+    size_t i;
+
+    snmp_add_null_var(pdu, oid_sys_uptime, OID_LENGTH(oid_sys_uptime));
+    for (i = ch->first; i < ch->first + ch->count; i++) {
+        const struct iface *ifc = &dev->ifaces[i];
+
+        if (ifc->width == 64) {
+            memcpy(name, oid_if_name, sizeof(oid_if_name));
+            name[IFX_TABLE_COL_LEN] = (oid)ifc->ifindex;
+            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_IN_OCTETS;
+            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
+            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_OUT_OCTETS;
+            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
+            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HIGH_SPEED;
+            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
+        } else {
+            memcpy(name, oid_if_descr, sizeof(oid_if_descr));
+            name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
+            name[IF_TABLE_COL_LEN - 1] = COL_IF_IN_OCTETS;
+            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
+            name[IF_TABLE_COL_LEN - 1] = COL_IF_OUT_OCTETS;
+            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
+            name[IF_TABLE_COL_LEN - 1] = COL_IF_SPEED;
+            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
+        }
+        memcpy(name, oid_if_descr, sizeof(oid_if_descr));
+        name[IF_TABLE_COL_LEN - 1] = COL_IF_OPER_STATUS;
+        name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
+        snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
+    }
+}
+
+static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap)
+{
+    struct poller *p = dev->poller;
+    struct rate_result res = {.status = RATE_GAP, .gap = gap};
+
+    if (p->hooks.sample)
+        p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
+}
+
+/* Read one interface's four varbinds into ifc->sample. Returns 0, or -1
+ * when the counters are missing (and says whether the ifIndex is gone). */
+static int iface_read(struct device *dev, struct iface *ifc, netsnmp_variable_list **vp,
+                      uint32_t uptime, int have_uptime)
+{
+    netsnmp_variable_list *v[VARBINDS_PER_IFACE];
+    const oid *table = ifc->width == 64 ? oid_if_name : oid_if_descr;
+    size_t tlen = ifc->width == 64 ? IFX_TABLE_COL_LEN : IF_TABLE_COL_LEN;
+    uint64_t in, out, speed = 0, oper = 0;
+    int k;
+
+    for (k = 0; k < VARBINDS_PER_IFACE; k++) {
+        v[k] = *vp;
+        if (*vp)
+            *vp = (*vp)->next_variable;
+    }
+    if (v[3] && var_is(v[3], oid_if_descr, IF_TABLE_COL_LEN, COL_IF_OPER_STATUS, ifc->ifindex) &&
+        var_uint(v[3], &oper) == 0)
+        ifc->oper = (int)oper;
+    if (v[2] && var_uint(v[2], &speed) == 0)
+        ifc->speed_bps = ifc->width == 64 ? speed * 1000000u : speed == UINT32_MAX ? 0 : speed;
+    if (!v[0] || !v[1] ||
+        !var_is(v[0], table, tlen, ifc->width == 64 ? COL_IF_HC_IN_OCTETS : COL_IF_IN_OCTETS,
+                ifc->ifindex) ||
+        !var_is(v[1], table, tlen, ifc->width == 64 ? COL_IF_HC_OUT_OCTETS : COL_IF_OUT_OCTETS,
+                ifc->ifindex) ||
+        var_uint(v[0], &in) < 0 || var_uint(v[1], &out) < 0) {
+        int gone =
+            v[3] == NULL || v[3]->type == SNMP_NOSUCHINSTANCE || v[3]->type == SNMP_NOSUCHOBJECT;
+
+        if (gone) {
+            dev->need_discovery = 1;
+        } else if (ifc->width == 64) {
+            /* The agent has the interface but no 64-bit counters for it
+             * (RFC 2863 allows that for slow interfaces): use ifTable. */
+            log_info("device %s: \"%s\" has no ifHCInOctets; using 32-bit counters", dev->cfg->name,
+                     ifc->name);
+            ifc->width = 32;
+        }
+        return -1;
+    }
+    ifc->sample.in_octets = in;
+    ifc->sample.out_octets = out;
+    ifc->sample.width = ifc->width;
+    ifc->sample.mono_ns = dev->poller->now_ns;
+    ifc->sample.uptime = uptime;
+    ifc->sample.have_uptime = have_uptime;
+    ifc->sample.speed_bps = ifc->speed_bps;
+    return 0;
+}
+
+static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+    struct chunk *ch = magic;
+    struct device *dev = ch->dev;
+    struct poller *p = dev->poller;
+    netsnmp_variable_list *v;
+    uint64_t uptime = 0, hold;
+    int have_uptime = 0, moved = 0, usable;
+    size_t i;
+
+    usable = response_usable(dev, op, pdu);
+    if (usable < 0)
+        return 1;
+    if (usable && pdu->errstat != SNMP_ERR_NOERROR) {
+        dev->failures++;
+        if (pdu->errstat == SNMP_ERR_TOOBIG && dev->max_varbinds > VARBINDS_PER_IFACE + 1) {
+            dev->max_varbinds = (dev->max_varbinds + 1) / 2;
+            log_info("device %s: agent says tooBig; asking %d varbinds per request", dev->cfg->name,
+                     dev->max_varbinds);
+            dev->replan = 1; /* once no request of this plan is in flight */
+        } else if (pdu->errstat == SNMP_ERR_NOSUCHNAME) {
+            dev->need_discovery = 1; /* SNMPv1: an ifIndex vanished */
+        }
+        device_error(dev, "%s", snmp_errstring((int)pdu->errstat));
+        usable = 0;
+    }
+    if (usable) {
+        v = pdu->variables;
+        if (v &&
+            snmp_oid_compare(v->name, v->name_length, oid_sys_uptime, OID_LENGTH(oid_sys_uptime)) ==
+                0 &&
+            v->type == ASN_TIMETICKS && var_uint(v, &uptime) == 0)
+            have_uptime = 1;
+        if (v)
+            v = v->next_variable;
+        for (i = ch->first; i < ch->first + ch->count; i++) {
+            struct iface *ifc = &dev->ifaces[i];
+
+            ifc->sample_ok = iface_read(dev, ifc, &v, (uint32_t)uptime, have_uptime) == 0;
+            if (ifc->sample_ok && rate_moved(&ifc->rate, &ifc->sample))
+                moved = 1;
+        }
+        hold = rate_hold_ns(dev->interval_ns);
+        for (i = ch->first; i < ch->first + ch->count; i++) {
+            struct iface *ifc = &dev->ifaces[i];
+            struct rate_result res;
+
+            if (!ifc->sample_ok) {
+                rate_reset(&ifc->rate);
+                publish_gap(dev, ifc, RATE_GAP_NO_DATA);
+                continue;
+            }
+            rate_update(&ifc->rate, &ifc->sample, moved, hold, &res);
+            if (res.gap == RATE_GAP_AGENT_RESTART)
+                dev->need_discovery = 1;
+            if (p->hooks.sample)
+                p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
+        }
+    }
+    if (dev->outstanding == 0)
+        device_finish_phase(dev);
+    return 1;
+}
+
+static void poll_start(struct device *dev)
+{
+    size_t i;
+
+    if (dev->nchunks == 0) {
+        device_finish_phase(dev);
+        return;
+    }
+    for (i = 0; i < dev->nchunks; i++) {
+        netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+        chunk_add_vars(dev, &dev->chunks[i], pdu);
+        if (device_send(dev, pdu, on_poll, &dev->chunks[i]) < 0)
+            dev->failures++;
+    }
+    if (dev->outstanding == 0)
+        device_finish_phase(dev);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+/* Begin the work the device needs now: engine probe, discovery or poll. */
+static void device_start_phase(struct device *dev)
+{
+    dev->failures = 0;
+    dev->answers = 0;
+    if (dev->need_probe) {
+        dev->phase = PHASE_PROBE;
+        probe_start(dev);
+    } else if (dev->need_discovery) {
+        dev->phase = PHASE_DISCOVER;
+        discover_start(dev);
+    } else {
+        dev->phase = PHASE_POLL;
+        poll_start(dev);
+    }
+}
+
+/* All requests of the current phase are answered or timed out. */
+static void device_finish_phase(struct device *dev)
+{
+    enum device_phase phase = dev->phase;
+    int ok = dev->failures == 0, any = dev->answers > 0;
+
+    dev->phase = PHASE_IDLE;
+    uv_timer_stop(&dev->snmp_timer);
+    if (dev->closing)
+        return;
+    if (dev->replan) {
+        dev->replan = 0;
+        device_plan_chunks(dev);
+    }
+    switch (phase) {
+    case PHASE_PROBE:
+        if (ok) {
+            device_start_phase(dev); /* straight on to discovery */
+            return;
+        }
+        device_set_status(dev, DEVICE_DOWN, dev->error);
+        break;
+    case PHASE_DISCOVER:
+        if (ok) {
+            discover_apply(dev);
+            device_set_status(dev, DEVICE_UP, NULL);
+        } else {
+            char why[sizeof(dev->error)];
+
+            memcpy(why, dev->error, sizeof(why));
+            device_error(dev, "discovery failed: %s", why);
+            device_set_status(dev, DEVICE_DOWN, dev->error);
+        }
+        walk_free(dev->walk);
+        dev->walk = NULL;
+        break;
+    case PHASE_POLL:
+        if (any)
+            device_set_status(dev, DEVICE_UP, NULL);
+        else if (dev->nchunks > 0)
+            device_set_status(dev, DEVICE_DOWN, dev->error);
+        break;
+    case PHASE_IDLE:
+        break;
+    }
+}
+
+static void late_record(struct poller *p, uint64_t late_ns)
+{
+    uint64_t b = late_ns / LATE_BUCKET_NS;
+
+    p->late_hist[b < LATE_BUCKETS ? b : LATE_BUCKETS]++;
+    p->late_count++;
+    if (late_ns > p->late_max_ns)
+        p->late_max_ns = late_ns;
+}
+
+/* The schedule: fire at due_ns, then every interval. A tick that finds
+ * the previous work still in flight skips this poll; no other device is
+ * affected by a slow one. */
+static void device_tick(uv_timer_t *t)
+{
+    struct device *dev = t->data;
+    struct poller *p = dev->poller;
+    uint64_t now = uv_hrtime(), next;
+
+    late_record(p, now > dev->due_ns ? now - dev->due_ns : 0);
+    next = dev->due_ns + dev->interval_ns;
+    if (next <= now) /* fell behind by whole intervals: realign */
+        next = now + dev->interval_ns - (now - dev->due_ns) % dev->interval_ns;
+    dev->due_ns = next;
+    uv_update_time(p->loop);
+    uv_timer_start(&dev->tick, device_tick, (next - uv_hrtime() + 999999) / 1000000, 0);
+
+    if (dev->sessp == NULL && device_open(dev) < 0) {
+        device_set_status(dev, DEVICE_DOWN, dev->error);
+        return;
+    }
+    if (dev->phase != PHASE_IDLE) {
+        dev->polls_skipped++;
+        p->skipped++;
+        return;
+    }
+    if (dev->cfg->rediscover_ms > 0 && dev->discovered_ns &&
+        now - dev->discovered_ns >= (uint64_t)dev->cfg->rediscover_ms * 1000000u)
+        dev->need_discovery = 1;
+    dev->polls++;
+    p->polls++;
+    p->now_wall = 0;
+    device_start_phase(dev);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct device *dev = h->data;
+    size_t i;
+
+    if (--dev->open_handles > 0)
+        return;
+    for (i = 0; i < dev->nifaces; i++)
+        iface_free_strings(&dev->ifaces[i]);
+    free(dev->ifaces);
+    free(dev->chunks);
+    walk_free(dev->walk);
+    free(dev->channel);
+    free(dev);
+}
+
+/* Stop polling a device and free it once libuv has let go of it. */
+static void device_close(struct device *dev)
+{
+    dev->closing = 1;
+    uv_timer_stop(&dev->tick);
+    uv_timer_stop(&dev->snmp_timer);
+    if (dev->sessp) {
+        uv_poll_stop(&dev->io);
+        /* Pending requests are dropped without callbacks reaching a freed
+         * device: closing flags every callback path as a no-op. */
+        snmp_sess_close(dev->sessp);
+        dev->sessp = NULL;
+        uv_close((uv_handle_t *)&dev->io, on_handle_closed);
+    }
+    uv_close((uv_handle_t *)&dev->tick, on_handle_closed);
+    uv_close((uv_handle_t *)&dev->snmp_timer, on_handle_closed);
+}
+
+static struct device *device_create(struct poller *p, const struct config_device *c,
+                                    uint64_t first_delay_ns)
+{
+    struct device *dev = calloc(1, sizeof(*dev));
+
+    if (dev == NULL)
+        abort();
+    dev->poller = p;
+    dev->cfg = c;
+    dev->sock = -1;
+    dev->need_discovery = 1;
+    dev->max_varbinds = c->max_varbinds;
+    dev->interval_ns = (uint64_t)c->interval_ms * 1000000u;
+    dev->channel = xstrcat3(p->cfg->redis.prefix, ":", c->name, NULL);
+    uv_timer_init(p->loop, &dev->tick);
+    uv_timer_init(p->loop, &dev->snmp_timer);
+    dev->tick.data = dev->snmp_timer.data = dev;
+    dev->open_handles = 2;
+    if (device_open(dev) < 0)
+        log_warn("device %s: %s (will retry)", c->name, dev->error);
+    dev->due_ns = uv_hrtime() + first_delay_ns;
+    uv_timer_start(&dev->tick, device_tick, first_delay_ns / 1000000, 0);
+    return dev;
+}
+
+/* ------------------------------------------------------------------ API */
+
+struct poller *poller_create(uv_loop_t *loop, const struct poller_hooks *hooks)
+{
+    struct poller *p = calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        abort();
+    p->loop = loop;
+    p->hooks = *hooks;
+    netsnmp_large_fd_set_init(&p->fdset, FD_SETSIZE);
+    return p;
+}
+
+int poller_apply(struct poller *p, struct config *cfg)
+{
+    struct device **next = calloc(cfg->ndevices ? cfg->ndevices : 1, sizeof(*next));
+    size_t i, j, added = 0, kept = 0, removed = 0;
+    int prefix_changed = p->cfg == NULL || strcmp(p->cfg->redis.prefix, cfg->redis.prefix) != 0;
+    struct config *old = p->cfg;
+
+    if (next == NULL)
+        abort();
+    /* Keep what did not change; the old entries are re-pointed at the new
+     * config before the old one is freed. */
+    for (i = 0; i < cfg->ndevices; i++) {
+        for (j = 0; !prefix_changed && j < p->ndevices; j++) {
+            struct device *d = p->devices[j];
+
+            if (d && strcmp(d->cfg->name, cfg->devices[i].name) == 0 &&
+                config_device_equal(d->cfg, &cfg->devices[i])) {
+                d->cfg = &cfg->devices[i];
+                next[i] = d;
+                p->devices[j] = NULL;
+                kept++;
+                break;
+            }
+        }
+    }
+    for (j = 0; j < p->ndevices; j++)
+        if (p->devices[j]) {
+            device_close(p->devices[j]);
+            removed++;
+        }
+    free(p->devices);
+    p->cfg = cfg;
+    for (i = 0; i < cfg->ndevices; i++) {
+        if (next[i])
+            continue;
+        /* Spread first polls evenly over the interval (by position), so a
+         * thousand devices never fire in the same millisecond. */
+        next[i] =
+            device_create(p, &cfg->devices[i],
+                          (uint64_t)cfg->devices[i].interval_ms * 1000000u * i / cfg->ndevices);
+        added++;
+    }
+    p->devices = next;
+    p->ndevices = cfg->ndevices;
+    config_free(old);
+    log_info("inventory %s: %zu devices (%zu new, %zu unchanged, %zu removed)", cfg->path,
+             cfg->ndevices, added, kept, removed);
+    if (p->hooks.inventory)
+        p->hooks.inventory(p->hooks.ctx);
+    return 0;
+}
+
+struct device **poller_devices(struct poller *p, size_t *count)
+{
+    *count = p->ndevices;
+    return p->devices;
+}
+
+const struct config *poller_config(struct poller *p)
+{
+    return p->cfg;
+}
+
+static double late_percentile(const struct poller *p, double q)
+{
+    uint64_t want = (uint64_t)(q * (double)p->late_count), seen = 0;
+    size_t b;
+
+    if (p->late_count == 0)
+        return 0;
+    for (b = 0; b <= LATE_BUCKETS; b++) {
+        seen += p->late_hist[b];
+        if (seen > want)
+            return (double)(b * LATE_BUCKET_NS + LATE_BUCKET_NS / 2) / 1e6;
+    }
+    return (double)p->late_max_ns / 1e6;
+}
+
+void poller_stats(struct poller *p, struct poller_stats *out, int reset_window)
+{
+    out->polls = p->polls;
+    out->skipped = p->skipped;
+    out->timeouts = p->timeouts;
+    out->late_p50_ms = late_percentile(p, 0.50);
+    out->late_p99_ms = late_percentile(p, 0.99);
+    out->late_max_ms = (double)p->late_max_ns / 1e6;
+    if (reset_window) {
+        memset(p->late_hist, 0, sizeof(p->late_hist));
+        p->late_count = 0;
+        p->late_max_ns = 0;
+    }
+}
+
+void poller_close(struct poller *p)
+{
+    size_t i;
+
+    p->closing = 1;
+    for (i = 0; i < p->ndevices; i++)
+        device_close(p->devices[i]);
+    p->ndevices = 0;
+}
+
+void poller_free(struct poller *p)
+{
+    if (p == NULL)
+        return;
+    free(p->devices);
+    config_free(p->cfg);
+    netsnmp_large_fd_set_cleanup(&p->fdset);
+    free(p);
+}

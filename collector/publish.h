@@ -1,0 +1,64 @@
+/* publish.h -- the collector's Redis connection: hiredis async on the
+ * collector's libuv loop, pipelined, never blocking polling.
+ *
+ * Commands are only queued while connected; while Redis is away, or too far
+ * behind, samples are dropped and counted (publishing resumes with the
+ * newest values, there is no backlog to replay). The connection is
+ * re-established with exponential backoff. */
+
+#ifndef IFMON_PUBLISH_H
+#define IFMON_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "config.h"
+
+/* Replies we may wait for before dropping samples: bounds our memory when
+ * Redis stalls (about 1 KB per sample). */
+#define PUBLISH_MAX_PENDING 200000
+
+struct publisher;
+
+struct publisher_stats {
+    uint64_t commands;   /* commands sent */
+    uint64_t dropped;    /* samples not sent: disconnected or backlog full */
+    uint64_t errors;     /* error replies */
+    uint64_t reconnects; /* successful connections after the first */
+    int connected;
+};
+
+/* on_connected runs after every successful (re)connection, so the owner
+ * can rewrite what Redis may have lost (inventory, device states). The
+ * config is read at each connection attempt and must outlive the call to
+ * publisher_set_config() that replaces it. */
+struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *cfg,
+                                   void (*on_connected)(void *ctx), void *ctx);
+
+/* Use new Redis settings; reconnects only when host, port or password
+ * changed. */
+void publisher_set_config(struct publisher *pub, const struct config_redis *cfg);
+
+int publisher_ready(const struct publisher *pub);
+
+/* One interface sample: RPUSH to the history list, LTRIM it to `history`
+ * entries, PUBLISH on the channel, and every so often EXPIRE the list.
+ * Returns 0, or -1 when the sample was dropped. */
+int publisher_sample(struct publisher *pub, const char *channel, size_t channel_len,
+                     const char *history_key, size_t history_key_len, const char *msg,
+                     size_t msg_len, int history, int expire_s);
+
+int publisher_publish(struct publisher *pub, const char *channel, size_t channel_len,
+                      const char *msg, size_t msg_len);
+int publisher_set(struct publisher *pub, const char *key, size_t key_len, const char *value,
+                  size_t value_len);
+
+void publisher_stats(const struct publisher *pub, struct publisher_stats *out);
+
+/* Flush and disconnect, close the timers; free after uv_run() returns. */
+void publisher_close(struct publisher *pub);
+void publisher_free(struct publisher *pub);
+
+#endif

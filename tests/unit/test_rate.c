@@ -1,0 +1,335 @@
+/* test_rate.c -- unit tests of collector/rate.c: the rate arithmetic must
+ * give right numbers, and gaps rather than spikes or made-up zeros. */
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "../../collector/rate.h"
+
+#define SEC 1000000000ULL
+#define HOLD (5 * SEC)
+
+/* One reading at t seconds: counters, uptime derived from t. */
+static struct rate_sample at(double t, uint64_t in, uint64_t out, int width)
+{
+    struct rate_sample s = {
+        .in_octets = in,
+        .out_octets = out,
+        .width = width,
+        .mono_ns = (uint64_t)(t * 1e9) + 1000 * SEC,
+        .uptime = (uint32_t)(t * 100.0) + 50000,
+        .have_uptime = 1,
+        .speed_bps = 10000000000ULL,
+    };
+    return s;
+}
+
+static struct rate_result feed(struct rate_state *st, struct rate_sample s)
+{
+    struct rate_result r;
+
+    rate_update(st, &s, rate_moved(st, &s), HOLD, &r);
+    return r;
+}
+
+static void first_reading_is_a_gap(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+
+    rate_reset(&st);
+    r = feed(&st, at(0, 100, 100, 64));
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_FIRST);
+}
+
+static void steady_counter64_gives_eight_times_octet_rate(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    int i;
+
+    rate_reset(&st);
+    for (i = 0; i <= 10; i++) {
+        r = feed(&st, at(i, 1000000ULL * i, 250000ULL * i, 64));
+        if (i > 0) {
+            assert_int_equal(r.status, RATE_OK);
+            assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+            assert_true(fabs(r.out_bps - 2e6) < 1e-6);
+            assert_true(fabs(r.interval - 1.0) < 1e-9);
+        }
+    }
+}
+
+static void counter32_wrap_is_a_normal_rate(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    uint64_t start = 4294967295ULL - 1500000;
+
+    rate_reset(&st);
+    feed(&st, at(0, start, start, 32));
+    r = feed(&st, at(1, (start + 1000000) & 0xffffffff, start, 32));
+    assert_int_equal(r.status, RATE_OK);
+    /* This one crosses 2^32. */
+    r = feed(&st, at(2, (start + 2000000) & 0xffffffff, (start + 3000000) & 0xffffffff, 32));
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+    assert_true(fabs(r.out_bps - 24e6) < 1e-6);
+}
+
+static void counter64_going_back_is_a_gap_then_rates_resume(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+
+    rate_reset(&st);
+    feed(&st, at(0, 5000000, 5000000, 64));
+    feed(&st, at(1, 6000000, 6000000, 64));
+    r = feed(&st, at(2, 1000, 6500000, 64));
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_COUNTER_RESET);
+    r = feed(&st, at(3, 1001000, 7500000, 64));
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+}
+
+static void uptime_going_back_is_an_agent_restart_not_a_spike(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    feed(&st, at(0, 4000000000ULL, 100, 32));
+    feed(&st, at(1, 4001000000ULL, 200, 32));
+    /* Restarted agent: Counter32 restarted at a small value, which would
+     * look like a wrap of almost 2^32 octets. */
+    s = at(2, 1000, 300, 32);
+    s.uptime = 100;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_AGENT_RESTART);
+    s = at(3, 1001000, 400, 32);
+    s.uptime = 200;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+}
+
+static void uptime_wrapping_after_497_days_is_not_a_restart(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    s = at(0, 0, 0, 64);
+    s.uptime = UINT32_MAX - 50;
+    feed(&st, s);
+    s = at(1, 1000000, 0, 64);
+    s.uptime = 50;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_OK);
+}
+
+static void rate_above_speed_is_a_gap(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    s = at(0, 0, 0, 32);
+    s.speed_bps = 100000000; /* 100 Mb/s */
+    feed(&st, s);
+    /* A reset misread as a wrap: ~4 GB in one second. */
+    s = at(1, 4000000000ULL, 0, 32);
+    s.speed_bps = 100000000;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_OVER_SPEED);
+    /* Full line rate is fine. */
+    s = at(2, 4000000000ULL + 12500000, 0, 32);
+    s.speed_bps = 100000000;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps - 1e8) < 1e-3);
+}
+
+/* snmpd-style cache: counters refresh every 3 s, polled every second. A
+ * naive poller shows 0, 0, 3x; we must show steady x. */
+static void cached_counters_give_steady_rates_not_zero_and_triple(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    int i, oks = 0;
+
+    rate_reset(&st);
+    for (i = 0; i <= 30; i++) {
+        int refreshed = i - i % 3; /* counter value as of the last refresh */
+
+        r = feed(&st, at(i, 1000000ULL * refreshed, 500000ULL * refreshed, 64));
+        if (i < 3) {
+            assert_int_equal(r.status, RATE_GAP); /* no rate known yet */
+            continue;
+        }
+        assert_int_not_equal(r.status, RATE_GAP);
+        assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+        assert_true(fabs(r.out_bps - 4e6) < 1e-6);
+        if (r.status == RATE_OK) {
+            assert_true(fabs(r.interval - 3.0) < 1e-9);
+            oks++;
+        }
+    }
+    assert_int_equal(oks, 10);
+}
+
+static void still_counters_become_zero_after_the_hold(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    int i;
+
+    rate_reset(&st);
+    feed(&st, at(0, 0, 0, 64));
+    r = feed(&st, at(1, 1000000, 1000000, 64));
+    assert_true(fabs(r.in_bps - 8e6) < 1e-6);
+    /* Traffic stops. Held for the hold span, then a real zero. */
+    for (i = 2; i <= 5; i++) {
+        r = feed(&st, at(i, 1000000, 1000000, 64));
+        assert_int_equal(r.status, RATE_HELD);
+    }
+    r = feed(&st, at(6, 1000000, 1000000, 64));
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(r.in_bps == 0.0 && r.out_bps == 0.0);
+    assert_true(fabs(r.interval - 5.0) < 1e-9);
+}
+
+static void idle_interface_in_a_fresh_response_is_zero_at_once(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    s = at(0, 7, 7, 64);
+    rate_update(&st, &s, 1, HOLD, &r);
+    s = at(1, 7, 7, 64);
+    /* Another interface of the same response moved: this one is idle. */
+    rate_update(&st, &s, 1, HOLD, &r);
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(r.in_bps == 0.0);
+}
+
+static void jittered_arrivals_still_give_the_true_rate(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    double t = 0;
+    int i;
+
+    srand(7);
+    rate_reset(&st);
+    for (i = 0; i < 200; i++) {
+        /* Counters read at the arrival time; intervals from 0.7 to 1.3 s. */
+        r = feed(&st, at(t, (uint64_t)(t * 1250000.0), (uint64_t)(t * 125.0), 64));
+        if (i > 0) {
+            assert_int_equal(r.status, RATE_OK);
+            assert_true(fabs(r.in_bps - 1e7) / 1e7 < 1e-5);
+        }
+        t += 0.7 + 0.6 * (double)rand() / RAND_MAX;
+    }
+}
+
+static void arrival_and_uptime_disagreeing_is_a_gap(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    feed(&st, at(0, 0, 0, 64));
+    s = at(1, 1000000, 0, 64);
+    s.uptime += 1000; /* agent claims 11 s passed, we saw 1 s */
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_CLOCK_MISMATCH);
+}
+
+static void counter_width_change_restarts(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+
+    rate_reset(&st);
+    feed(&st, at(0, 1ULL << 40, 0, 64));
+    r = feed(&st, at(1, 1000, 0, 32));
+    assert_int_equal(r.status, RATE_GAP);
+    r = feed(&st, at(2, 1001000, 0, 32));
+    assert_int_equal(r.status, RATE_OK);
+}
+
+/* Counters going anywhere must never give NaN, a negative rate or a rate
+ * above the over-speed bound. */
+static void random_counters_never_give_nan_negative_or_spikes(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+    double t = 0;
+    int i;
+
+    srand(42);
+    rate_reset(&st);
+    for (i = 0; i < 100000; i++) {
+        s = at(t, ((uint64_t)rand() << 33) ^ (uint64_t)rand(), (uint64_t)rand(),
+               rand() % 5 ? 64 : 32);
+        s.speed_bps = (uint64_t)(rand() % 3) * 1000000000ULL;
+        if (rand() % 50 == 0)
+            s.uptime = (uint32_t)rand();
+        rate_update(&st, &s, rand() % 2, HOLD, &r);
+        if (r.status != RATE_GAP) {
+            assert_false(isnan(r.in_bps) || isnan(r.out_bps));
+            assert_true(r.in_bps >= 0 && r.out_bps >= 0 && r.interval > 0);
+            if (s.speed_bps)
+                assert_true(r.in_bps <= s.speed_bps * RATE_OVER_SPEED_FACTOR);
+        }
+        t += (rand() % 3000) / 1000.0;
+    }
+}
+
+static void hold_span_is_at_least_five_seconds_or_two_and_a_half_intervals(void **unused)
+{
+    assert_int_equal(rate_hold_ns(1 * SEC), 5 * SEC);
+    assert_int_equal(rate_hold_ns(10 * SEC), 25 * SEC);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(first_reading_is_a_gap),
+        cmocka_unit_test(steady_counter64_gives_eight_times_octet_rate),
+        cmocka_unit_test(counter32_wrap_is_a_normal_rate),
+        cmocka_unit_test(counter64_going_back_is_a_gap_then_rates_resume),
+        cmocka_unit_test(uptime_going_back_is_an_agent_restart_not_a_spike),
+        cmocka_unit_test(uptime_wrapping_after_497_days_is_not_a_restart),
+        cmocka_unit_test(rate_above_speed_is_a_gap),
+        cmocka_unit_test(cached_counters_give_steady_rates_not_zero_and_triple),
+        cmocka_unit_test(still_counters_become_zero_after_the_hold),
+        cmocka_unit_test(idle_interface_in_a_fresh_response_is_zero_at_once),
+        cmocka_unit_test(jittered_arrivals_still_give_the_true_rate),
+        cmocka_unit_test(arrival_and_uptime_disagreeing_is_a_gap),
+        cmocka_unit_test(counter_width_change_restarts),
+        cmocka_unit_test(random_counters_never_give_nan_negative_or_spikes),
+        cmocka_unit_test(hold_span_is_at_least_five_seconds_or_two_and_a_half_intervals),
+    };
+
+    return cmocka_run_group_tests_name("rate", tests, NULL, NULL);
+}
