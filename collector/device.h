@@ -70,9 +70,10 @@ struct device {
 
     enum device_phase phase;
     enum device_status status;
-    char error[160];    /* why it is down, "" when up */
-    int need_probe;     /* SNMPv3: (re)discover the engineID */
-    int need_discovery; /* (re)walk the interface table */
+    char error[160];        /* the last failure, while a phase runs */
+    char status_error[160]; /* the published reason, "" when up */
+    int need_probe;         /* SNMPv3: (re)discover the engineID */
+    int need_discovery;     /* (re)walk the interface table */
     uint64_t discovered_ns;
     int outstanding;   /* requests in flight */
     int failures;      /* requests of the current phase that failed */

@@ -114,7 +114,7 @@ static void publish_status(struct output *out, struct device *dev, double ts)
         return;
     j = json_pack("{s:s, s:s, s:s, s:f, s:o}", "device", dev->cfg->name, "site", dev->cfg->site,
                   "status", status_name(dev->status), "ts", ts, "error",
-                  dev->status == DEVICE_UP ? json_null() : json_string(dev->error));
+                  dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error));
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     if (text)
         publisher_publish(out->pub, dev->channel, strlen(dev->channel), text, strlen(text));

@@ -136,19 +136,21 @@ static void device_error(struct device *dev, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Set the published status and its reason; tells the hooks on a change. */
 static void device_set_status(struct device *dev, enum device_status status, const char *error)
 {
     struct poller *p = dev->poller;
-    const char *err = error ? error : "";
+    const char *err = status == DEVICE_UP || error == NULL ? "" : error;
 
-    if (dev->status == status && strcmp(dev->error, err) == 0)
+    if (dev->status == status && strcmp(dev->status_error, err) == 0)
         return;
     if (status == DEVICE_DOWN)
         log_warn("device %s (%s): down: %s", dev->cfg->name, dev->cfg->address, err);
     else if (dev->status == DEVICE_DOWN)
         log_info("device %s (%s): up again", dev->cfg->name, dev->cfg->address);
     dev->status = status;
-    device_error(dev, "%s", err);
+    if (err != dev->status_error)
+        snprintf(dev->status_error, sizeof(dev->status_error), "%s", err);
     if (p->hooks.status)
         p->hooks.status(p->hooks.ctx, dev, p->now_wall > 0 ? p->now_wall : wall_now());
 }
@@ -1089,6 +1091,21 @@ static void device_finish_phase(struct device *dev)
     }
 }
 
+/* Arm the schedule timer for dev->due_ns. libuv timers have millisecond
+ * resolution and epoll_wait(2) rounds its timeout up, so aiming at the
+ * millisecond after due makes polls about a millisecond late; aiming at
+ * the millisecond before makes them start within a millisecond of due,
+ * sometimes a fraction early, which no agent can tell apart. */
+static void device_arm_tick(struct device *dev)
+{
+    uint64_t now;
+
+    uv_update_time(dev->poller->loop);
+    now = uv_hrtime();
+    uv_timer_start(&dev->tick, device_tick, dev->due_ns > now ? (dev->due_ns - now) / 1000000 : 0,
+                   0);
+}
+
 static void late_record(struct poller *p, uint64_t late_ns)
 {
     uint64_t b = late_ns / LATE_BUCKET_NS;
@@ -1113,8 +1130,7 @@ static void device_tick(uv_timer_t *t)
     if (next <= now) /* fell behind by whole intervals: realign */
         next = now + dev->interval_ns - (now - dev->due_ns) % dev->interval_ns;
     dev->due_ns = next;
-    uv_update_time(p->loop);
-    uv_timer_start(&dev->tick, device_tick, (next - uv_hrtime() + 999999) / 1000000, 0);
+    device_arm_tick(dev);
 
     if (dev->sessp == NULL && device_open(dev) < 0) {
         device_set_status(dev, DEVICE_DOWN, dev->error);
@@ -1189,7 +1205,7 @@ static struct device *device_create(struct poller *p, const struct config_device
     if (device_open(dev) < 0)
         log_warn("device %s: %s (will retry)", c->name, dev->error);
     dev->due_ns = uv_hrtime() + first_delay_ns;
-    uv_timer_start(&dev->tick, device_tick, first_delay_ns / 1000000, 0);
+    device_arm_tick(dev);
     return dev;
 }
 
