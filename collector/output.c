@@ -50,30 +50,75 @@ static double now_wall(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Decimal digits of v at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* v with three decimals ("1.001"), v >= 0. */
+static char *put_milli(char *p, double v)
+{
+    uint64_t m = (uint64_t)(v * 1000.0 + 0.5);
+
+    p = put_u64(p, m / 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + m / 100 % 10);
+    *p++ = (char)('0' + m / 10 % 10);
+    *p++ = (char)('0' + m % 10);
+    return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    while (*s)
+        *p++ = *s++;
+    return p;
+}
+
+/* The hot path of the collector: no printf, no allocation. Rates are
+ * whole bits per second (finer is noise). */
 size_t output_format_sample(char *buf, size_t cap, const struct iface *ifc,
                             const struct rate_result *res, double ts)
 {
-    size_t n = ifc->json_head_len;
-    char speed[24];
-    int k;
+    char *p = buf + ifc->json_head_len;
 
-    memcpy(buf, ifc->json_head, n);
-    if (ifc->speed_bps)
-        snprintf(speed, sizeof(speed), "%" PRIu64, ifc->speed_bps);
-    else
-        memcpy(speed, "null", 5);
-    if (res->status == RATE_GAP)
-        k = snprintf(buf + n, cap - n,
-                     "\"ts\":%.3f,\"interval\":null,\"in_bps\":null,\"out_bps\":null,"
-                     "\"speed_bps\":%s,\"oper\":\"%s\",\"seq\":%" PRIu64 ",\"gap\":\"%s\"}",
-                     ts, speed, output_oper_name(ifc->oper), ifc->seq, rate_gap_name(res->gap));
-    else
-        k = snprintf(buf + n, cap - n,
-                     "\"ts\":%.3f,\"interval\":%.3f,\"in_bps\":%.1f,\"out_bps\":%.1f,"
-                     "\"speed_bps\":%s,\"oper\":\"%s\",\"seq\":%" PRIu64 "}",
-                     ts, res->interval, res->in_bps, res->out_bps, speed,
-                     output_oper_name(ifc->oper), ifc->seq);
-    return n + (size_t)k;
+    (void)cap; /* callers guarantee json_head_len + OUTPUT_NUMBERS_MAX */
+    memcpy(buf, ifc->json_head, ifc->json_head_len);
+    p = put_str(p, "\"ts\":");
+    p = put_milli(p, ts > 0 ? ts : 0);
+    if (res->status == RATE_GAP) {
+        p = put_str(p, ",\"interval\":null,\"in_bps\":null,\"out_bps\":null");
+    } else {
+        p = put_str(p, ",\"interval\":");
+        p = put_milli(p, res->interval);
+        p = put_str(p, ",\"in_bps\":");
+        p = put_u64(p, (uint64_t)(res->in_bps + 0.5));
+        p = put_str(p, ",\"out_bps\":");
+        p = put_u64(p, (uint64_t)(res->out_bps + 0.5));
+    }
+    p = put_str(p, ",\"speed_bps\":");
+    p = ifc->speed_bps ? put_u64(p, ifc->speed_bps) : put_str(p, "null");
+    p = put_str(p, ",\"oper\":\"");
+    p = put_str(p, output_oper_name(ifc->oper));
+    p = put_str(p, "\",\"seq\":");
+    p = put_u64(p, ifc->seq);
+    if (res->status == RATE_GAP) {
+        p = put_str(p, ",\"gap\":\"");
+        p = put_str(p, rate_gap_name(res->gap));
+        *p++ = '"';
+    }
+    *p++ = '}';
+    return (size_t)(p - buf);
 }
 
 static void on_sample(void *ctx, struct device *dev, struct iface *ifc,

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "redis_uv.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -197,7 +197,7 @@ static void connect_now(struct publisher *pub)
         return;
     }
     ac->data = pub;
-    if (redisLibuvAttach(ac, pub->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, pub->loop) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(pub, "connect", "cannot attach to the event loop");
         schedule_retry(pub);

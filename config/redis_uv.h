@@ -1,0 +1,21 @@
+/* redis_uv.h -- attach a hiredis async context to a libuv loop.
+ *
+ * hiredis ships adapters/libuv.h, but that adapter calls uv_poll_start()
+ * for every queued command, and libuv turns each call into an immediate
+ * epoll_ctl(2) pair: with thousands of commands a second, most of the
+ * daemon's CPU went to those system calls. This adapter only touches the
+ * poll handle when the wanted event set really changes. Shared by the
+ * collector and the gateway. */
+
+#ifndef IFMON_REDIS_UV_H
+#define IFMON_REDIS_UV_H
+
+#include <hiredis/async.h>
+#include <uv.h>
+
+/* Returns REDIS_OK, or REDIS_ERR when the context already has an event
+ * library attached or the handle cannot be created. The adapter frees
+ * itself when hiredis calls its cleanup hook (context freed). */
+int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
+
+#endif
