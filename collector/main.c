@@ -26,7 +26,7 @@ struct collector {
     struct poller *poller;
     struct publisher *pub;
     struct output *out;
-    uv_signal_t sig_term, sig_int, sig_hup;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_timer_t stats_timer;
     int stopping;
 };
@@ -46,7 +46,8 @@ static void usage(FILE *f)
                "  -h, --help          this text\n"
                "\n"
                "Signals: SIGHUP reloads FILE (an invalid file keeps the current\n"
-               "inventory), SIGTERM and SIGINT stop cleanly.\n");
+               "inventory), SIGUSR1 logs statistics and starts a new window\n"
+               "for the lateness percentiles, SIGTERM and SIGINT stop cleanly.\n");
 }
 
 /* Load the inventory; every problem goes to stderr. NULL when invalid. */
@@ -75,13 +76,15 @@ static void log_stats(struct collector *c)
     }
     poller_stats(c->poller, &ps, 1);
     publisher_stats(c->pub, &rs);
-    log_info("stats: devices=%zu up=%zu interfaces=%zu polls=%llu skipped=%llu timeouts=%llu "
+    log_info("stats: devices=%zu up=%zu interfaces=%zu polls=%llu samples=%llu skipped=%llu "
+             "timeouts=%llu "
              "late_p50_ms=%.2f late_p99_ms=%.2f late_max_ms=%.2f redis=%s commands=%llu "
              "dropped=%llu reconnects=%llu",
-             n, up, ifaces, (unsigned long long)ps.polls, (unsigned long long)ps.skipped,
-             (unsigned long long)ps.timeouts, ps.late_p50_ms, ps.late_p99_ms, ps.late_max_ms,
-             rs.connected ? "up" : "down", (unsigned long long)rs.commands,
-             (unsigned long long)rs.dropped, (unsigned long long)rs.reconnects);
+             n, up, ifaces, (unsigned long long)ps.polls, (unsigned long long)ps.samples,
+             (unsigned long long)ps.skipped, (unsigned long long)ps.timeouts, ps.late_p50_ms,
+             ps.late_p99_ms, ps.late_max_ms, rs.connected ? "up" : "down",
+             (unsigned long long)rs.commands, (unsigned long long)rs.dropped,
+             (unsigned long long)rs.reconnects);
 }
 
 static void on_stats_timer(uv_timer_t *t)
@@ -94,6 +97,10 @@ static void on_signal(uv_signal_t *s, int signum)
     struct collector *c = s->data;
     struct config *cfg;
 
+    if (signum == SIGUSR1) {
+        log_stats(c); /* and start a new lateness window */
+        return;
+    }
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading %s", c->config_path);
         cfg = load(c->config_path);
@@ -121,6 +128,7 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&c->sig_term, NULL);
     uv_close((uv_handle_t *)&c->sig_int, NULL);
     uv_close((uv_handle_t *)&c->sig_hup, NULL);
+    uv_close((uv_handle_t *)&c->sig_usr1, NULL);
 }
 
 int main(int argc, char **argv)
@@ -198,10 +206,12 @@ int main(int argc, char **argv)
     uv_signal_init(c.loop, &c.sig_term);
     uv_signal_init(c.loop, &c.sig_int);
     uv_signal_init(c.loop, &c.sig_hup);
-    c.sig_term.data = c.sig_int.data = c.sig_hup.data = &c;
+    uv_signal_init(c.loop, &c.sig_usr1);
+    c.sig_term.data = c.sig_int.data = c.sig_hup.data = c.sig_usr1.data = &c;
     uv_signal_start(&c.sig_term, on_signal, SIGTERM);
     uv_signal_start(&c.sig_int, on_signal, SIGINT);
     uv_signal_start(&c.sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&c.sig_usr1, on_signal, SIGUSR1);
     uv_timer_init(c.loop, &c.stats_timer);
     c.stats_timer.data = &c;
     uv_timer_start(&c.stats_timer, on_stats_timer, STATS_EVERY_MS, STATS_EVERY_MS);

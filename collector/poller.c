@@ -78,7 +78,7 @@ struct poller {
     double now_wall;
     int closing;
     /* stats */
-    uint64_t polls, skipped, timeouts;
+    uint64_t polls, skipped, timeouts, samples;
     uint32_t late_hist[LATE_BUCKETS + 1];
     uint64_t late_count;
     uint64_t late_max_ns;
@@ -887,6 +887,7 @@ static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap
     struct poller *p = dev->poller;
     struct rate_result res = {.status = RATE_GAP, .gap = gap};
 
+    p->samples++;
     if (p->hooks.sample)
         p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
 }
@@ -997,6 +998,7 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
             rate_update(&ifc->rate, &ifc->sample, moved, hold, &res);
             if (res.gap == RATE_GAP_AGENT_RESTART)
                 dev->need_discovery = 1;
+            p->samples++;
             if (p->hooks.sample)
                 p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
         }
@@ -1306,6 +1308,7 @@ void poller_stats(struct poller *p, struct poller_stats *out, int reset_window)
     out->polls = p->polls;
     out->skipped = p->skipped;
     out->timeouts = p->timeouts;
+    out->samples = p->samples;
     out->late_p50_ms = late_percentile(p, 0.50);
     out->late_p99_ms = late_percentile(p, 0.99);
     out->late_max_ms = (double)p->late_max_ns / 1e6;

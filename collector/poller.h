@@ -35,6 +35,7 @@ struct poller_stats {
     uint64_t polls;
     uint64_t skipped;  /* a poll was due while the last was in flight */
     uint64_t timeouts; /* requests that got no answer after retries */
+    uint64_t samples;  /* interface readings handed to the hooks */
     double late_p50_ms;
     double late_p99_ms;
     double late_max_ms;
