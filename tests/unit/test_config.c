@@ -1,0 +1,416 @@
+/* test_config.c -- unit tests of config/config.c: every problem of a bad
+ * inventory is reported as FILE:LINE:COLUMN, a good one loads with the
+ * right values and defaults. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static struct config_errors errs;
+
+static struct config *load(const char *text)
+{
+    config_errors_free(&errs);
+    return config_load_buffer("t.yml", text, strlen(text), &errs);
+}
+
+/* Some error line starts with prefix and contains word. */
+static int has_error(const char *prefix, const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < errs.count; i++)
+        if (strncmp(errs.lines[i], prefix, strlen(prefix)) == 0 && strstr(errs.lines[i], word))
+            return 1;
+    for (i = 0; i < errs.count; i++)
+        print_message("  got: %s\n", errs.lines[i]);
+    return 0;
+}
+
+static void expect_error(const char *text, const char *prefix, const char *word)
+{
+    struct config *cfg = load(text);
+
+    assert_null(cfg);
+    assert_true(has_error(prefix, word));
+}
+
+static void full_file_loads_with_values_and_inherited_defaults(void **unused)
+{
+    struct config *cfg;
+
+    setenv("TOKYO_COMMUNITY", "s3cret", 1);
+    setenv("OSAKA_AUTH", "authpass1", 1);
+    setenv("OSAKA_PRIV", "privpass1", 1);
+    cfg = load("redis:\n"
+               "  host: 10.0.0.5\n"
+               "  port: 6380\n"
+               "  prefix: mon\n"
+               "  history: 60\n"
+               "defaults:\n"
+               "  interval: 2s\n"
+               "  timeout: 500ms\n"
+               "  retries: 2\n"
+               "  version: 2c\n"
+               "  community: public\n"
+               "devices:\n"
+               "  - name: tokyo-edge1\n"
+               "    site: tokyo\n"
+               "    address: 192.0.2.1:1161\n"
+               "    community: ${TOKYO_COMMUNITY}\n"
+               "    interfaces: [ge-0/0/0, \"xe-*\"]\n"
+               "  - name: osaka-core1\n"
+               "    site: osaka\n"
+               "    address: 198.51.100.7\n"
+               "    interval: 5s\n"
+               "    version: 3\n"
+               "    user: monitor\n"
+               "    security_level: authPriv\n"
+               "    auth_protocol: SHA-256\n"
+               "    auth_password: ${OSAKA_AUTH}\n"
+               "    priv_protocol: AES\n"
+               "    priv_password: ${OSAKA_PRIV}\n"
+               "    context: \"\"\n"
+               "gateway:\n"
+               "  listen: 0.0.0.0:9000\n"
+               "  allowed_origins: [\"https://noc.example\"]\n");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->redis.host, "10.0.0.5");
+    assert_int_equal(cfg->redis.port, 6380);
+    assert_string_equal(cfg->redis.prefix, "mon");
+    assert_int_equal(cfg->redis.history, 60);
+    assert_int_equal(cfg->ndevices, 2);
+    assert_string_equal(cfg->devices[0].community, "s3cret");
+    assert_string_equal(cfg->devices[0].host, "192.0.2.1");
+    assert_int_equal(cfg->devices[0].port, 1161);
+    assert_int_equal(cfg->devices[0].interval_ms, 2000);
+    assert_int_equal(cfg->devices[0].timeout_ms, 500);
+    assert_int_equal(cfg->devices[0].retries, 2);
+    assert_int_equal(cfg->devices[0].ninterfaces, 2);
+    assert_string_equal(cfg->devices[0].interfaces[1], "xe-*");
+    assert_int_equal(cfg->devices[0].line, 13);
+    assert_int_equal(cfg->devices[1].port, 161);
+    assert_int_equal(cfg->devices[1].interval_ms, 5000);
+    assert_int_equal(cfg->devices[1].version, CONFIG_SNMP_V3);
+    assert_int_equal(cfg->devices[1].security_level, CONFIG_SEC_AUTH_PRIV);
+    assert_int_equal(cfg->devices[1].auth_protocol, CONFIG_AUTH_SHA256);
+    assert_int_equal(cfg->devices[1].priv_protocol, CONFIG_PRIV_AES);
+    assert_string_equal(cfg->devices[1].auth_password, "authpass1");
+    assert_int_equal(cfg->gateway.listen_port, 9000);
+    assert_int_equal(cfg->gateway.nallowed_origins, 1);
+    config_free(cfg);
+}
+
+static void empty_file_is_all_defaults(void **unused)
+{
+    struct config *cfg = load("");
+
+    assert_non_null(cfg);
+    assert_string_equal(cfg->redis.host, "127.0.0.1");
+    assert_int_equal(cfg->redis.port, 6379);
+    assert_string_equal(cfg->redis.prefix, "ifmon");
+    assert_int_equal(cfg->redis.history, 300);
+    assert_int_equal(cfg->ndevices, 0);
+    assert_int_equal(cfg->gateway.listen_port, 8080);
+    assert_int_equal(cfg->gateway.max_channels, 256);
+    config_free(cfg);
+}
+
+static void device_defaults_apply_when_nothing_is_said(void **unused)
+{
+    struct config *cfg = load("devices:\n  - {name: a, address: 127.0.0.1}\n");
+
+    assert_non_null(cfg);
+    assert_string_equal(cfg->devices[0].site, "default");
+    assert_string_equal(cfg->devices[0].community, "public");
+    assert_int_equal(cfg->devices[0].version, CONFIG_SNMP_V2C);
+    assert_int_equal(cfg->devices[0].interval_ms, 1000);
+    assert_int_equal(cfg->devices[0].timeout_ms, 800);
+    assert_int_equal(cfg->devices[0].retries, 1);
+    assert_int_equal(cfg->devices[0].ninterfaces, 0);
+    config_free(cfg);
+}
+
+static void unknown_key_is_reported_with_a_suggestion(void **unused)
+{
+    expect_error("devices:\n  - name: a\n    address: x\n    intervall: 1s\n",
+                 "t.yml:4:5:", "did you mean \"interval\"");
+}
+
+static void unknown_top_level_key_is_reported(void **unused)
+{
+    expect_error("redis: {}\nfoo: 1\n", "t.yml:2:1:", "unknown key \"foo\"");
+}
+
+static void duplicate_key_is_reported(void **unused)
+{
+    expect_error("redis:\n  port: 1\n  port: 2\n", "t.yml:3:3:", "duplicate key");
+}
+
+static void bad_durations_are_reported(void **unused)
+{
+    expect_error("defaults:\n  interval: 5\n", "t.yml:2:13:", "bad duration \"5\"");
+    expect_error("defaults:\n  interval: 1h\n", "t.yml:2:13:", "bad duration");
+    expect_error("defaults:\n  timeout: -1s\n", "t.yml:2:12:", "bad duration");
+    expect_error("defaults:\n  interval: 10ms\n", "t.yml:2:13:", "out of range");
+}
+
+static void duplicate_device_name_names_the_first(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x}\n  - {name: a, address: y}\n",
+                 "t.yml:3:12:", "first at line 2");
+}
+
+static void missing_address_is_reported_at_the_device(void **unused)
+{
+    expect_error("devices:\n  - name: a\n    site: s\n", "t.yml:2:5:", "missing \"address\"");
+}
+
+static void missing_name_is_reported(void **unused)
+{
+    expect_error("devices:\n  - address: x\n", "t.yml:2:5:", "missing \"name\"");
+}
+
+static void bad_version_is_reported(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x, version: 4}\n",
+                 "t.yml:2:36:", "not 1, 2c or 3");
+}
+
+static void v3_without_user_is_reported(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x, version: 3}\n",
+                 "t.yml:2:5:", "needs \"user\"");
+}
+
+static void v3_auth_priv_needs_passwords_of_eight_characters(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x, version: 3, user: u, "
+                 "security_level: authPriv, auth_password: abcdefgh}\n",
+                 "t.yml:2:5:", "needs \"priv_password\"");
+    expect_error("devices:\n  - {name: a, address: x, version: 3, user: u, "
+                 "auth_password: short}\n",
+                 "t.yml:2:", "at least 8");
+}
+
+static void v3_security_level_follows_the_passwords_given(void **unused)
+{
+    struct config *cfg = load("devices:\n  - {name: a, address: x, version: 3, user: u, "
+                              "auth_password: abcdefgh}\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].security_level, CONFIG_SEC_AUTH_NOPRIV);
+    assert_int_equal(cfg->devices[0].auth_protocol, CONFIG_AUTH_SHA);
+    config_free(cfg);
+}
+
+static void unset_environment_variable_is_reported(void **unused)
+{
+    unsetenv("IFMON_TEST_UNSET");
+    expect_error("devices:\n  - name: a\n    address: x\n    community: ${IFMON_TEST_UNSET}\n",
+                 "t.yml:4:16:", "IFMON_TEST_UNSET is not set");
+}
+
+static void environment_defaults_and_dollar_escapes_expand(void **unused)
+{
+    struct config *cfg;
+
+    unsetenv("IFMON_TEST_UNSET");
+    setenv("IFMON_TEST_HOST", "10.1.1.1", 1);
+    cfg = load("devices:\n  - name: a\n    address: ${IFMON_TEST_HOST}:2161\n"
+               "    community: ${IFMON_TEST_UNSET:-pub}$$x\n");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->devices[0].host, "10.1.1.1");
+    assert_int_equal(cfg->devices[0].port, 2161);
+    assert_string_equal(cfg->devices[0].community, "pub$x");
+    config_free(cfg);
+}
+
+static void malformed_yaml_is_reported_with_a_position(void **unused)
+{
+    expect_error("devices: [\n  - {name: x\n", "t.yml:", "malformed YAML");
+    expect_error("redis:\n\tport: 1\n", "t.yml:2:", "malformed YAML");
+}
+
+static void wrong_section_types_are_reported(void **unused)
+{
+    expect_error("devices: 12\n", "t.yml:1:10:", "expected a list");
+    expect_error("redis: [1, 2]\n", "t.yml:1:8:", "expected a mapping");
+    expect_error("devices:\n  - just-a-string\n", "t.yml:2:5:", "expected a mapping");
+    expect_error("- a\n- b\n", "t.yml:1:1:", "expected a mapping");
+}
+
+static void bad_integers_are_reported(void **unused)
+{
+    expect_error("redis: {port: abc}\n", "t.yml:1:15:", "whole number");
+    expect_error("redis: {history: 0}\n", "t.yml:1:18:", "out of range");
+    expect_error("devices:\n  - {name: a, address: x, retries: 11}\n",
+                 "t.yml:2:36:", "out of range");
+}
+
+static void bad_device_names_are_refused(void **unused)
+{
+    expect_error("devices:\n  - {name: \"a:b\", address: x}\n",
+                 "t.yml:2:12:", "cannot be a device name");
+    expect_error("devices:\n  - {name: inventory, address: x}\n", "t.yml:2:12:", "reserved");
+}
+
+static void every_problem_of_a_file_is_reported(void **unused)
+{
+    struct config *cfg = load("redis: {prefx: a}\n"
+                              "defaults: {interval: 3}\n"
+                              "devices:\n"
+                              "  - {name: a}\n"
+                              "  - {name: a, address: x, version: 7}\n");
+
+    assert_null(cfg);
+    assert_int_equal(errs.count, 5);
+}
+
+static void missing_file_gives_a_clear_message(void **unused)
+{
+    struct config *cfg;
+
+    config_errors_free(&errs);
+    cfg = config_load("/nonexistent/ifmon.yml", &errs);
+    assert_null(cfg);
+    assert_int_equal(errs.count, 1);
+    assert_string_equal(errs.lines[0], "/nonexistent/ifmon.yml: cannot open: No such file or "
+                                       "directory");
+}
+
+static void file_on_disk_loads(void **unused)
+{
+    char path[] = "/tmp/ifmon-test-XXXXXX";
+    int fd = mkstemp(path);
+    const char *text = "devices:\n  - {name: a, address: 127.0.0.1}\n";
+    struct config *cfg;
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    config_errors_free(&errs);
+    cfg = config_load(path, &errs);
+    unlink(path);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->ndevices, 1);
+    config_free(cfg);
+}
+
+static void nul_byte_is_refused(void **unused)
+{
+    struct config *cfg;
+
+    config_errors_free(&errs);
+    cfg = config_load_buffer("t.yml", "a: 1\0b", 6, &errs);
+    assert_null(cfg);
+    assert_true(has_error("t.yml:", "NUL"));
+}
+
+static void durations_parse(void **unused)
+{
+    int ms;
+
+    assert_int_equal(config_parse_duration("800ms", &ms), 0);
+    assert_int_equal(ms, 800);
+    assert_int_equal(config_parse_duration("1.5s", &ms), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(config_parse_duration("5m", &ms), 0);
+    assert_int_equal(ms, 300000);
+    assert_int_equal(config_parse_duration("5", &ms), -1);
+    assert_int_equal(config_parse_duration("s", &ms), -1);
+    assert_int_equal(config_parse_duration("-1s", &ms), -1);
+    assert_int_equal(config_parse_duration("1e9m", &ms), -1);
+    assert_int_equal(config_parse_duration("1 s", &ms), -1);
+}
+
+static void addresses_parse(void **unused)
+{
+    char *host;
+    int port;
+
+    assert_int_equal(config_parse_address("192.0.2.1:1161", 161, &host, &port), 0);
+    assert_string_equal(host, "192.0.2.1");
+    assert_int_equal(port, 1161);
+    free(host);
+    assert_int_equal(config_parse_address("router.example", 161, &host, &port), 0);
+    assert_int_equal(port, 161);
+    free(host);
+    assert_int_equal(config_parse_address("[2001:db8::1]:162", 161, &host, &port), 0);
+    assert_string_equal(host, "2001:db8::1");
+    assert_int_equal(port, 162);
+    free(host);
+    assert_int_equal(config_parse_address("::1", 161, &host, &port), 0);
+    assert_string_equal(host, "::1");
+    free(host);
+    assert_int_equal(config_parse_address(":161", 161, &host, &port), -1);
+    assert_int_equal(config_parse_address("h:0", 161, &host, &port), -1);
+    assert_int_equal(config_parse_address("h:65536", 161, &host, &port), -1);
+    assert_int_equal(config_parse_address("[::1", 161, &host, &port), -1);
+}
+
+static void device_equality_ignores_the_line_only(void **unused)
+{
+    struct config *a = load("devices:\n  - {name: a, address: x, interfaces: [e0]}\n");
+    struct config *b;
+
+    assert_non_null(a);
+    b = load("\n\ndevices:\n  - {name: a, address: x, interfaces: [e0]}\n");
+    assert_non_null(b);
+    assert_true(config_device_equal(&a->devices[0], &b->devices[0]));
+    config_free(b);
+    b = load("devices:\n  - {name: a, address: x, interfaces: [e1]}\n");
+    assert_false(config_device_equal(&a->devices[0], &b->devices[0]));
+    config_free(b);
+    config_free(a);
+}
+
+static int teardown(void **unused)
+{
+    config_errors_free(&errs);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(full_file_loads_with_values_and_inherited_defaults),
+        cmocka_unit_test(empty_file_is_all_defaults),
+        cmocka_unit_test(device_defaults_apply_when_nothing_is_said),
+        cmocka_unit_test(unknown_key_is_reported_with_a_suggestion),
+        cmocka_unit_test(unknown_top_level_key_is_reported),
+        cmocka_unit_test(duplicate_key_is_reported),
+        cmocka_unit_test(bad_durations_are_reported),
+        cmocka_unit_test(duplicate_device_name_names_the_first),
+        cmocka_unit_test(missing_address_is_reported_at_the_device),
+        cmocka_unit_test(missing_name_is_reported),
+        cmocka_unit_test(bad_version_is_reported),
+        cmocka_unit_test(v3_without_user_is_reported),
+        cmocka_unit_test(v3_auth_priv_needs_passwords_of_eight_characters),
+        cmocka_unit_test(v3_security_level_follows_the_passwords_given),
+        cmocka_unit_test(unset_environment_variable_is_reported),
+        cmocka_unit_test(environment_defaults_and_dollar_escapes_expand),
+        cmocka_unit_test(malformed_yaml_is_reported_with_a_position),
+        cmocka_unit_test(wrong_section_types_are_reported),
+        cmocka_unit_test(bad_integers_are_reported),
+        cmocka_unit_test(bad_device_names_are_refused),
+        cmocka_unit_test(every_problem_of_a_file_is_reported),
+        cmocka_unit_test(missing_file_gives_a_clear_message),
+        cmocka_unit_test(file_on_disk_loads),
+        cmocka_unit_test(nul_byte_is_refused),
+        cmocka_unit_test(durations_parse),
+        cmocka_unit_test(addresses_parse),
+        cmocka_unit_test(device_equality_ignores_the_line_only),
+    };
+
+    return cmocka_run_group_tests_name("config", tests, NULL, teardown);
+}
