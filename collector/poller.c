@@ -410,7 +410,7 @@ static int response_usable(struct device *dev, int op, netsnmp_pdu *pdu)
          * after retries): learn the engine again. */
         dev->failures++;
         dev->need_probe = dev->cfg->version == CONFIG_SNMP_V3;
-        device_error(dev, "SNMPv3 report (authentication or engine)");
+        device_error(dev, "SNMPv3: %s", snmp_api_errstring(snmpv3_get_report_type(pdu)));
         return 0;
     }
     dev->answers++;
