@@ -1,0 +1,332 @@
+"""ifmon-collector against real agents and a real Redis: the rates it
+publishes must be right, its gaps honest, and it must keep going through
+dead devices, agent restarts, Redis restarts and reloads."""
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import time
+import unittest
+
+from harness import (COLLECTOR, SLOW, TOP, Collector, RedisServer, SnmpSim, Subscriber, TempDir,
+                     free_port, rates, wait_for, write_config, write_device)
+
+# Interfaces of the simulated devices: octets per second.
+DEV1 = [
+    {"index": 1, "name": "ge-0/0/0", "descr": "GigabitEthernet0", "in_rate": 1250000,
+     "out_rate": 625000, "speed_mbps": 1000, "oper": 1},
+    {"index": 2, "name": "ge-0/0/1", "descr": "GigabitEthernet1", "in_rate": 12500,
+     "out_rate": 50000, "speed_mbps": 1000, "oper": 2},
+    {"index": 3, "name": "xe-1/0/0", "descr": "TenGig uplink", "in_rate": 100000000,
+     "out_rate": 25000000, "speed_mbps": 10000, "oper": 1},
+    {"index": 4, "name": "lo0", "descr": "Loopback", "in_rate": 0, "out_rate": 0,
+     "speed_mbps": 0, "oper": 1},
+]
+# Counter32 only (no ifXTable), SNMPv1; starts 3 s before its wrap.
+DEV32 = [
+    {"index": 1, "name": "eth0", "descr": "eth0", "in_rate": 2000000, "out_rate": 1000000,
+     "speed_mbps": 100, "initial32": 2**32 - 1 - 3 * 2000000},
+]
+DEV3 = [
+    {"index": 7, "name": "ge-0/0/7", "descr": "v3 port", "in_rate": 400000, "out_rate": 300000,
+     "speed_mbps": 1000},
+]
+
+
+def near(value, expected, tolerance=0.01):
+    return abs(value - expected) <= tolerance * expected
+
+
+class CollectorTest(unittest.TestCase):
+    """Shared fixtures: one Redis, one snmpsimd, one collector per test."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        cls.data = cls.tmp.join("data")
+        os.mkdir(cls.data)
+        os.chmod(cls.data, 0o755)
+        write_device(cls.data, "dev1", DEV1)
+        write_device(cls.data, "dev32", DEV32, ifx=False)
+        write_device(cls.data, "dev3", DEV3)
+        write_device(cls.data, "renum", DEV1[:1])
+        cls.redis = RedisServer(cls.tmp).start()
+        cls.sim = SnmpSim(cls.tmp, cls.data, probe_community="dev1").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.stop()
+        cls.redis.stop()
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.collectors = []
+        self.subs = []
+        self.r = self.redis.client()
+        self.r.flushall()
+
+    def tearDown(self):
+        for s in self.subs:
+            s.close()
+        for c in self.collectors:
+            if c.alive():
+                c.stop()
+
+    def start(self, devices, name=None, **kw):
+        path = self.tmp.join(f"{name or self._testMethodName}.yml")
+        write_config(path, self.redis.port, devices, **kw)
+        c = Collector(self.tmp, path, name=name or self._testMethodName).start()
+        self.collectors.append(c)
+        return c
+
+    def subscribe(self, pattern="ifmon:*"):
+        s = Subscriber(self.redis.port, pattern)
+        self.subs.append(s)
+        return s
+
+    def sim_device(self, name, community, **kw):
+        d = {"name": name, "site": "lab", "address": f"127.0.0.1:{self.sim.port}",
+             "community": community}
+        d.update(kw)
+        return d
+
+
+class TestRates(CollectorTest):
+    def test_published_rates_are_within_one_percent_of_the_simulated_rates(self):
+        sub = self.subscribe()
+        self.start([self.sim_device("edge1", "dev1")])
+        wait_for(lambda: len(rates(sub.on("ifmon:edge1:xe-1/0/0"))) >= 6, 15,
+                 what="six rates")
+        for i in DEV1:
+            samples = sub.on(f"ifmon:edge1:{i['name']}")
+            got = rates(samples)[1:]
+            self.assertGreaterEqual(len(got), 4, i["name"])
+            for rin, rout in got:
+                if i["in_rate"]:
+                    self.assertTrue(near(rin, 8 * i["in_rate"]), f"{i['name']}: in {rin}")
+                    self.assertTrue(near(rout, 8 * i["out_rate"]), f"{i['name']}: out {rout}")
+                else:
+                    self.assertEqual((rin, rout), (0, 0))
+            last = samples[-1][1]
+            self.assertEqual(last["device"], "edge1")
+            self.assertEqual(last["site"], "lab")
+            self.assertEqual(last["ifindex"], i["index"])
+            self.assertEqual(last["oper"], "up" if i["oper"] == 1 else "down")
+            self.assertEqual(last["speed_bps"], i["speed_mbps"] * 10**6 or None)
+            self.assertTrue(0.9 < last["interval"] < 1.1, last["interval"])
+            self.assertTrue(abs(last["ts"] - time.time()) < 5)
+
+    def test_messages_arrive_once_a_second_per_interface(self):
+        sub = self.subscribe("ifmon:edge1:ge-0/0/0")
+        self.start([self.sim_device("edge1", "dev1")])
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 6, 15, what="six messages")
+        times = [t for t, _ in sub.on("ifmon:edge1:ge-0/0/0")]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        self.assertTrue(all(0.5 < g < 1.5 for g in gaps), gaps)
+        seqs = [d["seq"] for _, d in sub.on("ifmon:edge1:ge-0/0/0")]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+
+    def test_only_interfaces_matching_the_inventory_globs_are_published(self):
+        sub = self.subscribe()
+        self.start([self.sim_device("edge1", "dev1", interfaces=["ge-0/0/1", "xe-*",
+                                                                  "Loopback"])])
+        wait_for(lambda: len(sub.on("ifmon:edge1:xe-1/0/0")) >= 3, 15, what="messages")
+        time.sleep(1)
+        got = {c for c in sub.channels() if c.startswith("ifmon:edge1:")}
+        # lo0 matched by its ifDescr: published under the name that matched.
+        self.assertEqual(got, {"ifmon:edge1:ge-0/0/1", "ifmon:edge1:xe-1/0/0",
+                               "ifmon:edge1:Loopback"})
+
+    def test_counter32_wrap_gives_correct_rates_and_no_gap(self):
+        sub = self.subscribe("ifmon:old1:*")
+        self.start([self.sim_device("old1", "dev32", version="1")])
+        # The counter starts 3 s before 2^32: 8 s cover the wrap.
+        wait_for(lambda: len(sub.on("ifmon:old1:eth0")) >= 8, 20, what="eight messages")
+        msgs = [d for _, d in sub.on("ifmon:old1:eth0")]
+        first = next(k for k, d in enumerate(msgs) if d["in_bps"] is not None)
+        for d in msgs[first:]:
+            self.assertIsNotNone(d["in_bps"], f"gap after the first rate: {d}")
+            self.assertTrue(near(d["in_bps"], 16000000), d)
+            self.assertTrue(near(d["out_bps"], 8000000), d)
+        self.assertEqual(msgs[-1]["speed_bps"], 100000000)
+
+    def test_snmpv3_authpriv_device_gets_correct_rates(self):
+        sub = self.subscribe("ifmon:v3dev:*")
+        self.start([{"name": "v3dev", "site": "osaka", "address": f"127.0.0.1:{self.sim.port}",
+                     "version": "3", "user": "monitor", "security_level": "authPriv",
+                     "auth_protocol": "SHA", "auth_password": "authpass1",
+                     "priv_protocol": "AES", "priv_password": "privpass1", "context": "dev3"}])
+        wait_for(lambda: len(rates(sub.on("ifmon:v3dev:ge-0/0/7"))) >= 3, 20, what="v3 rates")
+        for rin, rout in rates(sub.on("ifmon:v3dev:ge-0/0/7"))[1:]:
+            self.assertTrue(near(rin, 3200000), rin)
+            self.assertTrue(near(rout, 2400000), rout)
+
+    def test_a_dead_device_is_down_and_does_not_delay_the_others(self):
+        sub = self.subscribe()
+        dead_port = free_port(udp=True)
+        self.start([self.sim_device("edge1", "dev1"),
+                    {"name": "dead1", "site": "lab", "address": f"127.0.0.1:{dead_port}"}])
+        wait_for(lambda: any(d.get("status") == "down" for _, d in sub.on("ifmon:dead1")), 15,
+                 what="dead1 down")
+        state = [d for _, d in sub.on("ifmon:dead1")][-1]
+        self.assertEqual(state["device"], "dead1")
+        self.assertIn("timeout", state["error"])
+        time.sleep(4)
+        times = [t for t, _ in sub.on("ifmon:edge1:ge-0/0/0")]
+        self.assertGreaterEqual(len(times), 6)
+        self.assertLess(max(b - a for a, b in zip(times, times[1:])), 1.5)
+        up = [d for _, d in sub.on("ifmon:edge1")]
+        self.assertEqual(up[-1]["status"], "up")
+        self.assertIsNone(up[-1]["error"])
+
+    def test_history_is_kept_oldest_first_and_bounded(self):
+        sub = self.subscribe("ifmon:edge1:ge-0/0/0")
+        self.start([self.sim_device("edge1", "dev1")], history=3)
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 5, 15, what="five messages")
+        hist = [json.loads(x) for x in self.r.lrange("ifmon:history:edge1:ge-0/0/0", 0, -1)]
+        self.assertEqual(len(hist), 3)
+        seqs = [h["seq"] for h in hist]
+        self.assertEqual(seqs, sorted(seqs))
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 3)))
+        published = {d["seq"]: d for _, d in sub.on("ifmon:edge1:ge-0/0/0")}
+        for h in hist:
+            if h["seq"] in published:
+                self.assertEqual(h, published[h["seq"]])
+        self.assertGreater(self.r.ttl("ifmon:history:edge1:ge-0/0/0"), 0)
+
+    def test_inventory_lists_what_is_published_and_no_credential(self):
+        sub = self.subscribe()
+        self.start([self.sim_device("edge1", "dev1"),
+                    {"name": "v3dev", "site": "osaka", "address": f"127.0.0.1:{self.sim.port}",
+                     "version": "3", "user": "monitor", "auth_password": "authpass1",
+                     "priv_password": "privpass1", "context": "dev3"}])
+        wait_for(lambda: len(sub.on("ifmon:v3dev:ge-0/0/7")) >= 2, 20, what="messages")
+        time.sleep(1.5)
+        raw = self.r.get("ifmon:inventory")
+        inv = json.loads(raw)
+        self.assertEqual(inv["prefix"], "ifmon")
+        sites = {s["name"]: s for s in inv["sites"]}
+        self.assertEqual(set(sites), {"lab", "osaka"})
+        edge = sites["lab"]["devices"][0]
+        self.assertEqual(edge["channel"], "ifmon:edge1")
+        self.assertEqual(edge["status"], "up")
+        channels = {i["channel"] for s in inv["sites"] for d in s["devices"]
+                    for i in d["interfaces"]}
+        published = {c for c in sub.channels() if c.count(":") >= 2}
+        self.assertEqual(channels, published)
+        for secret in ("dev1", "authpass1", "privpass1", "monitor", "community"):
+            self.assertNotIn(secret, raw.replace("ifmon:", ""), secret)
+
+
+class TestResilience(CollectorTest):
+    def test_agent_restart_gives_a_gap_not_a_spike_then_correct_rates(self):
+        sub = self.subscribe("ifmon:edge1:xe-1/0/0")
+        self.start([self.sim_device("edge1", "dev1", timeout="300ms")])
+        wait_for(lambda: len(rates(sub.on("ifmon:edge1:xe-1/0/0"))) >= 3, 15, what="rates")
+        before = len(sub.on("ifmon:edge1:xe-1/0/0"))
+        self.sim.restart()  # counters and sysUpTime start again from their initial values
+        wait_for(lambda: len(rates(sub.on("ifmon:edge1:xe-1/0/0")[before:])) >= 3, 30,
+                 what="rates after the restart")
+        after = [d for _, d in sub.on("ifmon:edge1:xe-1/0/0")[before:]]
+        gaps = [d for d in after if d["in_bps"] is None]
+        self.assertLessEqual(len(gaps), 3, gaps)
+        for d in after:
+            if d["in_bps"] is not None:
+                self.assertTrue(near(d["in_bps"], 800000000), f"spike or zero: {d}")
+
+    def test_ifindex_renumbering_is_followed_by_name(self):
+        sub = self.subscribe("ifmon:renum:*")
+        self.start([self.sim_device("renum", "renum", timeout="300ms")])
+        wait_for(lambda: len(rates(sub.on("ifmon:renum:ge-0/0/0"))) >= 2, 15, what="rates")
+        self.assertEqual(sub.on("ifmon:renum:ge-0/0/0")[-1][1]["ifindex"], 1)
+        moved = dict(DEV1[0], index=501)
+        write_device(self.data, "renum", [moved])
+        self.sim.restart()
+        wait_for(lambda: any(d["ifindex"] == 501 and d["in_bps"] is not None
+                             for _, d in sub.on("ifmon:renum:ge-0/0/0")), 30,
+                 what="a rate at the new ifIndex")
+        for _, d in sub.on("ifmon:renum:ge-0/0/0"):
+            if d["in_bps"] is not None:
+                self.assertTrue(near(d["in_bps"], 10000000), d)
+
+    def test_redis_killed_and_restarted_publishing_resumes(self):
+        self.start([self.sim_device("edge1", "dev1")])
+        wait_for(lambda: self.r.exists("ifmon:inventory"), 15, what="inventory")
+        self.redis.kill9()
+        time.sleep(2)
+        self.redis.start()
+        back = time.monotonic()
+        sub = self.subscribe("ifmon:edge1:ge-0/0/0")
+        wait_for(lambda: sub.on("ifmon:edge1:ge-0/0/0"), 5, what="a message after the restart")
+        self.assertLess(sub.on("ifmon:edge1:ge-0/0/0")[0][0] - back, 3.0 * SLOW)
+        wait_for(lambda: self.redis.client().exists("ifmon:inventory"), 3,
+                 what="inventory rewritten")
+        self.assertTrue(self.collectors[0].alive())
+
+    def test_sighup_adds_devices_and_an_invalid_file_keeps_the_old_inventory(self):
+        sub = self.subscribe()
+        c = self.start([self.sim_device("edge1", "dev1")], name="reload")
+        wait_for(lambda: sub.on("ifmon:edge1:ge-0/0/0"), 15, what="edge1")
+        write_config(c.config_path, self.redis.port,
+                     [self.sim_device("edge1", "dev1"), self.sim_device("edge2", "dev1")])
+        c.sighup()
+        wait_for(lambda: sub.on("ifmon:edge2:ge-0/0/0"), 15, what="edge2 after SIGHUP")
+        seq_before = sub.on("ifmon:edge1:ge-0/0/0")[-1][1]["seq"]
+        with open(c.config_path, "a") as f:
+            f.write("  - {name: broken, address: x, intervall: 1s}\n")
+        c.sighup()
+        time.sleep(3)
+        self.assertIn("unknown key \"intervall\"", c.text())
+        self.assertIn("keeping the current inventory", c.text())
+        self.assertTrue(c.alive())
+        n = len(sub.on("ifmon:edge1:ge-0/0/0"))
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= n + 2, 5, what="still polling")
+        # The unchanged device kept its state: its sequence went on.
+        self.assertGreater(sub.on("ifmon:edge1:ge-0/0/0")[-1][1]["seq"], seq_before)
+        c.stop()  # SIGTERM: exit 0, clean sanitizer report
+
+
+class TestCommandLine(unittest.TestCase):
+    def run_collector(self, *args):
+        return subprocess.run([COLLECTOR, *args], capture_output=True, text=True, timeout=30)
+
+    def test_check_reports_every_problem_with_file_line_and_column(self):
+        tmp = TempDir()
+        try:
+            path = tmp.join("bad.yml")
+            with open(path, "w") as f:
+                f.write("devices:\n  - name: a\n    address: 127.0.0.1\n    intervall: 1s\n"
+                        "    timeout: 5\n")
+            r = self.run_collector("--config", path, "--check")
+            self.assertEqual(r.returncode, 1)
+            lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+            self.assertEqual(len(lines), 2, r.stderr)
+            self.assertTrue(lines[0].startswith(f"{path}:4:5: unknown key"), lines[0])
+            self.assertTrue(lines[1].startswith(f"{path}:5:14: timeout: bad duration"), lines[1])
+        finally:
+            tmp.cleanup()
+
+    def test_check_accepts_the_example_file(self):
+        r = self.run_collector("--config", os.path.join(TOP, "config", "examples",
+                                                        "ifmon.example.yml"), "--check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("OK, 2 devices", r.stdout)
+
+    def test_missing_file_and_bad_command_line_fail_clearly(self):
+        r = self.run_collector("--config", "/nonexistent/ifmon.yml", "--check")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("/nonexistent/ifmon.yml: cannot open", r.stderr)
+        r = self.run_collector("--bogus")
+        self.assertEqual(r.returncode, 2)
+        r = self.run_collector()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--config", r.stderr)
+        r = self.run_collector("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("ifmon-collector "))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: for each build variant (plain, then ASan+UBSan)
+# the cmocka unit tests and the integration tests against the real
+# binaries. The last line is "N passed, N failed".
+#
+#   tests/run.sh [plain|asan] [-k FILTER]
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+variants=(plain asan)
+filter=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    plain|asan) variants=("$1"); shift ;;
+    -k) filter=(-k "$2"); shift 2 ;;
+    *) echo "usage: $0 [plain|asan] [-k FILTER]" >&2; exit 2 ;;
+    esac
+done
+
+passed=0
+failed=0
+
+count_tap() { # file: adds "ok"/"not ok" lines of a TAP stream
+    local p f
+    p=$(grep -cE '^ok ' "$1" || true)
+    f=$(grep -cE '^not ok ' "$1" || true)
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for variant in "${variants[@]}"; do
+    if [ "$variant" = plain ]; then
+        bin="$top/tests/bin"
+        collector="$top/collector/ifmon-collector"
+        san=0
+    else
+        bin="$top/build/asan/tests/bin"
+        collector="$top/build/asan/collector/ifmon-collector"
+        san=1
+    fi
+    echo "=== $variant build"
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
+
+    for t in test_config test_rate; do
+        out=$(mktemp)
+        if [ ! -x "$bin/$t" ]; then
+            echo "not ok - $variant $t: binary missing ($bin/$t)"
+            failed=$((failed + 1))
+            continue
+        fi
+        CMOCKA_MESSAGE_OUTPUT=TAP "$bin/$t" > "$out" 2>&1
+        rc=$?
+        sed "s/^/[$variant $t] /" "$out"
+        count_tap "$out"
+        if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$out"; then
+            echo "not ok - $variant $t exited with status $rc"
+            failed=$((failed + 1))
+        fi
+        rm -f "$out"
+    done
+
+    out=$(mktemp)
+    IFMON_COLLECTOR="$collector" IFMON_SAN=$san IFMON_VARIANT=$variant \
+        /usr/bin/python3 "$top/tests/integration/run.py" "${filter[@]}" | tee "$out"
+    rc=${PIPESTATUS[0]}
+    count_tap "$out"
+    if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$out"; then
+        echo "not ok - $variant integration runner exited with status $rc"
+        failed=$((failed + 1))
+    fi
+    rm -f "$out"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
