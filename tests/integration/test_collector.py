@@ -330,3 +330,78 @@ class TestCommandLine(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestRealSnmpd(unittest.TestCase):
+    """net-snmp's own snmpd caches its interface table for a few seconds
+    (about 3 s here): counters polled every second read 0, 0, 3x, ..."""
+
+    def test_cached_counters_give_steady_rates_not_zero_and_triple(self):
+        import socket
+        import threading
+
+        from harness import Snmpd, snmpget
+
+        tmp = TempDir()
+        redis_srv = RedisServer(tmp).start()
+        agent = Snmpd(tmp).start()
+        stop = threading.Event()
+
+        def traffic():
+            # A steady 500 kB/s of UDP over loopback: Linux says lo runs at
+            # 10 Mb/s (ifHighSpeed 10), and faster would be over speed.
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sink.bind(("127.0.0.1", 0))
+            sink.setblocking(False)
+            payload = b"x" * 1000
+            while not stop.is_set():
+                t = time.monotonic()
+                for _ in range(25):
+                    s.sendto(payload, sink.getsockname())
+                    try:
+                        while True:
+                            sink.recv(2048)
+                    except BlockingIOError:
+                        pass
+                time.sleep(max(0.0, 0.05 - (time.monotonic() - t)))
+
+        gen = threading.Thread(target=traffic, daemon=True)
+        gen.start()
+        sub = Subscriber(redis_srv.port, "ifmon:host:lo")
+        path = tmp.join("snmpd.yml")
+        write_config(path, redis_srv.port, [{"name": "host", "site": "here",
+                                             "address": f"127.0.0.1:{agent.port}",
+                                             "interfaces": ["lo"]}])
+        coll = Collector(tmp, path).start()
+        try:
+            wait_for(lambda: len(rates(sub.on("ifmon:host:lo"))) >= 2, 20, what="first rates")
+            c0 = int(snmpget(agent.port, "public", "1.3.6.1.2.1.31.1.1.1.6.1"))
+            t0 = time.monotonic()
+            n0 = len(sub.on("ifmon:host:lo"))
+            time.sleep(12)
+            c1 = int(snmpget(agent.port, "public", "1.3.6.1.2.1.31.1.1.1.6.1"))
+            t1 = time.monotonic()
+            window = [d for _, d in sub.on("ifmon:host:lo")[n0:]]
+            got = [d["in_bps"] for d in window if d["in_bps"] is not None]
+            self.assertGreaterEqual(len(got), 9, window)
+            self.assertNotIn(0, got, f"a zero while traffic flows: {got}")
+            med = statistics.median(got)
+            self.assertLess(max(got) / med, 1.6, f"spikes: {got}")
+            self.assertGreater(min(got) / med, 0.6, f"dips: {got}")
+            # The truth over the whole window, from the agent's counters
+            # (cached too, so a few seconds' slack): within 20%.
+            truth = 8 * (c1 - c0) / (t1 - t0)
+            self.assertTrue(near(med, truth, 0.2), f"median {med} vs {truth}: {got}")
+            # Most rates span the refresh period, not the poll interval.
+            spans = [d["interval"] for d in window if d["interval"] is not None]
+            self.assertGreater(statistics.median(spans), 1.5, spans)
+            coll.stop()
+        finally:
+            stop.set()
+            sub.close()
+            if coll.alive():
+                coll.stop()
+            agent.stop()
+            redis_srv.stop()
+            tmp.cleanup()
