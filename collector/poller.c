@@ -1002,6 +1002,13 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
             if (p->hooks.sample)
                 p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
         }
+    } else if (!dev->closing && !dev->replan) {
+        /* Still one message per interface per poll: an explicit gap. The
+         * rate state is kept, so the next answer gives the average over
+         * the whole outage. */
+        for (i = ch->first; i < ch->first + ch->count; i++)
+            publish_gap(dev, &dev->ifaces[i],
+                        op == NETSNMP_CALLBACK_OP_TIMED_OUT ? RATE_GAP_TIMEOUT : RATE_GAP_NO_DATA);
     }
     if (dev->outstanding == 0)
         device_finish_phase(dev);

@@ -34,6 +34,7 @@ static void restart(struct rate_state *st, const struct rate_sample *s, enum rat
     st->width = s->width;
     point_set(&st->prev, s);
     st->anchor = st->prev;
+    st->anchor_aligned = 0;
     st->have_rate = 0;
     out->status = RATE_GAP;
     out->gap = gap;
@@ -130,6 +131,18 @@ void rate_update(struct rate_state *st, const struct rate_sample *s, int respons
         return;
     }
 
+    if (!st->anchor_aligned) {
+        /* The span must start at a reading taken right after the agent
+         * refreshed its counters, or a cached first value would make the
+         * first rate cover more time than we think (3x on snmpd). This
+         * reading moved (or the counters are really still): it is one. */
+        point_set(&st->anchor, s);
+        st->anchor_aligned = 1;
+        out->status = RATE_GAP;
+        out->gap = RATE_GAP_FIRST;
+        out->in_bps = out->out_bps = out->interval = 0;
+        return;
+    }
     in_bps = 8.0 * (double)counter_delta(s->in_octets, st->anchor.in_octets, s->width) *
              NS_PER_SEC / span_ns;
     out_bps = 8.0 * (double)counter_delta(s->out_octets, st->anchor.out_octets, s->width) *
@@ -164,6 +177,8 @@ const char *rate_gap_name(enum rate_gap gap)
         return "over_speed";
     case RATE_GAP_CLOCK_MISMATCH:
         return "clock_mismatch";
+    case RATE_GAP_TIMEOUT:
+        return "timeout";
     case RATE_GAP_NO_DATA:
         return "no_data";
     }

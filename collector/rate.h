@@ -31,6 +31,7 @@ enum rate_gap {
     RATE_GAP_OVER_SPEED,     /* above RATE_OVER_SPEED_FACTOR x speed */
     RATE_GAP_CLOCK_MISMATCH, /* arrival delta and sysUpTime delta disagree */
     RATE_GAP_NO_DATA,        /* the agent returned no counter */
+    RATE_GAP_TIMEOUT,        /* no answer to the poll (after retries) */
 };
 
 /* One reading of an interface, taken from one SNMP response. */
@@ -59,6 +60,7 @@ struct rate_state {
     struct rate_point prev;   /* the last reading */
     struct rate_point anchor; /* start of the current span: the last reading
                                * at which the counters really moved */
+    int anchor_aligned;       /* the anchor was read right after a refresh */
     int have_rate;            /* last_* are valid */
     double last_in_bps;
     double last_out_bps;

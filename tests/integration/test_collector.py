@@ -173,6 +173,9 @@ class TestRates(CollectorTest):
         state = [d for _, d in sub.on("ifmon:dead1")][-1]
         self.assertEqual(state["device"], "dead1")
         self.assertIn("timeout", state["error"])
+        # Interfaces known from an earlier answer would get "timeout" gaps;
+        # this one never answered, so it has none.
+        self.assertFalse([c for c in sub.channels() if c.startswith("ifmon:dead1:")])
         time.sleep(4)
         times = [t for t, _ in sub.on("ifmon:edge1:ge-0/0/0")]
         self.assertGreaterEqual(len(times), 6)
@@ -230,8 +233,11 @@ class TestResilience(CollectorTest):
         wait_for(lambda: len(rates(sub.on("ifmon:edge1:xe-1/0/0")[before:])) >= 3, 30,
                  what="rates after the restart")
         after = [d for _, d in sub.on("ifmon:edge1:xe-1/0/0")[before:]]
-        gaps = [d for d in after if d["in_bps"] is None]
+        # While the agent is away: "timeout" gaps. Once it answers again:
+        # at most three more (agent_restart, then first while rediscovering).
+        gaps = [d for d in after if d["in_bps"] is None and d["gap"] != "timeout"]
         self.assertLessEqual(len(gaps), 3, gaps)
+        self.assertIn("agent_restart", [d["gap"] for d in gaps])
         for d in after:
             if d["in_bps"] is not None:
                 self.assertTrue(near(d["in_bps"], 800000000), f"spike or zero: {d}")
