@@ -512,41 +512,46 @@ struct device_ctx {
     yaml_node_t *name_node;
 };
 
-static int parse_auth(const char *v, int *out)
+/* Names accepted for an enumerated value (case-insensitive). */
+struct name_value {
+    const char *name;
+    int value;
+};
+
+static const struct name_value auth_names[] = {{"MD5", CONFIG_AUTH_MD5},
+                                               {"SHA", CONFIG_AUTH_SHA},
+                                               {"SHA1", CONFIG_AUTH_SHA},
+                                               {"SHA-1", CONFIG_AUTH_SHA},
+                                               {"SHA-224", CONFIG_AUTH_SHA224},
+                                               {"SHA224", CONFIG_AUTH_SHA224},
+                                               {"SHA-256", CONFIG_AUTH_SHA256},
+                                               {"SHA256", CONFIG_AUTH_SHA256},
+                                               {"SHA-384", CONFIG_AUTH_SHA384},
+                                               {"SHA384", CONFIG_AUTH_SHA384},
+                                               {"SHA-512", CONFIG_AUTH_SHA512},
+                                               {"SHA512", CONFIG_AUTH_SHA512},
+                                               {NULL, 0}};
+
+static const struct name_value priv_names[] = {{"DES", CONFIG_PRIV_DES},
+                                               {"AES", CONFIG_PRIV_AES},
+                                               {"AES128", CONFIG_PRIV_AES},
+                                               {"AES-128", CONFIG_PRIV_AES},
+                                               {"AES192", CONFIG_PRIV_AES192},
+                                               {"AES-192", CONFIG_PRIV_AES192},
+                                               {"AES256", CONFIG_PRIV_AES256},
+                                               {"AES-256", CONFIG_PRIV_AES256},
+                                               {NULL, 0}};
+
+static const struct name_value level_names[] = {{"noAuthNoPriv", CONFIG_SEC_NOAUTH_NOPRIV},
+                                                {"authNoPriv", CONFIG_SEC_AUTH_NOPRIV},
+                                                {"authPriv", CONFIG_SEC_AUTH_PRIV},
+                                                {NULL, 0}};
+
+static int lookup_name(const struct name_value *t, const char *v, int *out)
 {
-    static const struct {
-        const char *name;
-        int proto;
-    } t[] = {{"MD5", CONFIG_AUTH_MD5},        {"SHA", CONFIG_AUTH_SHA},
-             {"SHA1", CONFIG_AUTH_SHA},       {"SHA-1", CONFIG_AUTH_SHA},
-             {"SHA-224", CONFIG_AUTH_SHA224}, {"SHA224", CONFIG_AUTH_SHA224},
-             {"SHA-256", CONFIG_AUTH_SHA256}, {"SHA256", CONFIG_AUTH_SHA256},
-             {"SHA-384", CONFIG_AUTH_SHA384}, {"SHA384", CONFIG_AUTH_SHA384},
-             {"SHA-512", CONFIG_AUTH_SHA512}, {"SHA512", CONFIG_AUTH_SHA512}};
-    size_t i;
-
-    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (strcasecmp(v, t[i].name) == 0) {
-            *out = t[i].proto;
-            return 0;
-        }
-    return -1;
-}
-
-static int parse_priv(const char *v, int *out)
-{
-    static const struct {
-        const char *name;
-        int proto;
-    } t[] = {{"DES", CONFIG_PRIV_DES},       {"AES", CONFIG_PRIV_AES},
-             {"AES128", CONFIG_PRIV_AES},    {"AES-128", CONFIG_PRIV_AES},
-             {"AES192", CONFIG_PRIV_AES192}, {"AES-192", CONFIG_PRIV_AES192},
-             {"AES256", CONFIG_PRIV_AES256}, {"AES-256", CONFIG_PRIV_AES256}};
-    size_t i;
-
-    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (strcasecmp(v, t[i].name) == 0) {
-            *out = t[i].proto;
+    for (; t->name; t++)
+        if (strcasecmp(v, t->name) == 0) {
+            *out = t->value;
             return 0;
         }
     return -1;
@@ -623,24 +628,18 @@ static void device_pair(struct loader *ld, const char *key, yaml_node_t *v, void
         set_str(&d->context, s);
         s = NULL;
     } else if (strcmp(key, "security_level") == 0) {
-        if (strcasecmp(s, "noAuthNoPriv") == 0)
-            d->security_level = CONFIG_SEC_NOAUTH_NOPRIV;
-        else if (strcasecmp(s, "authNoPriv") == 0)
-            d->security_level = CONFIG_SEC_AUTH_NOPRIV;
-        else if (strcasecmp(s, "authPriv") == 0)
-            d->security_level = CONFIG_SEC_AUTH_PRIV;
-        else
+        if (lookup_name(level_names, s, &d->security_level) < 0)
             err_at(ld, v, "security_level: \"%s\" is not noAuthNoPriv, authNoPriv or authPriv", s);
         dc->set |= SET_SEC_LEVEL;
     } else if (strcmp(key, "auth_protocol") == 0) {
-        if (parse_auth(s, &d->auth_protocol) < 0)
+        if (lookup_name(auth_names, s, &d->auth_protocol) < 0)
             err_at(ld, v,
                    "auth_protocol: \"%s\" is not MD5, SHA, SHA-224, SHA-256, SHA-384 "
                    "or SHA-512",
                    s);
         dc->set |= SET_AUTH_PROTO;
     } else if (strcmp(key, "priv_protocol") == 0) {
-        if (parse_priv(s, &d->priv_protocol) < 0)
+        if (lookup_name(priv_names, s, &d->priv_protocol) < 0)
             err_at(ld, v, "priv_protocol: \"%s\" is not DES, AES, AES-192 or AES-256", s);
         dc->set |= SET_PRIV_PROTO;
     } else if (strcmp(key, "auth_password") == 0 || strcmp(key, "priv_password") == 0) {

@@ -119,6 +119,29 @@ static int parse_oid_text(const char *s, uint32_t *oid)
     return n >= 2 ? n : -1;
 }
 
+/* BER contents of an OID (X.690 8.19): the first two arcs in one
+ * subidentifier, each in base 128. out holds MAX_OID * 5 bytes. */
+static size_t encode_oid(const uint32_t *oid, int len, unsigned char *out)
+{
+    size_t n = 0;
+    int i;
+
+    for (i = 1; i < len; i++) {
+        uint32_t v = i == 1 ? oid[0] * 40 + oid[1] : oid[i];
+        unsigned char tmp[5];
+        int k = 0;
+
+        do {
+            tmp[k++] = v & 0x7f;
+            v >>= 7;
+        } while (v);
+        while (k > 1)
+            out[n++] = tmp[--k] | 0x80;
+        out[n++] = tmp[0];
+    }
+    return n;
+}
+
 static void parse_numeric(struct record *r, const char *v)
 {
     char buf[512], *tok, *save;
@@ -219,31 +242,12 @@ static int parse_line(char *line, struct record *r)
         }
     } else if (r->type == T_OID) {
         uint32_t o[MAX_OID];
-        int n = parse_oid_text(value, o), i;
-        unsigned char *b = malloc(MAX_OID * 5 + 2);
-        size_t len = 0;
+        int n = parse_oid_text(value, o);
 
-        if (n < 2) {
-            free(b);
+        if (n < 2)
             return -1;
-        }
-        for (i = 0; i < n; i++) {
-            uint32_t v = i == 0 ? o[0] * 40 + o[1] : o[i];
-            unsigned char tmp[5];
-            int k = 0;
-
-            if (i == 1)
-                continue;
-            do {
-                tmp[k++] = v & 0x7f;
-                v >>= 7;
-            } while (v);
-            while (k > 1)
-                b[len++] = tmp[--k] | 0x80;
-            b[len++] = tmp[0];
-        }
-        r->octets = b;
-        r->octets_len = len;
+        r->octets = malloc(MAX_OID * 5);
+        r->octets_len = encode_oid(o, n, r->octets);
     } else if (r->type == T_IPADDR) {
         r->octets = malloc(4);
         if (inet_pton(AF_INET, value, r->octets) != 1) {
@@ -493,24 +497,9 @@ static void w_uint(struct writer *w, int type, uint64_t v)
 
 static void w_oid(struct writer *w, const uint32_t *oid, int len)
 {
-    unsigned char b[MAX_OID * 5 + 2];
-    size_t n = 0;
-    int i;
+    unsigned char b[MAX_OID * 5];
 
-    for (i = 1; i < len; i++) {
-        uint32_t v = i == 1 ? oid[0] * 40 + oid[1] : oid[i];
-        unsigned char tmp[5];
-        int k = 0;
-
-        do {
-            tmp[k++] = v & 0x7f;
-            v >>= 7;
-        } while (v);
-        while (k > 1)
-            b[n++] = tmp[--k] | 0x80;
-        b[n++] = tmp[0];
-    }
-    w_tlv(w, T_OID, b, n);
+    w_tlv(w, T_OID, b, encode_oid(oid, len, b));
 }
 
 static void w_value(struct writer *w, const struct record *r, double t)
