@@ -44,6 +44,7 @@ start_redis() { # port
     exit 1
 }
 
+prefix=ifmon
 if [ -z "$config" ]; then
     redis_port=6379
     port_free $redis_port || redis_port=16379
@@ -86,11 +87,11 @@ CONF
     done
 else
     "$top/collector/ifmon-collector" --config "$config" --check
-    read -r redis_host redis_port < <(/usr/bin/python3 - "$config" <<'PY'
+    read -r redis_host redis_port prefix < <(/usr/bin/python3 - "$config" <<'PY'
 import sys, yaml
 c = yaml.safe_load(open(sys.argv[1])) or {}
 r = c.get("redis") or {}
-print(r.get("host", "127.0.0.1"), r.get("port", 6379))
+print(r.get("host", "127.0.0.1"), r.get("port", 6379), r.get("prefix", "ifmon"))
 PY
 )
     if [ "$redis_host" = 127.0.0.1 ] || [ "$redis_host" = localhost ]; then
@@ -106,8 +107,8 @@ cat <<MSG
 
 ifmon is running (files in $run). Watch the rates:
 
-    redis-cli -p $redis_port psubscribe 'ifmon:*'
-    redis-cli -p $redis_port get ifmon:inventory
+    redis-cli -p $redis_port psubscribe '$prefix:*'
+    redis-cli -p $redis_port get $prefix:inventory
 
 Ctrl-C stops everything.
 
