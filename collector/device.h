@@ -36,6 +36,7 @@ struct iface {
     char *descr; /* ifDescr ("" when the agent has none) */
     long ifindex;
     int width;          /* counter width: 64 (ifHC*Octets) or 32 */
+    int loopback;       /* ifType softwareLoopback(24): its speed means nothing */
     int oper;           /* RFC 2863 ifOperStatus, 0 before the first poll */
     uint64_t speed_bps; /* 0 when unknown */
     uint64_t seq;       /* messages published for this interface */

@@ -29,6 +29,7 @@
 static const oid oid_sys_uptime[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
 static const oid oid_if_descr[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
 static const oid oid_if_name[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1};
+static const oid oid_if_type[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 3};
 #define IF_TABLE_COL_LEN 10  /* ifTable column prefix: 1.3.6.1.2.1.2.2.1.C */
 #define IFX_TABLE_COL_LEN 11 /* ifXTable column prefix: 1.3.6.1.2.1.31.1.1.1.C */
 #define COL_IF_SPEED 5
@@ -40,6 +41,8 @@ static const oid oid_if_name[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1};
 #define COL_IF_HIGH_SPEED 15
 
 #define VARBINDS_PER_IFACE 4
+#define WALK_COLS 3
+#define IFTYPE_SOFTWARE_LOOPBACK 24 /* IANAifType-MIB */
 #define WALK_MAX_ROWS 100000
 #define WALK_REPETITIONS 24
 #define LATE_BUCKETS 20000 /* 50 us buckets: 0 .. 1 s */
@@ -59,10 +62,11 @@ struct walk_row {
     long ifindex;
     char *name;
     char *descr;
+    long type; /* ifType (IANAifType), 0 when unknown */
 };
 
 struct walk {
-    struct walk_col cols[2]; /* 0: ifName, 1: ifDescr */
+    struct walk_col cols[WALK_COLS]; /* ifName, ifDescr, ifType */
     struct walk_row *rows;
     size_t nrows, cap;
 };
@@ -500,6 +504,7 @@ static struct walk_row *walk_row(struct walk *w, long ifindex)
     w->rows[w->nrows].ifindex = ifindex;
     w->rows[w->nrows].name = NULL;
     w->rows[w->nrows].descr = NULL;
+    w->rows[w->nrows].type = 0;
     return &w->rows[w->nrows++];
 }
 
@@ -538,6 +543,11 @@ static int walk_take(struct walk *w, int c, const netsnmp_variable_list *v)
         return 0;
     memcpy(col->last, v->name, v->name_length * sizeof(oid));
     col->last_len = v->name_length;
+    if (c == 2) {
+        if (v->type == ASN_INTEGER)
+            walk_row(w, (long)v->name[v->name_length - 1])->type = *v->val.integer;
+        return 1;
+    }
     if (v->type != ASN_OCTET_STR)
         return 1;
     row = walk_row(w, (long)v->name[v->name_length - 1]);
@@ -552,13 +562,13 @@ static int on_walk(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
     struct device *dev = magic;
     struct walk *w = dev->walk;
     netsnmp_variable_list *v;
-    int active[2], nactive = 0, i = 0, c, usable;
+    int active[WALK_COLS], nactive = 0, i = 0, c, usable;
 
     usable = response_usable(dev, op, pdu);
     if (usable < 0)
         return 1;
     if (usable && w != NULL) {
-        for (c = 0; c < 2; c++)
+        for (c = 0; c < WALK_COLS; c++)
             if (!w->cols[c].done)
                 active[nactive++] = c;
         if (pdu->errstat == SNMP_ERR_NOSUCHNAME && pdu->errindex >= 1 && pdu->errindex <= nactive) {
@@ -568,7 +578,7 @@ static int on_walk(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
             dev->failures++;
             device_error(dev, "discovery: %s", snmp_errstring((int)pdu->errstat));
         } else {
-            int going[2] = {0, 0};
+            int going[WALK_COLS] = {0};
 
             for (v = pdu->variables; v != NULL && nactive > 0; v = v->next_variable, i++) {
                 c = active[i % nactive];
@@ -582,7 +592,9 @@ static int on_walk(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
                 if (!going[active[c]])
                     w->cols[active[c]].done = 1;
         }
-        if (dev->failures == 0 && !(w->cols[0].done && w->cols[1].done)) {
+        for (c = 0; c < WALK_COLS && w->cols[c].done; c++)
+            ;
+        if (dev->failures == 0 && c < WALK_COLS) {
             if (walk_send(dev) == 0)
                 return 1;
             dev->failures++;
@@ -606,7 +618,7 @@ static int walk_send(struct device *dev)
         pdu->non_repeaters = 0;
         pdu->max_repetitions = WALK_REPETITIONS;
     }
-    for (c = 0; c < 2; c++)
+    for (c = 0; c < WALK_COLS; c++)
         if (!w->cols[c].done)
             snmp_add_null_var(pdu, w->cols[c].last, w->cols[c].last_len);
     return device_send(dev, pdu, on_walk, dev);
@@ -623,7 +635,9 @@ static void discover_start(struct device *dev)
     w->cols[0].prefix_len = OID_LENGTH(oid_if_name);
     w->cols[1].prefix = oid_if_descr;
     w->cols[1].prefix_len = OID_LENGTH(oid_if_descr);
-    for (c = 0; c < 2; c++) {
+    w->cols[2].prefix = oid_if_type;
+    w->cols[2].prefix_len = OID_LENGTH(oid_if_type);
+    for (c = 0; c < WALK_COLS; c++) {
         memcpy(w->cols[c].last, w->cols[c].prefix, w->cols[c].prefix_len * sizeof(oid));
         w->cols[c].last_len = w->cols[c].prefix_len;
     }
@@ -769,6 +783,7 @@ static void discover_apply(struct device *dev)
         list[n].name = strdup(name);
         list[n].descr = strdup(r->descr ? r->descr : "");
         list[n].ifindex = r->ifindex;
+        list[n].loopback = r->type == IFTYPE_SOFTWARE_LOOPBACK;
         list[n].width = has_ifx && c->version != CONFIG_SNMP_V1 ? 64 : 32;
         if (list[n].name == NULL || list[n].descr == NULL)
             abort();
@@ -789,6 +804,7 @@ static void discover_apply(struct device *dev)
             ifc->oper = dev->ifaces[j].oper;
             ifc->speed_bps = dev->ifaces[j].speed_bps;
             ifc->width = dev->ifaces[j].width;
+            ifc->loopback = dev->ifaces[j].loopback;
         } else {
             changed = 1;
             if (j < dev->nifaces) {
@@ -911,7 +927,9 @@ static int iface_read(struct device *dev, struct iface *ifc, netsnmp_variable_li
     if (v[3] && var_is(v[3], oid_if_descr, IF_TABLE_COL_LEN, COL_IF_OPER_STATUS, ifc->ifindex) &&
         var_uint(v[3], &oper) == 0)
         ifc->oper = (int)oper;
-    if (v[2] && var_uint(v[2], &speed) == 0)
+    /* A loopback's speed is made up (Linux says 10 Mb/s): unknown, so it
+     * is neither shown nor used for the over-speed check. */
+    if (v[2] && var_uint(v[2], &speed) == 0 && !ifc->loopback)
         ifc->speed_bps = ifc->width == 64 ? speed * 1000000u : speed == UINT32_MAX ? 0 : speed;
     if (!v[0] || !v[1] ||
         !var_is(v[0], table, tlen, ifc->width == 64 ? COL_IF_HC_IN_OCTETS : COL_IF_IN_OCTETS,
