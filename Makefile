@@ -22,6 +22,7 @@ test-deps:
 test: test-deps
 	@$(MAKE) all
 	@$(MAKE) -C tests
+	@$(MAKE) -s -C tests/sim
 	@$(MAKE) asan
 	@tests/run.sh
 

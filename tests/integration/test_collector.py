@@ -294,6 +294,42 @@ class TestResilience(CollectorTest):
         c.stop()  # SIGTERM: exit 0, clean sanitizer report
 
 
+class TestAgentLimits(CollectorTest):
+    def test_an_agent_that_says_toobig_gets_smaller_requests(self):
+        from harness import TOP, Proc
+
+        write_device(self.data, "big", [dict(DEV1[0], index=k, name=f"ge-0/0/{k}")
+                                        for k in range(1, 21)])
+        port = free_port(udp=True)
+        # simagent answers tooBig to a GET of more than 20 varbinds; the
+        # collector starts at 60 (sysUpTime + 14 interfaces x 4).
+        agent = Proc("simagent", [os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir",
+                                  self.data, "--listen", f"127.0.0.1:{port}",
+                                  "--max-varbinds", "20"], self.tmp.join("simagent.log")).start()
+        try:
+            sub = self.subscribe("ifmon:big:*")
+            c = self.start([{"name": "big", "site": "lab", "address": f"127.0.0.1:{port}",
+                             "community": "big"}])
+            wait_for(lambda: all(len(rates(sub.on(f"ifmon:big:ge-0/0/{k}"))) >= 2
+                                 for k in range(1, 21)), 20, what="rates on all 20 interfaces")
+            for k in range(1, 21):
+                for rin, _ in rates(sub.on(f"ifmon:big:ge-0/0/{k}")):
+                    self.assertTrue(near(rin, 10000000), rin)
+            self.assertIn("tooBig", c.text())
+        finally:
+            agent.stop()
+
+    def test_a_wrong_snmpv3_password_is_a_down_device_with_a_reason(self):
+        sub = self.subscribe("ifmon:v3bad")
+        self.start([{"name": "v3bad", "site": "osaka", "address": f"127.0.0.1:{self.sim.port}",
+                     "version": "3", "user": "monitor", "auth_password": "wrongpass1",
+                     "priv_password": "privpass1", "context": "dev3", "timeout": "300ms"}])
+        wait_for(lambda: any(d.get("status") == "down" for _, d in sub.on("ifmon:v3bad")), 15,
+                 what="v3bad down")
+        state = [d for _, d in sub.on("ifmon:v3bad")][-1]
+        self.assertTrue(state["error"], state)
+
+
 class TestCommandLine(unittest.TestCase):
     def run_collector(self, *args):
         return subprocess.run([COLLECTOR, *args], capture_output=True, text=True, timeout=30)
