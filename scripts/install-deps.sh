@@ -14,13 +14,28 @@ missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# Node.js runs the WebSocket and browser tests; the machines have Node 20.
+# Debian 12's own nodejs (18) is only a fallback where there is none.
+if [ "${1:-run}" = test ] && ! command -v node >/dev/null; then
+    missing+=(nodejs npm)
+fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=
-[ "$(id -u)" -ne 0 ] && sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    sudo=
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm packages of the tests, exactly as package-lock.json says.
+if [ "${1:-run}" = test ]; then
+    top=$(cd "$(dirname "$0")/.." && pwd)
+    if [ ! -f "$top/node_modules/.package-lock.json" ] ||
+       [ "$top/package-lock.json" -nt "$top/node_modules/.package-lock.json" ]; then
+        (cd "$top" && npm ci --no-audit --no-fund --silent)
+    fi
+fi
 # The snmpd package starts a system agent on port 161; ifmon starts its own
 # on a private port and does not need that one.

@@ -55,8 +55,11 @@ if [ -z "$config" ]; then
     sim_port=$(udp_port)
     mkdir -p "$run/sim" "$run/cache"
     [ "$(id -u)" -eq 0 ] && chown nobody:nogroup "$run/cache"
+    web_port=8080
+    port_free $web_port || web_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     /usr/bin/python3 "$top/tests/sim/sites.py" --data-dir "$run/sim" --port "$sim_port" \
-        --redis-port "$redis_port" --config "$run/ifmon.yml"
+        --redis-port "$redis_port" --config "$run/ifmon.yml" \
+        --listen "127.0.0.1:$web_port" --web-root "$top/web"
     sim_user=()
     [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
     snmpsimd --data-dir="$run/sim" --agent-udpv4-endpoint="127.0.0.1:$sim_port" \
@@ -102,10 +105,20 @@ fi
 "$top/collector/ifmon-collector" --config "$config" &
 pids+=($!)
 collector=$!
+(cd "$top" && exec "$top/gateway/ifmon-gateway" --config "$config") &
+pids+=($!)
+listen=$(/usr/bin/python3 - "$config" <<'PY'
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1])) or {}
+print((c.get("gateway") or {}).get("listen", "127.0.0.1:8080"))
+PY
+)
 
 cat <<MSG
 
-ifmon is running (files in $run). Watch the rates:
+ifmon is running (files in $run).
+
+Open http://$listen/ in a browser, or watch the rates in Redis:
 
     redis-cli -p $redis_port psubscribe '$prefix:*'
     redis-cli -p $redis_port get $prefix:inventory

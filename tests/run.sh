@@ -32,10 +32,12 @@ for variant in "${variants[@]}"; do
     if [ "$variant" = plain ]; then
         bin="$top/tests/bin"
         collector="$top/collector/ifmon-collector"
+        gateway="$top/gateway/ifmon-gateway"
         san=0
     else
         bin="$top/build/asan/tests/bin"
         collector="$top/build/asan/collector/ifmon-collector"
+        gateway="$top/build/asan/gateway/ifmon-gateway"
         san=1
     fi
     echo "=== $variant build"
@@ -43,7 +45,7 @@ for variant in "${variants[@]}"; do
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 
-    for t in test_config test_rate; do
+    for t in test_config test_rate test_gateway_request test_gateway_queue test_gateway_access; do
         out=$(mktemp)
         if [ ! -x "$bin/$t" ]; then
             echo "not ok - $variant $t: binary missing ($bin/$t)"
@@ -68,6 +70,20 @@ for variant in "${variants[@]}"; do
     count_tap "$out"
     if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$out"; then
         echo "not ok - $variant integration runner exited with status $rc"
+        failed=$((failed + 1))
+    fi
+    rm -f "$out"
+
+    # Gateway: Node's test runner, whose summary is "# pass N" / "# fail N".
+    out=$(mktemp)
+    IFMON_GATEWAY="$gateway" IFMON_SAN=$san "$top/tests/gateway/run.sh" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
+        echo "not ok - $variant gateway tests exited with status $rc"
         failed=$((failed + 1))
     fi
     rm -f "$out"

@@ -1,0 +1,107 @@
+/* access.c -- see access.h. */
+
+#include "access.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Host part of a Host header or origin authority, with a default port
+ * removed, into out (lower case). -1 when it does not fit. */
+static int normalise_authority(const char *s, size_t len, const char *default_port, char *out,
+                               size_t outlen)
+{
+    size_t i, dlen = strlen(default_port);
+
+    if (len >= outlen)
+        return -1;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[len] = '\0';
+    /* "host:80" is "host" for http (RFC 6454 section 4 drops default ports). */
+    if (len > dlen + 1 && out[len - dlen - 1] == ':' && strcmp(out + len - dlen, default_port) == 0)
+        out[len - dlen - 1] = '\0';
+    return 0;
+}
+
+static int same_origin(const char *origin, const char *host)
+{
+    char a[512], b[512];
+    const char *authority, *port = NULL;
+    size_t alen;
+
+    if (host == NULL || *host == '\0')
+        return 0;
+    if (strncasecmp(origin, "http://", 7) == 0) {
+        authority = origin + 7;
+        port = "80";
+    } else if (strncasecmp(origin, "https://", 8) == 0) {
+        authority = origin + 8;
+        port = "443";
+    } else {
+        return 0; /* "null", file:, chrome-extension:, ... */
+    }
+    alen = strlen(authority);
+    if (alen > 0 && authority[alen - 1] == '/')
+        alen--;
+    if (alen == 0 || memchr(authority, '/', alen) || memchr(authority, '@', alen))
+        return 0;
+    if (normalise_authority(authority, alen, port, a, sizeof(a)) < 0 ||
+        normalise_authority(host, strlen(host), port, b, sizeof(b)) < 0)
+        return 0;
+    return strcmp(a, b) == 0;
+}
+
+int access_origin_allowed(const char *origin, const char *host, char *const *allowed,
+                          size_t nallowed)
+{
+    size_t i, olen;
+
+    if (origin == NULL)
+        return 1;
+    if (nallowed == 0)
+        return same_origin(origin, host);
+    olen = strlen(origin);
+    if (olen > 0 && origin[olen - 1] == '/')
+        olen--;
+    for (i = 0; i < nallowed; i++) {
+        size_t alen = strlen(allowed[i]);
+
+        if (alen > 0 && allowed[i][alen - 1] == '/')
+            alen--;
+        if (alen == olen && strncasecmp(allowed[i], origin, olen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int access_token_equal(const char *given, const char *secret)
+{
+    size_t glen, slen, i;
+    unsigned char diff;
+
+    if (given == NULL)
+        return 0;
+    glen = strlen(given);
+    slen = strlen(secret);
+    /* Walk the secret's length whatever was given; bytes past the end of
+     * `given` compare against 0 and the length difference is folded in,
+     * so no early exit leaks a matching prefix. */
+    diff = (unsigned char)(glen != slen);
+    for (i = 0; i < slen; i++)
+        diff |= (unsigned char)(secret[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0;
+}
+
+const char *access_bearer(const char *authorization)
+{
+    if (authorization == NULL || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return NULL;
+    authorization += 7;
+    while (*authorization == ' ')
+        authorization++;
+    return authorization;
+}

@@ -1,0 +1,31 @@
+/* access.h -- who may open a WebSocket: the Origin check (browsers send
+ * Origin, RFC 6455 section 10.2, so a page of another site cannot use a
+ * logged-in operator's browser) and the shared-secret token.
+ *
+ * Pure string logic on header values; http.c reads the headers and turns a
+ * refusal into 403 or 401. Unit tested in tests/unit/test_gateway_access.c. */
+
+#ifndef IFMON_GATEWAY_ACCESS_H
+#define IFMON_GATEWAY_ACCESS_H
+
+#include <stddef.h>
+
+/* 1 when a WebSocket upgrade with this Origin header may proceed.
+ * origin NULL (no header: not a browser) is accepted. With a non-empty
+ * `allowed` list the origin must equal one entry (ASCII case-insensitive,
+ * a trailing '/' ignored). With an empty list the origin must be
+ * "http://H" or "https://H" where H equals the request's Host header
+ * (default ports 80/443 may be written or omitted on either side). */
+int access_origin_allowed(const char *origin, const char *host, char *const *allowed,
+                          size_t nallowed);
+
+/* 1 when `given` equals `secret`. The time taken depends only on the
+ * length of `secret`, never on where the first difference is. given NULL
+ * never matches. */
+int access_token_equal(const char *given, const char *secret);
+
+/* The credentials of an "Authorization: Bearer <token>" header value
+ * (RFC 6750; the scheme is case-insensitive), or NULL for another scheme. */
+const char *access_bearer(const char *authorization);
+
+#endif

@@ -1,0 +1,528 @@
+/* client.c -- see client.h. Writes follow the libwebsockets rule: never
+ * write from outside the WRITEABLE callback, one lws_write() per callback,
+ * ask for writability when there is something queued. */
+
+#include "client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "fanout.h"
+#include "log.h"
+#include "queue.h"
+#include "redis.h"
+#include "request.h"
+
+#define STALL_CHECK_MS 1000
+/* The receive buffer is kept between messages up to this size. */
+#define RX_KEEP 4096
+
+_Static_assert(LWS_PRE <= MESSAGE_HEADROOM, "MESSAGE_HEADROOM must cover LWS_PRE");
+
+/* A "list" waiting for the inventory; c is NULL once the client left. */
+struct list_request {
+    struct list_request *prev, *next;
+    struct client *c;
+    json_t *id;
+};
+
+struct client {
+    struct client_set *cs;
+    struct lws *wsi;
+    struct client *prev, *next;
+    struct fanout_peer *peer;
+    struct queue queue;
+    uint64_t waiting_since; /* ms: data queued and nothing written since */
+    int killed;
+    /* The message being received (lws hands it over in pieces). */
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_started, rx_binary, rx_too_big;
+    struct ratelimit rate;
+    struct list_request *lists;
+};
+
+struct client_set {
+    struct gateway *gw;
+    struct client *head;
+    size_t count;
+    struct client_stats st;
+    uv_timer_t stall_timer;
+    unsigned char *batch; /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    if (p == NULL)
+        abort();
+    return p;
+}
+
+static uint64_t now_ms(const struct client_set *cs)
+{
+    return uv_now(cs->gw->loop);
+}
+
+/* -------------------------------------------------------------- output */
+
+static void enqueue(struct client *c, struct message *m)
+{
+    if (c->killed)
+        return;
+    c->cs->st.dropped += queue_push(&c->queue, m);
+    if (c->waiting_since == 0)
+        c->waiting_since = now_ms(c->cs);
+    lws_callback_on_writable(c->wsi);
+}
+
+/* fanout_deliver_fn */
+static void deliver(void *ctx, struct message *m)
+{
+    enqueue(ctx, m);
+}
+
+static void enqueue_text(struct client *c, const char *text, size_t len)
+{
+    struct message *m = message_from_text(text, len);
+
+    enqueue(c, m);
+    message_unref(m);
+}
+
+/* Send obj (a reply object; stolen) with the request's id, if any. */
+static void send_reply(struct client *c, json_t *obj, json_t *id)
+{
+    char *text;
+
+    if (obj == NULL)
+        return;
+    if (id)
+        json_object_set(obj, "id", id);
+    text = json_dumps(obj, JSON_COMPACT);
+    if (text)
+        enqueue_text(c, text, strlen(text));
+    free(text);
+    json_decref(obj);
+}
+
+/* {"op":"error","error":what}: the connection stays open (docs/PROTOCOL.md, part 2). */
+static void send_error(struct client *c, const char *what, json_t *id)
+{
+    size_t len = strlen(what);
+    json_t *s = NULL;
+
+    /* A truncated channel name may have cut a UTF-8 sequence: shorten
+     * until jansson accepts the text. */
+    while (len > 0 && (s = json_stringn(what, len)) == NULL)
+        len--;
+    if (s == NULL)
+        s = json_string("bad request");
+    send_reply(c, json_pack("{s:s,s:o}", "op", "error", "error", s), id);
+}
+
+static void send_ack(struct client *c, const char *op, const struct request *req)
+{
+    json_t *list = json_array();
+    size_t i;
+
+    for (i = 0; i < req->nchannels; i++)
+        json_array_append_new(list, json_string(req->channels[i]));
+    send_reply(c, json_pack("{s:s,s:o}", "op", op, "channels", list), req->id);
+}
+
+/* -------------------------------------------------------------- "list" */
+
+static void on_inventory(void *arg, redisReply *reply)
+{
+    struct list_request *lr = arg;
+    struct client *c = lr->c;
+    const char *raw = "null";
+    size_t rlen = 4, n;
+    char *id = NULL, *text;
+    json_t *inv = NULL;
+
+    if (c == NULL)
+        goto out;
+    if (lr->prev)
+        lr->prev->next = lr->next;
+    else
+        c->lists = lr->next;
+    if (lr->next)
+        lr->next->prev = lr->prev;
+    if (reply == NULL) {
+        send_error(c, "redis unavailable", lr->id);
+        goto out;
+    }
+    if (reply->type == REDIS_REPLY_STRING) {
+        /* Embedded as stored, after checking it is a JSON object. */
+        inv = json_loadb(reply->str, reply->len, 0, NULL);
+        if (json_is_object(inv)) {
+            raw = reply->str;
+            rlen = reply->len;
+        }
+    }
+    if (lr->id)
+        id = json_dumps(lr->id, JSON_ENCODE_ANY | JSON_COMPACT);
+    n = rlen + (id ? strlen(id) : 0) + 64;
+    text = malloc(n);
+    if (text == NULL)
+        abort();
+    memcpy(text, "{\"op\":\"list\",\"inventory\":", 25);
+    memcpy(text + 25, raw, rlen);
+    n = 25 + rlen;
+    if (id)
+        n += (size_t)sprintf(text + n, ",\"id\":%s", id);
+    text[n++] = '}';
+    enqueue_text(c, text, n);
+    free(text);
+    free(id);
+out:
+    json_decref(inv);
+    json_decref(lr->id);
+    free(lr);
+}
+
+static void do_list(struct client *c, const struct request *req)
+{
+    struct gateway *gw = c->cs->gw;
+    struct list_request *lr = xcalloc(1, sizeof(*lr));
+    char key[128];
+
+    snprintf(key, sizeof(key), "%s:inventory", gw->cfg->redis.prefix);
+    lr->c = c;
+    lr->id = json_incref(req->id);
+    if (redis_get(gw->redis, key, on_inventory, lr) < 0) {
+        send_error(c, "redis unavailable", req->id);
+        json_decref(lr->id);
+        free(lr);
+        return;
+    }
+    lr->next = c->lists;
+    if (c->lists)
+        c->lists->prev = lr;
+    c->lists = lr;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void do_subscribe(struct client *c, const struct request *req)
+{
+    int max = c->cs->gw->cfg->gateway.max_channels;
+    size_t i, fresh = 0;
+    char err[REQUEST_ERROR_MAX];
+
+    for (i = 0; i < req->nchannels; i++)
+        fresh += !fanout_peer_has(c->peer, req->channels[i]);
+    if (fanout_peer_count(c->peer) + fresh > (size_t)max) {
+        snprintf(err, sizeof(err),
+                 "too many channels: a connection may hold at most %d channels and patterns "
+                 "(it holds %zu)",
+                 max, fanout_peer_count(c->peer));
+        send_error(c, err, req->id);
+        return;
+    }
+    /* The ack goes first: history and data follow it in the queue. */
+    send_ack(c, "subscribed", req);
+    for (i = 0; i < req->nchannels; i++)
+        fanout_peer_subscribe(c->peer, req->channels[i]);
+}
+
+static void do_unsubscribe(struct client *c, const struct request *req)
+{
+    size_t i;
+
+    for (i = 0; i < req->nchannels; i++)
+        fanout_peer_unsubscribe(c->peer, req->channels[i]);
+    /* Queued after every message of these channels: nothing of them
+     * follows the ack. */
+    send_ack(c, "unsubscribed", req);
+}
+
+/* A whole message arrived. 0, or -1 to close the connection. */
+static int handle_message(struct client *c)
+{
+    struct gateway *gw = c->cs->gw;
+    struct request req;
+    char err[REQUEST_ERROR_MAX];
+
+    if (ratelimit_take(&c->rate, now_ms(c->cs), CLIENT_RATE, CLIENT_BURST) < 0) {
+        if (c->rate.over > CLIENT_FLOOD_MAX) {
+            static const char reason[] = "request flood";
+
+            log_info("closing a client: more than %d requests over the rate limit",
+                     CLIENT_FLOOD_MAX);
+            /* RFC 6455 7.4.1: 1008, a message that violates its policy. */
+            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
+                             sizeof(reason) - 1);
+            return -1;
+        }
+        snprintf(err, sizeof(err), "rate limit exceeded: at most %.0f requests per second",
+                 CLIENT_RATE);
+        send_error(c, err, NULL);
+        return 0;
+    }
+    if (c->rx_binary) {
+        send_error(c, "binary frames are not accepted: send JSON in text frames", NULL);
+        return 0;
+    }
+    if (c->rx_too_big) {
+        snprintf(err, sizeof(err), "message larger than max_frame (%d bytes)",
+                 gw->cfg->gateway.max_frame);
+        send_error(c, err, NULL);
+        return 0;
+    }
+    if (request_parse(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix, &req, err,
+                      sizeof(err)) < 0) {
+        send_error(c, err, req.id);
+        request_free(&req);
+        return 0;
+    }
+    switch (req.op) {
+    case REQUEST_SUBSCRIBE:
+        do_subscribe(c, &req);
+        break;
+    case REQUEST_UNSUBSCRIBE:
+        do_unsubscribe(c, &req);
+        break;
+    case REQUEST_LIST:
+        do_list(c, &req);
+        break;
+    }
+    request_free(&req);
+    return 0;
+}
+
+int client_receive(struct client *c, const void *in, size_t len)
+{
+    size_t max = (size_t)c->cs->gw->cfg->gateway.max_frame;
+    int rc;
+
+    if (!c->rx_started) {
+        c->rx_started = 1;
+        c->rx_len = 0;
+        c->rx_binary = lws_frame_is_binary(c->wsi);
+        c->rx_too_big = 0;
+    }
+    /* Fragments (RFC 6455 5.4) and lws' own chunking both arrive here:
+     * the limit is on the whole message, and what is over it is dropped
+     * as it comes, never buffered. */
+    if (!c->rx_binary && !c->rx_too_big) {
+        if (c->rx_len + len > max) {
+            c->rx_too_big = 1;
+        } else {
+            if (c->rx_len + len + 1 > c->rx_cap) {
+                size_t ncap = c->rx_cap ? c->rx_cap : 1024;
+
+                while (ncap < c->rx_len + len + 1)
+                    ncap *= 2;
+                c->rx = realloc(c->rx, ncap);
+                if (c->rx == NULL)
+                    abort();
+                c->rx_cap = ncap;
+            }
+            memcpy(c->rx + c->rx_len, in, len);
+            c->rx_len += len;
+        }
+    }
+    if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0)
+        return 0;
+    rc = handle_message(c);
+    c->rx_started = 0;
+    c->rx_len = 0;
+    if (c->rx_cap > RX_KEEP) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_cap = 0;
+    }
+    return rc;
+}
+
+/* --------------------------------------------------------------- write */
+
+static int batchable(const struct message *m, size_t used)
+{
+    return m && m->kind == MESSAGE_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
+}
+
+int client_writeable(struct client *c)
+{
+    struct client_set *cs = c->cs;
+    struct message *m = queue_peek(&c->queue, 0);
+    unsigned char *out;
+    size_t len, count = 0;
+    int n;
+
+    if (m == NULL)
+        return 0;
+    if (!batchable(m, 1) || !batchable(queue_peek(&c->queue, 1), 1 + m->len)) {
+        /* One message: written from the shared buffer itself; lws_write()
+         * puts the frame header in the headroom before it and copies only
+         * what the socket did not take. */
+        out = (unsigned char *)message_text(m);
+        len = m->len;
+        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
+        message_unref(queue_pop(&c->queue));
+        count = 1;
+    } else {
+        /* Several samples: one frame holding a JSON array of them. */
+        out = cs->batch + LWS_PRE;
+        len = 0;
+        out[len++] = '[';
+        while ((m = queue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
+            if (count)
+                out[len++] = ',';
+            memcpy(out + len, message_text(m), m->len);
+            len += m->len;
+            message_unref(queue_pop(&c->queue));
+            count++;
+        }
+        out[len++] = ']';
+        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
+    }
+    if (n < (int)len) {
+        log_debug("client: write failed (%d of %zu bytes)", n, len);
+        return -1;
+    }
+    cs->st.messages_out += count;
+    if (c->queue.count) {
+        c->waiting_since = now_ms(cs);
+        lws_callback_on_writable(c->wsi);
+    } else {
+        c->waiting_since = 0;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------- connection */
+
+struct client *client_open(struct client_set *cs, struct lws *wsi)
+{
+    struct client *c = xcalloc(1, sizeof(*c));
+
+    c->cs = cs;
+    c->wsi = wsi;
+    c->peer = fanout_peer_new(cs->gw->fanout, deliver, c);
+    queue_init(&c->queue, CLIENT_QUEUE_MAX, CLIENT_QUEUE_MAX_BYTES);
+    c->next = cs->head;
+    if (cs->head)
+        cs->head->prev = c;
+    cs->head = c;
+    cs->count++;
+    cs->st.connections = cs->count;
+    return c;
+}
+
+void client_close(struct client *c)
+{
+    struct client_set *cs;
+    struct list_request *lr;
+
+    if (c == NULL)
+        return;
+    cs = c->cs;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        cs->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    cs->count--;
+    cs->st.connections = cs->count;
+    for (lr = c->lists; lr; lr = lr->next)
+        lr->c = NULL; /* on_inventory frees it when the reply comes */
+    fanout_peer_free(c->peer);
+    queue_clear(&c->queue);
+    free(c->rx);
+    free(c);
+}
+
+/* A reader that stopped: its socket buffer and queue are full and lws has
+ * not let us write for CLIENT_STALL_MS. Waiting longer only delays its
+ * data further; close it so that it reconnects and starts afresh. */
+static void on_stall_timer(uv_timer_t *t)
+{
+    struct client_set *cs = t->data;
+    uint64_t now = now_ms(cs);
+    struct client *c;
+    int killed = 0;
+
+    for (c = cs->head; c; c = c->next) {
+        static const char reason[] = "not reading";
+
+        if (c->killed || c->waiting_since == 0 || now - c->waiting_since < CLIENT_STALL_MS)
+            continue;
+        log_info("closing a client that has not read for %llu ms (%zu messages queued)",
+                 (unsigned long long)(now - c->waiting_since), c->queue.count);
+        c->killed = 1;
+        killed++;
+        cs->st.stalled++;
+        /* RFC 6455 7.4.1: 1008 policy violation, though the close frame
+         * rarely gets through a socket that is full: the TCP connection is
+         * dropped at once (an lws timeout closes without flushing). */
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
+                         sizeof(reason) - 1);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    /* lws runs its timers only after servicing a socket: wake it up, or an
+     * otherwise idle gateway would keep the connection. */
+    if (killed && cs->gw->lws)
+        lws_cancel_service(cs->gw->lws);
+}
+
+struct client_set *client_set_create(struct gateway *gw)
+{
+    struct client_set *cs = xcalloc(1, sizeof(*cs));
+
+    cs->gw = gw;
+    cs->batch = xcalloc(1, LWS_PRE + CLIENT_BATCH_MAX_BYTES);
+    uv_timer_init(gw->loop, &cs->stall_timer);
+    cs->stall_timer.data = cs;
+    uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
+    return cs;
+}
+
+void client_set_shutdown(struct client_set *cs)
+{
+    struct client *c, *next;
+
+    for (c = cs->head; c; c = next) {
+        static const char reason[] = "gateway stopping";
+
+        next = c->next; /* the close below frees c */
+        /* RFC 6455 7.4.1: 1001, the endpoint is going away. lws sends the
+         * close frame and waits for the peer's before dropping TCP. */
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)reason,
+                         sizeof(reason) - 1);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    }
+}
+
+void client_set_close(struct client_set *cs)
+{
+    uv_timer_stop(&cs->stall_timer);
+    uv_close((uv_handle_t *)&cs->stall_timer, NULL);
+}
+
+void client_set_free(struct client_set *cs)
+{
+    if (cs == NULL)
+        return;
+    free(cs->batch);
+    free(cs);
+}
+
+void client_set_stats(const struct client_set *cs, struct client_stats *out)
+{
+    *out = cs->st;
+}
+
+size_t client_set_count(const struct client_set *cs)
+{
+    return cs->count;
+}

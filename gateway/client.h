@@ -1,0 +1,64 @@
+/* client.h -- one WebSocket connection: its requests (subscribe,
+ * unsubscribe, list), its bounded outgoing queue and the limits that keep
+ * one client from hurting the others (frame size, request rate, a stalled
+ * reader). http.c calls in from the lws protocol callback; the protocol is
+ * described in docs/PROTOCOL.md, part 2. */
+
+#ifndef IFMON_GATEWAY_CLIENT_H
+#define IFMON_GATEWAY_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway.h"
+
+/* Outgoing queue bounds per connection (queue.h explains the policy). */
+#define CLIENT_QUEUE_MAX 1024
+#define CLIENT_QUEUE_MAX_BYTES (4u << 20)
+/* Data messages batched into one frame (a JSON array) per write. */
+#define CLIENT_BATCH_MAX_BYTES (64u << 10)
+/* Requests per second and burst; past CLIENT_FLOOD_MAX refusals the
+ * connection is closed with 1008. */
+#define CLIENT_RATE 20.0
+#define CLIENT_BURST 40.0
+#define CLIENT_FLOOD_MAX 200
+/* A connection with queued data that could not write for this long is
+ * closed. */
+#define CLIENT_STALL_MS 10000
+
+struct lws;
+struct client;
+
+struct client_stats {
+    uint64_t connections;
+    uint64_t messages_out; /* messages handed to lws_write (a batch counts each) */
+    uint64_t dropped;      /* replaced or dropped from full queues */
+    uint64_t stalled;      /* connections closed for not reading */
+};
+
+struct client_set *client_set_create(struct gateway *gw);
+/* The gateway is stopping: start closing every connection with 1001
+ * (going away); lws sends the close frame and waits for the answer. */
+void client_set_shutdown(struct client_set *cs);
+/* Stop the stall timer (before the loop's last run). */
+void client_set_close(struct client_set *cs);
+/* Free after every connection was closed (lws context destroyed). */
+void client_set_free(struct client_set *cs);
+void client_set_stats(const struct client_set *cs, struct client_stats *out);
+/* Established connections. */
+size_t client_set_count(const struct client_set *cs);
+
+/* LWS_CALLBACK_ESTABLISHED: a new client for wsi. Never NULL. */
+struct client *client_open(struct client_set *cs, struct lws *wsi);
+
+/* LWS_CALLBACK_RECEIVE: a piece of a message. Returns 0, or -1 when lws
+ * must close the connection (a close reason has been set). */
+int client_receive(struct client *c, const void *in, size_t len);
+
+/* LWS_CALLBACK_SERVER_WRITEABLE: write one frame. 0, or -1 to close. */
+int client_writeable(struct client *c);
+
+/* LWS_CALLBACK_CLOSED: forget the connection and free everything. */
+void client_close(struct client *c);
+
+#endif

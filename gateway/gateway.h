@@ -1,0 +1,29 @@
+/* gateway.h -- the parts of ifmon-gateway and what they share.
+ *
+ * One process, one thread, one libuv loop: libwebsockets runs on it as a
+ * foreign loop and both hiredis connections are attached to it, so no
+ * state below needs a lock. main.c creates the parts in this order and
+ * frees them in reverse. */
+
+#ifndef IFMON_GATEWAY_H
+#define IFMON_GATEWAY_H
+
+#include <uv.h>
+
+#include "config.h"
+
+struct lws_context;
+struct redis;
+struct fanout;
+struct client_set;
+
+struct gateway {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct redis *redis;        /* redis.c: subscriber + query connections */
+    struct fanout *fanout;      /* fanout.c: channel registry, history hand-off */
+    struct client_set *clients; /* client.c: WebSocket connections */
+    struct lws_context *lws;    /* http.c; NULL once destroyed */
+};
+
+#endif

@@ -1,0 +1,225 @@
+/* main.c -- ifmon-gateway: serves the collector's Redis channels to web
+ * browsers over WebSocket (docs/PROTOCOL.md, part 2).
+ *
+ * Parse options, load the configuration, create the loop, attach Redis,
+ * the fan-out, the clients and the HTTP/WebSocket port, run until SIGTERM
+ * or SIGINT, clean up. */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <uv.h>
+
+#include "client.h"
+#include "config.h"
+#include "fanout.h"
+#include "gateway.h"
+#include "http.h"
+#include "log.h"
+#include "redis.h"
+
+struct daemon {
+    struct gateway gw;
+    struct http *http;
+    uv_signal_t sig_term, sig_int;
+    uv_timer_t drain;
+    uint64_t drain_started;
+    uint64_t drain_empty_at; /* when the last client was gone */
+    int stopping;
+};
+
+/* How long clients get to receive their close frame (1001) at shutdown.
+ * lws reports a connection closed before it has written the close frame
+ * and read the peer's answer, hence the grace after the last one. */
+#define DRAIN_MAX_MS 1000
+#define DRAIN_GRACE_MS 100
+#define DRAIN_CHECK_MS 20
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: ifmon-gateway --config FILE [--check] [--verbose]\n"
+               "\n"
+               "Serves the ifmon Redis channels to web browsers over WebSocket,\n"
+               "and the web page from the gateway's web_root.\n"
+               "\n"
+               "  -c, --config FILE   settings (YAML; redis: and gateway: sections)\n"
+               "      --check         validate FILE, print every problem, and exit\n"
+               "  -v, --verbose       debug logging\n"
+               "  -V, --version       print the version and exit\n"
+               "  -h, --help          this text\n"
+               "\n"
+               "Signals: SIGTERM and SIGINT stop cleanly.\n");
+}
+
+/* Load FILE; every problem goes to stderr, as plain FILE:LINE:COLUMN
+ * lines for --check, as log lines for the daemon. NULL when invalid. */
+static struct config *load(const char *path, int as_log)
+{
+    struct config_errors errs = {0};
+    struct config *cfg = config_load(path, &errs);
+    size_t i;
+
+    for (i = 0; i < errs.count; i++) {
+        if (as_log)
+            log_err("%s", errs.lines[i]);
+        else
+            fprintf(stderr, "%s\n", errs.lines[i]);
+    }
+    config_errors_free(&errs);
+    return cfg;
+}
+
+/* Close everything that keeps the loop alive; uv_run() then returns once
+ * lws and hiredis have closed their handles. */
+static void finish(struct daemon *d)
+{
+    http_stop(&d->gw); /* closes what is left of the clients: they unsubscribe */
+    client_set_close(d->gw.clients);
+    redis_close(d->gw.redis);
+    uv_close((uv_handle_t *)&d->drain, NULL);
+    uv_close((uv_handle_t *)&d->sig_term, NULL);
+    uv_close((uv_handle_t *)&d->sig_int, NULL);
+}
+
+static void on_drain(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    uint64_t now = uv_now(d->gw.loop);
+
+    if (now - d->drain_started < DRAIN_MAX_MS) {
+        if (client_set_count(d->gw.clients) > 0)
+            return;
+        if (d->drain_empty_at == 0)
+            d->drain_empty_at = now;
+        if (now - d->drain_empty_at < DRAIN_GRACE_MS)
+            return;
+    }
+    uv_timer_stop(t);
+    finish(d);
+}
+
+/* First let every client get a close frame with 1001 (going away), so
+ * that a browser reconnects instead of reporting an error; then, when
+ * they are gone or after DRAIN_MAX_MS, tear everything down. */
+static void stop(struct daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    if (d->http == NULL) {
+        finish(d);
+        return;
+    }
+    client_set_shutdown(d->gw.clients);
+    d->drain_started = uv_now(d->gw.loop);
+    uv_timer_start(&d->drain, on_drain, 0, DRAIN_CHECK_MS);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+
+    log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    stop(d);
+}
+
+int main(int argc, char **argv)
+{
+    /* clang-format off */
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    /* clang-format on */
+    struct daemon d = {0};
+    const char *path = NULL;
+    struct config *cfg;
+    int opt, check = 0, level = LOG_LEVEL_INFO, status = 1;
+
+    while ((opt = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'v':
+            level = LOG_LEVEL_DEBUG;
+            break;
+        case 'V':
+            printf("ifmon-gateway %s\n", IFMON_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || path == NULL) {
+        fprintf(stderr, "ifmon-gateway: %s\n",
+                optind < argc ? "unexpected argument" : "--config FILE is required");
+        usage(stderr);
+        return 2;
+    }
+    log_init("ifmon-gateway", level);
+
+    cfg = load(path, !check);
+    if (cfg == NULL) {
+        fprintf(stderr, "ifmon-gateway: %s is invalid\n", path);
+        return 1;
+    }
+    if (check) {
+        printf("%s: OK\n", path);
+        config_free(cfg);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    d.gw.loop = uv_default_loop();
+    d.gw.cfg = cfg;
+    d.gw.fanout = fanout_create(&d.gw);
+    d.gw.redis = redis_create(d.gw.loop, &cfg->redis, &fanout_redis_hooks, d.gw.fanout);
+    d.gw.clients = client_set_create(&d.gw);
+    uv_timer_init(d.gw.loop, &d.drain);
+    d.drain.data = &d;
+    uv_signal_init(d.gw.loop, &d.sig_term);
+    uv_signal_init(d.gw.loop, &d.sig_int);
+    d.sig_term.data = d.sig_int.data = &d;
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+
+    d.http = http_start(&d.gw);
+    if (d.http == NULL) {
+        stop(&d);
+    } else {
+        log_info("ifmon-gateway %s: redis %s:%d prefix %s", IFMON_VERSION, cfg->redis.host,
+                 cfg->redis.port, cfg->redis.prefix);
+        status = 0;
+    }
+    uv_run(d.gw.loop, UV_RUN_DEFAULT);
+    /* With a foreign loop lws finishes its destruction from handle close
+     * callbacks; if anything is left, finish it and let the handles close. */
+    if (d.gw.lws) {
+        http_stop(&d.gw);
+        uv_run(d.gw.loop, UV_RUN_DEFAULT);
+    }
+
+    http_free(d.http);
+    client_set_free(d.gw.clients);
+    fanout_free(d.gw.fanout);
+    redis_free(d.gw.redis);
+    if (uv_loop_close(d.gw.loop) != 0)
+        log_warn("event loop closed with handles still open");
+    config_free(cfg);
+    log_info("stopped");
+    return status;
+}

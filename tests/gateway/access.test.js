@@ -1,0 +1,160 @@
+// Who may connect: Origin, token, connection limit, path; and the plain
+// HTTP side of the port (files, /healthz, /metrics).
+'use strict';
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { describe, it, before, after } = require('node:test');
+const { setup, httpGet, sleep, PREFIX } = require('./lib');
+
+async function refused(env, options) {
+  try {
+    const c = await env.connect(options);
+    c.close();
+  } catch (e) {
+    return e.status;
+  }
+  return 0;
+}
+
+describe('gateway with default origin policy', () => {
+  let env;
+  before(async () => {
+    env = await setup({ maxConnections: 3 });
+  });
+  after(async () => {
+    await env.teardown();
+  });
+
+  it('accepts a client without Origin header and without subprotocol', async () => {
+    const c = await env.connect();
+    assert.equal(c.ws.protocol, '');
+    c.close();
+  });
+
+  it('accepts the subprotocol "ifmon"', async () => {
+    const c = await env.connect({ protocols: ['ifmon'] });
+    assert.equal(c.ws.protocol, 'ifmon');
+    c.close();
+  });
+
+  it('accepts the gateway\'s own origin and refuses any other with 403', async () => {
+    const port = env.gw.port;
+    const c = await env.connect({ origin: `http://127.0.0.1:${port}` });
+    c.close();
+    assert.equal(await refused(env, { origin: 'http://evil.example' }), 403);
+    assert.equal(await refused(env, { origin: `http://127.0.0.1:${port + 1}` }), 403);
+    assert.equal(await refused(env, { origin: 'null' }), 403);
+    assert.equal(await refused(env, { origin: `ftp://127.0.0.1:${port}` }), 403);
+  });
+
+  it('refuses an upgrade on another path with 404', async () => {
+    assert.equal(await refused(env, { url: `ws://127.0.0.1:${env.gw.port}/other` }), 404);
+  });
+
+  it('refuses connections beyond max_connections with 503', async () => {
+    await sleep(100); // earlier clients closed
+    const held = [await env.connect(), await env.connect(), await env.connect()];
+    assert.equal(await refused(env), 503);
+    held[0].close();
+    await sleep(200);
+    const again = await env.connect();
+    again.close();
+    for (const c of held) c.close();
+  });
+
+  it('serves /healthz and /metrics in Prometheus text format', async () => {
+    const h = await httpGet(`${env.gw.base}/healthz`);
+    assert.equal(h.status, 200);
+    assert.equal(h.body, 'ok\n');
+    const r = await httpGet(`${env.gw.base}/metrics`);
+    assert.equal(r.status, 200);
+    assert.match(r.headers['content-type'], /^text\/plain/);
+    const names = ['connections', 'subscriptions', 'redis_channels', 'messages_in_total',
+      'messages_out_total', 'dropped_total', 'redis_reconnects_total', 'redis_up'];
+    for (const n of names) {
+      const full = `ifmon_gateway_${n}`;
+      const type = n.endsWith('_total') ? 'counter' : 'gauge';
+      assert.match(r.body, new RegExp(`^# HELP ${full} \\S.*$`, 'm'));
+      assert.match(r.body, new RegExp(`^# TYPE ${full} ${type}$`, 'm'));
+      assert.match(r.body, new RegExp(`^${full} \\d+$`, 'm'));
+    }
+    // Every line is a comment or "name value".
+    for (const line of r.body.trimEnd().split('\n')) assert.match(line, /^(# (HELP|TYPE) \S+ .+|[a-z_]+ \d+)$/);
+    assert.ok(r.body.endsWith('\n'));
+    assert.match(r.body, /^ifmon_gateway_redis_up 1$/m);
+  });
+
+  it('counts connections, subscriptions and deliveries in /metrics', async () => {
+    await sleep(200);
+    const before = await env.gw.metrics();
+    const c = await env.connect();
+    await c.request({ op: 'subscribe', channels: [`${PREFIX}:m1`, `${PREFIX}:m2:*`] }, 'subscribed');
+    await sleep(50);
+    await env.pub.command('PUBLISH', `${PREFIX}:m1`, '{"ts":1}');
+    await c.waitFor('data', () => c.data(`${PREFIX}:m1`).length);
+    const m = await env.gw.metrics();
+    assert.equal(m.ifmon_gateway_connections, before.ifmon_gateway_connections + 1);
+    assert.equal(m.ifmon_gateway_subscriptions, before.ifmon_gateway_subscriptions + 2);
+    assert.ok(m.ifmon_gateway_messages_in_total > before.ifmon_gateway_messages_in_total);
+    assert.ok(m.ifmon_gateway_messages_out_total > before.ifmon_gateway_messages_out_total);
+    c.close();
+  });
+
+  it('answers 404 for files when web_root does not exist', async () => {
+    assert.equal((await httpGet(`${env.gw.base}/`)).status, 404);
+    assert.equal((await httpGet(`${env.gw.base}/index.html`)).status, 404);
+    assert.match(env.gw.stderr, /web_root/);
+  });
+});
+
+describe('gateway with allowed_origins, a token and a web_root', () => {
+  let env;
+  let webRoot;
+  before(async () => {
+    webRoot = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ifmon-web-'));
+    fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>ifmon</title>\n');
+    env = await setup({ allowedOrigins: ['https://noc.example.net'], token: 's3cret-token', webRoot });
+  });
+  after(async () => {
+    await env.teardown();
+    fs.rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  const url = (env, q = '') => `ws://127.0.0.1:${env.gw.port}/ws${q}`;
+
+  it('requires the token: none or a wrong one is refused with 401', async () => {
+    assert.equal(await refused(env, { url: url(env) }), 401);
+    assert.equal(await refused(env, { url: url(env, '?token=wrong') }), 401);
+    assert.equal(await refused(env, { url: url(env, '?token=s3cret-toke') }), 401);
+    assert.equal(await refused(env, { url: url(env, '?token=s3cret-token2') }), 401);
+    assert.equal(await refused(env, { url: url(env), headers: { Authorization: 'Bearer nope' } }), 401);
+    assert.equal(await refused(env, { url: url(env), headers: { Authorization: 'Basic s3cret-token' } }), 401);
+  });
+
+  it('accepts the token as ?token= or as a Bearer header', async () => {
+    const a = await env.connect({ url: url(env, '?token=s3cret-token') });
+    const b = await env.connect({ url: url(env), headers: { Authorization: 'Bearer s3cret-token' } });
+    await a.request({ op: 'list', id: 1 }, 'list');
+    await b.request({ op: 'list', id: 2 }, 'list');
+    a.close();
+    b.close();
+  });
+
+  it('accepts only the listed origins', async () => {
+    const ok = await env.connect({ url: url(env, '?token=s3cret-token'), origin: 'https://noc.example.net' });
+    ok.close();
+    assert.equal(await refused(env, { url: url(env, '?token=s3cret-token'), origin: `http://127.0.0.1:${env.gw.port}` }), 403);
+    assert.equal(await refused(env, { url: url(env, '?token=s3cret-token'), origin: 'https://evil.example' }), 403);
+  });
+
+  it('serves web_root at / with index.html as default', async () => {
+    const r = await httpGet(`${env.gw.base}/`);
+    assert.equal(r.status, 200);
+    assert.match(r.body, /<title>ifmon<\/title>/);
+    assert.equal((await httpGet(`${env.gw.base}/missing.js`)).status, 404);
+    assert.equal((await httpGet(`${env.gw.base}/../../etc/passwd`)).status !== 200, true);
+    assert.equal((await httpGet(`${env.gw.base}/healthz`)).status, 200);
+  });
+});
