@@ -22,7 +22,12 @@ chmod 755 "$run"
 pids=()
 cleanup() {
     trap - EXIT INT TERM
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Daemons first, Redis last: nothing logs a lost connection on the way out.
+    local i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[i]}" 2>/dev/null || true
+        for _ in $(seq 20); do kill -0 "${pids[i]}" 2>/dev/null || break; sleep 0.1; done
+    done
     for pid in "${pids[@]}"; do
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
@@ -36,7 +41,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 udp_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_redis() { # port
-    redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$run" \
+    # Its own session: Ctrl-C reaches the daemons, and Redis is stopped last.
+    setsid redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no --dir "$run" \
         --logfile "$run/redis.log" &
     pids+=($!)
     for _ in $(seq 50); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done
