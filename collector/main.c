@@ -50,25 +50,6 @@ static void usage(FILE *f)
                "for the lateness percentiles, SIGTERM and SIGINT stop cleanly.\n");
 }
 
-/* Load the inventory; every problem goes to stderr, as plain
- * FILE:LINE:COLUMN lines for --check, as log lines for the daemon. NULL
- * when invalid. */
-static struct config *load(const char *path, int as_log)
-{
-    struct config_errors errs = {0};
-    struct config *cfg = config_load(path, &errs);
-    size_t i;
-
-    for (i = 0; i < errs.count; i++) {
-        if (as_log)
-            log_err("%s", errs.lines[i]);
-        else
-            fprintf(stderr, "%s\n", errs.lines[i]);
-    }
-    config_errors_free(&errs);
-    return cfg;
-}
-
 static void log_stats(struct collector *c)
 {
     struct poller_stats ps;
@@ -109,7 +90,7 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     if (signum == SIGHUP) {
         log_info("SIGHUP: reloading %s", c->config_path);
-        cfg = load(c->config_path, 1);
+        cfg = config_load_reported(c->config_path, 1);
         if (cfg == NULL) {
             log_err("reload: %s is invalid (problems above); keeping the current inventory",
                     c->config_path);
@@ -185,7 +166,7 @@ int main(int argc, char **argv)
     }
     log_init("ifmon-collector", level);
 
-    cfg = load(c.config_path, !check);
+    cfg = config_load_reported(c.config_path, !check);
     if (cfg == NULL) {
         fprintf(stderr, "ifmon-collector: %s is invalid; nothing polled\n", c.config_path);
         return 1;

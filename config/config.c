@@ -18,6 +18,8 @@
 
 #include <yaml.h>
 
+#include "log.h"
+
 #define CONFIG_MAX_FILE (16 * 1024 * 1024)
 #define MIN_PASSWORD 8 /* net-snmp refuses shorter USM passphrases */
 
@@ -1019,6 +1021,22 @@ struct config *config_load(const char *path, struct config_errors *errs)
 out:
     free(text);
     fclose(f);
+    return cfg;
+}
+
+struct config *config_load_reported(const char *path, int as_log)
+{
+    struct config_errors errs = {0};
+    struct config *cfg = config_load(path, &errs);
+    size_t i;
+
+    for (i = 0; i < errs.count; i++) {
+        if (as_log)
+            log_err("%s", errs.lines[i]);
+        else
+            fprintf(stderr, "%s\n", errs.lines[i]);
+    }
+    config_errors_free(&errs);
     return cfg;
 }
 

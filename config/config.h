@@ -60,53 +60,53 @@ enum config_priv_proto {
 /* One polled device. Every string is owned by the config and never NULL
  * unless said otherwise. */
 struct config_device {
-    char *name;           /* unique; used in channel names (no ':' '*' or space) */
-    char *site;           /* grouping for the web page; defaults to "default" */
-    char *address;        /* as written, for messages */
-    char *host;           /* address without port or brackets */
-    int port;             /* UDP port, default 161 */
-    int version;          /* enum config_snmp_version */
-    char *community;      /* v1/v2c community (default "public") */
-    int interval_ms;      /* poll interval */
-    int timeout_ms;       /* per-request timeout */
-    int retries;          /* retransmissions after the first request */
-    int max_varbinds;     /* varbinds per GET PDU (the agent may force fewer) */
-    int rediscover_ms;    /* periodic ifName/ifDescr re-walk */
-    char **interfaces;    /* ifName/ifDescr names or fnmatch(3) globs */
-    size_t ninterfaces;   /* 0 = all interfaces */
+    char *name;         /* unique; used in channel names (no ':' '*' or space) */
+    char *site;         /* grouping for the web page; defaults to "default" */
+    char *address;      /* as written, for messages */
+    char *host;         /* address without port or brackets */
+    int port;           /* UDP port, default 161 */
+    int version;        /* enum config_snmp_version */
+    char *community;    /* v1/v2c community (default "public") */
+    int interval_ms;    /* poll interval */
+    int timeout_ms;     /* per-request timeout */
+    int retries;        /* retransmissions after the first request */
+    int max_varbinds;   /* varbinds per GET PDU (the agent may force fewer) */
+    int rediscover_ms;  /* periodic ifName/ifDescr re-walk */
+    char **interfaces;  /* ifName/ifDescr names or fnmatch(3) globs */
+    size_t ninterfaces; /* 0 = all interfaces */
     /* SNMPv3 (USM); user is NULL for v1/v2c. */
     char *user;
-    int security_level;   /* enum config_sec_level */
-    int auth_protocol;    /* enum config_auth_proto */
-    char *auth_password;  /* NULL when not set */
-    int priv_protocol;    /* enum config_priv_proto */
-    char *priv_password;  /* NULL when not set */
-    char *context;        /* SNMPv3 context name, "" by default */
-    int line;             /* line of the device's entry in the file */
+    int security_level;  /* enum config_sec_level */
+    int auth_protocol;   /* enum config_auth_proto */
+    char *auth_password; /* NULL when not set */
+    int priv_protocol;   /* enum config_priv_proto */
+    char *priv_password; /* NULL when not set */
+    char *context;       /* SNMPv3 context name, "" by default */
+    int line;            /* line of the device's entry in the file */
 };
 
 struct config_redis {
-    char *host;           /* default 127.0.0.1 */
-    int port;             /* default 6379 */
-    char *password;       /* AUTH password, NULL when not set */
-    char *prefix;         /* channel and key prefix, default "ifmon" */
-    int history;          /* samples kept per interface, default 300 */
+    char *host;     /* default 127.0.0.1 */
+    int port;       /* default 6379 */
+    char *password; /* AUTH password, NULL when not set */
+    char *prefix;   /* channel and key prefix, default "ifmon" */
+    int history;    /* samples kept per interface, default 300 */
 };
 
 struct config_gateway {
-    char *listen_host;    /* default 127.0.0.1 */
-    int listen_port;      /* default 8080 */
-    char *web_root;       /* default "web/" (relative to the working dir) */
+    char *listen_host; /* default 127.0.0.1 */
+    int listen_port;   /* default 8080 */
+    char *web_root;    /* default "web/" (relative to the working dir) */
     char **allowed_origins;
     size_t nallowed_origins; /* 0 = only the gateway's own origin */
-    char *token;          /* "" = no token required */
-    int max_connections;  /* default 10000 */
-    int max_channels;     /* per connection, default 256 */
-    int max_frame;        /* bytes per client frame, default 65536 */
+    char *token;             /* "" = no token required */
+    int max_connections;     /* default 10000 */
+    int max_channels;        /* per connection, default 256 */
+    int max_frame;           /* bytes per client frame, default 65536 */
 };
 
 struct config {
-    char *path;           /* file name as given, used in messages */
+    char *path; /* file name as given, used in messages */
     struct config_redis redis;
     struct config_gateway gateway;
     struct config_device *devices;
@@ -131,6 +131,11 @@ struct config *config_load(const char *path, struct config_errors *errs);
  * used in messages. The text need not be NUL-terminated. */
 struct config *config_load_buffer(const char *name, const char *text, size_t len,
                                   struct config_errors *errs);
+
+/* config_load() for a daemon: every problem goes to stderr, as plain
+ * FILE:LINE:COLUMN lines (for --check) or as error log lines (as_log).
+ * Returns the config or NULL. */
+struct config *config_load_reported(const char *path, int as_log);
 
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);

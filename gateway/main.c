@@ -53,24 +53,6 @@ static void usage(FILE *f)
                "Signals: SIGTERM and SIGINT stop cleanly.\n");
 }
 
-/* Load FILE; every problem goes to stderr, as plain FILE:LINE:COLUMN
- * lines for --check, as log lines for the daemon. NULL when invalid. */
-static struct config *load(const char *path, int as_log)
-{
-    struct config_errors errs = {0};
-    struct config *cfg = config_load(path, &errs);
-    size_t i;
-
-    for (i = 0; i < errs.count; i++) {
-        if (as_log)
-            log_err("%s", errs.lines[i]);
-        else
-            fprintf(stderr, "%s\n", errs.lines[i]);
-    }
-    config_errors_free(&errs);
-    return cfg;
-}
-
 /* Close everything that keeps the loop alive; uv_run() then returns once
  * lws and hiredis have closed their handles. */
 static void finish(struct daemon *d)
@@ -172,7 +154,7 @@ int main(int argc, char **argv)
     }
     log_init("ifmon-gateway", level);
 
-    cfg = load(path, !check);
+    cfg = config_load_reported(path, !check);
     if (cfg == NULL) {
         fprintf(stderr, "ifmon-gateway: %s is invalid\n", path);
         return 1;

@@ -192,34 +192,14 @@ static int parse_line(char *line, struct record *r)
     base = atoi(tag);
     if (strchr(tag, 'x') && strchr(tag, 'x') < (strchr(tag, ':') ? strchr(tag, ':') : tag + 99))
         hex = 1;
-    switch (base) {
-    case 2:
-        r->type = T_INTEGER;
-        break;
-    case 4:
-        r->type = T_OCTETS;
-        break;
-    case 6:
-        r->type = T_OID;
-        break;
-    case 64:
-        r->type = T_IPADDR;
-        break;
-    case 65:
-        r->type = T_COUNTER32;
-        break;
-    case 66:
-        r->type = T_GAUGE32;
-        break;
-    case 67:
-        r->type = T_TIMETICKS;
-        break;
-    case 70:
-        r->type = T_COUNTER64;
-        break;
-    default:
+    /* snmpsim's tags are the BER types in decimal (SMIv2 application
+     * types 64-70 are 0x40 + n). */
+    if (base == 2 || base == 4 || base == 6)
+        r->type = base;
+    else if ((base >= 64 && base <= 67) || base == 70)
+        r->type = 0x40 + (base - 64);
+    else
         return -1;
-    }
     if (strstr(tag, ":numeric")) {
         parse_numeric(r, value);
         return 0;
