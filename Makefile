@@ -39,8 +39,29 @@ bench-collector: test-deps all
 check-config: all
 	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: both daemons, the web page,
+# example configurations and systemd units (running as a dynamic,
+# unprivileged user; the configuration goes in /etc/ifmon/ifmon.yml).
+PREFIX ?= /usr/local
+BINDIR = $(PREFIX)/bin
+DATADIR = $(PREFIX)/share/ifmon
+DOCDIR = $(PREFIX)/share/doc/ifmon
+UNITDIR = $(PREFIX)/lib/systemd/system
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR)
+	install -m 755 collector/ifmon-collector gateway/ifmon-gateway $(DESTDIR)$(BINDIR)
+	install -m 644 config/examples/*.yml $(DESTDIR)$(DATADIR)/examples
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)
+	if [ -d web ]; then cp -R web $(DESTDIR)$(DATADIR)/ && rm -f $(DESTDIR)$(DATADIR)/web/*.sh; fi
+	for u in ifmon-collector ifmon-gateway; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+			config/systemd/$$u.service.in > $(DESTDIR)$(UNITDIR)/$$u.service; \
+	done
+
 clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all asan deps test-deps test run bench-collector check-config clean
+.PHONY: all asan deps test-deps test run bench-collector check-config install clean
