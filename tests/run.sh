@@ -80,8 +80,10 @@ for variant in "${variants[@]}"; do
     rc=${PIPESTATUS[0]}
     p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
     f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
+    # A cancelled (hook failed) or skipped test hides a failure: count it.
+    c=$(sed -n 's/^# \(cancelled\|skipped\|todo\) \([0-9][0-9]*\)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
     passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0}))
+    failed=$((failed + ${f:-0} + ${c:-0}))
     if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
         echo "not ok - $variant gateway tests exited with status $rc"
         failed=$((failed + 1))
