@@ -49,7 +49,8 @@ DOCDIR = $(PREFIX)/share/doc/ifmon
 UNITDIR = $(PREFIX)/lib/systemd/system
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DOCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(DATADIR)/web \
+		$(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(UNITDIR)
 	install -m 755 collector/ifmon-collector gateway/ifmon-gateway $(DESTDIR)$(BINDIR)
 	install -m 644 config/examples/*.yml $(DESTDIR)$(DATADIR)/examples
