@@ -21,13 +21,18 @@ test-deps:
 # output is "N passed, N failed".
 test: test-deps
 	@$(MAKE) all
+	@web/build.sh
 	@$(MAKE) -C tests
 	@$(MAKE) -s -C tests/sim
 	@$(MAKE) asan
 	@tests/run.sh
 
+# The page's vendored chart library (web/vendor/, from npm; no CDN).
+web: deps
+	@web/build.sh
+
 # Run the system on embedded defaults (private Redis, simulated sites).
-run: deps all
+run: deps all web
 	@scripts/run.sh $(if $(CONFIG),--config $(CONFIG))
 
 # 100 devices x 50 interfaces at 1 s, 60 s measured, three runs; see
@@ -65,4 +70,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all asan deps test-deps test run bench-collector check-config install clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install clean

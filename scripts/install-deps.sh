@@ -7,16 +7,17 @@ set -euo pipefail
 want=(gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev libuv1-dev
       libwebsockets-dev redis-server redis-tools snmpsim snmpd snmp python3 python3-yaml)
 if [ "${1:-run}" = test ]; then
-    want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose)
+    want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose chromium)
 fi
 
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# Node.js runs the WebSocket and browser tests; the machines have Node 20.
-# Debian 12's own nodejs (18) is only a fallback where there is none.
-if [ "${1:-run}" = test ] && ! command -v node >/dev/null; then
+# Node.js and npm bring the page's chart library (uPlot) and run the
+# WebSocket and browser tests; the machines have Node 20. Debian 12's own
+# nodejs (18) is only a fallback where there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     missing+=(nodejs npm)
 fi
 
@@ -29,13 +30,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages of the tests, exactly as package-lock.json says.
-if [ "${1:-run}" = test ]; then
-    top=$(cd "$(dirname "$0")/.." && pwd)
-    if [ ! -f "$top/node_modules/.package-lock.json" ] ||
-       [ "$top/package-lock.json" -nt "$top/node_modules/.package-lock.json" ]; then
-        (cd "$top" && npm ci --no-audit --no-fund --silent)
-    fi
+# npm packages (uPlot for the page, ws and playwright-core for the tests),
+# exactly as package-lock.json says. playwright-core never downloads a
+# browser: the tests use Debian's chromium.
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -f "$top/node_modules/.package-lock.json" ] ||
+   [ "$top/package-lock.json" -nt "$top/node_modules/.package-lock.json" ]; then
+    (cd "$top" && npm ci --no-audit --no-fund --silent)
 fi
 # The snmpd package starts a system agent on port 161; ifmon starts its own
 # on a private port and does not need that one.

@@ -70,6 +70,7 @@ if [ -z "$config" ]; then
     [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
     snmpsimd --data-dir="$run/sim" --agent-udpv4-endpoint="127.0.0.1:$sim_port" \
         --cache-dir="$run/cache" --logging-method=file:"$run/snmpsimd.log" "${sim_user[@]}" \
+        --variation-modules-dir="$top/tests/sim/variation" \
         >/dev/null 2>&1 &
     pids+=($!)
 

@@ -28,6 +28,21 @@ count_tap() { # file: adds "ok"/"not ok" lines of a TAP stream
     failed=$((failed + f))
 }
 
+count_node() { # file rc what: adds Node test runner's "# pass N" / "# fail N"
+    local p f c
+    p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$1" | tail -1)
+    f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$1" | tail -1)
+    # A cancelled (hook failed) or skipped test hides a failure: count it.
+    c=$(sed -n 's/^# \(cancelled\|skipped\|todo\) \([0-9][0-9]*\)$/\2/p' "$1" |
+        awk '{s += $1} END {print s + 0}')
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0} + ${c:-0}))
+    if [ "$2" -ne 0 ] && [ "${f:-0}" -eq 0 ] && [ "${c:-0}" -eq 0 ]; then
+        echo "not ok - $3 exited with status $2"
+        failed=$((failed + 1))
+    fi
+}
+
 for variant in "${variants[@]}"; do
     if [ "$variant" = plain ]; then
         bin="$top/tests/bin"
@@ -78,16 +93,15 @@ for variant in "${variants[@]}"; do
     out=$(mktemp)
     IFMON_GATEWAY="$gateway" IFMON_SAN=$san "$top/tests/gateway/run.sh" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
-    p=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
-    f=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
-    # A cancelled (hook failed) or skipped test hides a failure: count it.
-    c=$(sed -n 's/^# \(cancelled\|skipped\|todo\) \([0-9][0-9]*\)$/\2/p' "$out" | awk '{s += $1} END {print s + 0}')
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + ${f:-0} + ${c:-0}))
-    if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
-        echo "not ok - $variant gateway tests exited with status $rc"
-        failed=$((failed + 1))
-    fi
+    count_node "$out" "$rc" "$variant gateway tests"
+    rm -f "$out"
+
+    # Web page: headless Chromium against the real stack (same counting).
+    out=$(mktemp)
+    IFMON_COLLECTOR="$collector" IFMON_GATEWAY="$gateway" IFMON_SAN=$san \
+        "$top/tests/web/run.sh" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    count_node "$out" "$rc" "$variant web tests"
     rm -f "$out"
 done
 

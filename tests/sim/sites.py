@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Simulated sites for `make run`: snmpsimd data files and the inventory.
 
-Three sites, four devices each, 24 interfaces per device (288 in all),
-each interface with its own steady in/out rate (a few Mb/s to a few
-hundred), some of them down, so the graphs have something to show with no
-real equipment. Writes DIR/<community>.snmprec per device and the YAML
-inventory (without the host's own snmpd, which run.sh appends).
+Three sites, four devices each, 24 interfaces per device (288 in all).
+Each interface's traffic rises and falls like a day compressed into ten
+minutes (variation module tests/sim/variation/diurnal.py), around its own
+average (a few Mb/s to a few hundred) and phase (sites in other time
+zones), and some interfaces are down, so the graphs have something to
+show with no real equipment. Writes DIR/<community>.snmprec per device and
+the YAML inventory (without the host's own snmpd, which run.sh appends).
 """
 
 import argparse
@@ -25,7 +27,7 @@ def oid(text):
     return tuple(int(x) for x in text.split("."))
 
 
-def device_records(names, rates, speeds_mbps, oper):
+def device_records(names, rates, speeds_mbps, oper, phase=0.0):
     """snmprec records for one device; rates are (in, out) octets/s."""
     recs = [
         (oid("1.3.6.1.2.1.1.1.0"), "4", "ifmon simulated router"),
@@ -39,13 +41,11 @@ def device_records(names, rates, speeds_mbps, oper):
             (oid(f"1.3.6.1.2.1.2.2.1.2.{i}"), "4", f"{name} interface"),
             (oid(f"1.3.6.1.2.1.2.2.1.5.{i}"), "66", str(min(speeds_mbps[i - 1] * 10**6, 2**32 - 1))),
             (oid(f"1.3.6.1.2.1.2.2.1.8.{i}"), "2", str(oper[i - 1])),
-            (oid(f"1.3.6.1.2.1.2.2.1.10.{i}"), "65:numeric",
-             f"rate={rin},initial=0,max=4294967295,wrap=1"),
-            (oid(f"1.3.6.1.2.1.2.2.1.16.{i}"), "65:numeric",
-             f"rate={rout},initial=0,max=4294967295,wrap=1"),
+            (oid(f"1.3.6.1.2.1.2.2.1.10.{i}"), "65:diurnal", f"base={rin},phase={phase + i / 7:.3f}"),
+            (oid(f"1.3.6.1.2.1.2.2.1.16.{i}"), "65:diurnal", f"base={rout},phase={phase + i / 5:.3f}"),
             (oid(f"1.3.6.1.2.1.31.1.1.1.1.{i}"), "4", name),
-            (oid(f"1.3.6.1.2.1.31.1.1.1.6.{i}"), "70:numeric", f"rate={rin},initial=0"),
-            (oid(f"1.3.6.1.2.1.31.1.1.1.10.{i}"), "70:numeric", f"rate={rout},initial=0"),
+            (oid(f"1.3.6.1.2.1.31.1.1.1.6.{i}"), "70:diurnal", f"base={rin},phase={phase + i / 7:.3f}"),
+            (oid(f"1.3.6.1.2.1.31.1.1.1.10.{i}"), "70:diurnal", f"base={rout},phase={phase + i / 5:.3f}"),
             (oid(f"1.3.6.1.2.1.31.1.1.1.15.{i}"), "66", str(speeds_mbps[i - 1])),
         ]
     recs.sort()
@@ -64,7 +64,7 @@ def main():
 
     rnd = random.Random(2026)
     devices = []
-    for site, names in SITES.items():
+    for k, (site, names) in enumerate(SITES.items()):
         for dev in names:
             name = f"{site}-{dev}"
             ifnames = [f"ge-0/0/{i}" for i in range(INTERFACES - 4)] + \
@@ -74,7 +74,7 @@ def main():
                      for s in speeds]
             oper = [1 if rnd.random() > 0.1 else 2 for _ in speeds]
             with open(os.path.join(args.data_dir, f"{name}.snmprec"), "w") as f:
-                f.write(device_records(ifnames, rates, speeds, oper))
+                f.write(device_records(ifnames, rates, speeds, oper, phase=2.1 * k))
             devices.append((site, name))
 
     with open(args.config, "w") as f:
