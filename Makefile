@@ -41,6 +41,10 @@ bench-collector: test-deps all
 	@$(MAKE) -s -C tests/sim
 	@/usr/bin/python3 tests/bench/collector.py --runs 3 --markdown $(BENCH_ARGS)
 
+# 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
+bench-web: test-deps all web
+	@node tests/bench/web.js
+
 check-config: all
 	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
 
@@ -70,4 +74,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-web clean
