@@ -24,6 +24,7 @@ test: test-deps
 	@web/build.sh
 	@$(MAKE) -C tests
 	@$(MAKE) -s -C tests/sim
+	@$(MAKE) -s -C tests/fuzz
 	@$(MAKE) asan
 	@tests/run.sh
 
@@ -44,6 +45,13 @@ bench-collector: test-deps all
 # 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
 bench-web: test-deps all web
 	@node tests/bench/web.js
+
+# Every fuzz target for FUZZ_SECONDS (default 300) each; the test suite
+# runs them for 10 s each.
+FUZZ_SECONDS ?= 300
+fuzz: test-deps
+	@$(MAKE) -s -C tests/fuzz
+	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 check-config: all
 	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
@@ -74,4 +82,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-web clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-web fuzz clean

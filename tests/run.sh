@@ -105,5 +105,17 @@ for variant in "${variants[@]}"; do
     rm -f "$out"
 done
 
+# Fuzz targets (built with ASan+UBSan), 10 s each on their seed corpora.
+if [ -x "$top/build/fuzz/fuzz_config" ]; then
+    echo "=== fuzz targets"
+    out=$(mktemp)
+    "$top/tests/fuzz/run.sh" 10 | tee "$out"
+    count_tap "$out"
+    rm -f "$out"
+else
+    echo "not ok - fuzz targets not built (make -C tests/fuzz)"
+    failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
