@@ -201,6 +201,29 @@ describe('web page', { timeout: 240000 }, () => {
     await page.close();
   });
 
+  it('shows a panel as down and stale when its device is down, and back when it is up', async () => {
+    const page = await stack.page(`#w=1&p=${encodeURIComponent(PARIS_ETH0)}`);
+    await ratesMatch(page, PARIS_ETH0);
+    const state0 = (status) => JSON.stringify({
+      device: 'paris-core1', site: 'paris', status, ts: Date.now() / 1000,
+      error: status === 'down' ? 'timeout' : null,
+    });
+    // The collector publishes device states on <prefix>:<device>; say it is down.
+    stack.redisCmd('PUBLISH', 'ifmon:paris-core1', state0('down'));
+    await until('the panel down and stale', async () => {
+      const p = panel(await state(page), PARIS_ETH0);
+      return p.down && p.stale;
+    }, 5000, 100);
+    await shot(page, 'device-down');
+    stack.redisCmd('PUBLISH', 'ifmon:paris-core1', state0('up'));
+    await until('the panel up again', async () => {
+      const p = panel(await state(page), PARIS_ETH0);
+      return !p.down && !p.stale;
+    }, 5000, 100);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
   it('pauses, and shows a panel as stale when samples stop', async () => {
     const page = await stack.page(`#w=1&p=${encodeURIComponent(TOKYO_GE)}`);
     await ratesMatch(page, TOKYO_GE);
