@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+"""make bench-gateway: ifmon-gateway fanning Redis pub/sub out to N WebSockets.
+
+Starts a private redis-server and ifmon-gateway (gateway/ifmon-gateway) on
+127.0.0.1 high ports in a temporary folder, then tests/bench/gwload (our C
+load generator, one epoll process) which opens N WebSocket connections,
+subscribes each to K of C channels <prefix>:bench:<i> (every channel gets
+N*K/C subscribers), and publishes every channel once a second in Redis,
+spread over the second, with its send time in the message. After a warm-up
+it measures, over the window:
+
+  - deliveries per second received by the clients, against those due;
+  - gateway CPU seconds (user+sys from /proc/PID/stat) per 100,000
+    deliveries, and the CPU share of the gateway, the generator and Redis
+    (all three share the machine's cores);
+  - gateway RSS per idle connection: VmRSS with N subscribed idle
+    connections (before publishing starts) minus VmRSS with none, over N;
+    and the gateway's peak RSS (VmHWM) over the run;
+  - p50/p99/max latency from PUBLISH to receipt by the client;
+  - connection failures, closes, error replies and the gateway's
+    ifmon_gateway_dropped_total.
+
+Prints one table and, with --markdown, a Markdown block for
+docs/BENCHMARKS.md. Figures are measured, never assumed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.join(TOP, "tests", "bench")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+TARGET_P99_MS = 20.0
+TARGET_KIB_PER_CONN = 8.0
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def machine_busy():
+    """(busy, total) jiffies of all cores from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
+def metrics(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r"^(ifmon_gateway_\w+) (\S+)$", text, re.M)}
+
+
+def wait_healthy(port, proc, timeout=15):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("the gateway exited at start")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the gateway did not become healthy")
+
+
+def build_gwload(path):
+    src = os.path.join(HERE, "gwload.c")
+    if not os.path.exists(path) or os.path.getmtime(path) < os.path.getmtime(src):
+        subprocess.run(["cc", "-O2", "-Wall", "-o", path, src], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=5000)
+    ap.add_argument("--per-client", type=int, default=20, help="channels per client")
+    ap.add_argument("--channels", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=30.0, help="measured seconds")
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--runs", type=int, default=1, help="repeat and report medians")
+    ap.add_argument("--gateway", default=os.environ.get(
+        "IFMON_GATEWAY", os.path.join(TOP, "gateway", "ifmon-gateway")))
+    ap.add_argument("--gwload", default=os.path.join(HERE, "gwload"))
+    ap.add_argument("--json", action="store_true", help="also print each run as JSON")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+
+    build_gwload(args.gwload)
+    results = []
+    for i in range(args.runs):
+        r = run_once(args)
+        results.append(r)
+        if args.json:
+            print(json.dumps(r), flush=True)
+    report(args, results)
+
+
+def run_once(args):
+    tmp = tempfile.mkdtemp(prefix="ifmon-gwbench-")
+    procs = []
+    try:
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", tmp, "--maxclients", "1000"],
+            stdout=subprocess.DEVNULL)
+        procs.append(redis)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        gw_port = free_port()
+        cfg = os.path.join(tmp, "bench.yml")
+        with open(cfg, "w") as f:
+            f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, "
+                    f"history: 60}}\n"
+                    f"gateway:\n  listen: 127.0.0.1:{gw_port}\n"
+                    f"  web_root: {os.path.join(tmp, 'www')}\n"
+                    f"  allowed_origins: []\n  token: \"\"\n"
+                    f"  max_connections: {args.clients + 100}\n"
+                    f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n")
+        os.mkdir(os.path.join(tmp, "www"))
+        log_path = os.path.join(tmp, "gateway.log")
+        log = open(log_path, "w")
+        gw = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
+        procs.append(gw)
+        wait_healthy(gw_port, gw)
+        time.sleep(0.5)
+        rss_empty = status_kib(gw.pid, "VmRSS")
+
+        gen = subprocess.Popen(
+            [args.gwload, "--port", str(gw_port), "--redis-port", str(redis_port),
+             "--connections", str(args.clients), "--per-conn", str(args.per_client),
+             "--channels", str(args.channels), "--prefix", "bench",
+             "--warmup", str(args.warmup), "--duration", str(args.duration),
+             "--wait-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        procs.append(gen)
+        r = {"rss_empty_kib": rss_empty}
+        for line in gen.stdout:
+            ev = json.loads(line)
+            e = ev["event"]
+            if e == "subscribed":
+                time.sleep(2.0)  # let the gateway settle: history fetches, queues drained
+                r["rss_idle_kib"] = status_kib(gw.pid, "VmRSS")
+                r["idle_subscribed"] = ev["subscribed"]
+                m = metrics(gw_port)
+                r["gw_connections"] = m.get("ifmon_gateway_connections", -1)
+                r["gw_subscriptions"] = m.get("ifmon_gateway_subscriptions", -1)
+                gen.stdin.write("go\n")
+                gen.stdin.flush()
+            elif e == "window_start":
+                t0 = time.monotonic()
+                c0 = (cpu_seconds(gw.pid), cpu_seconds(gen.pid), cpu_seconds(redis.pid))
+                b0 = machine_busy()
+                m0 = metrics(gw_port)
+            elif e == "window_end":
+                c1 = (cpu_seconds(gw.pid), cpu_seconds(gen.pid), cpu_seconds(redis.pid))
+                b1 = machine_busy()
+                t1 = time.monotonic()
+                m1 = metrics(gw_port)
+            elif e == "result":
+                res = ev
+        gen.wait(timeout=30)
+        r["rss_peak_kib"] = status_kib(gw.pid, "VmHWM")
+        window = t1 - t0
+        deliveries = res["deliveries"]
+        gw_cpu = c1[0] - c0[0]
+        n = max(1, r["idle_subscribed"])
+        gw.terminate()
+        rc = gw.wait(timeout=30)
+        log.close()
+        log_text = open(log_path).read()
+        problems = [l for l in log_text.splitlines()
+                    if re.search(r"\b(warning|error|fatal)\b", l) and "web_root" not in l]
+        r.update({
+            "window_s": window,
+            "clients": args.clients,
+            "connected": res["connections"] - res["connect_failed"] - res["handshake_failed"],
+            "subscribed": res["subscribed"],
+            "setup_s": res["setup_s"],
+            "deliveries": deliveries,
+            "expected": res["expected"],
+            "per_s": deliveries / res["window_s"],
+            "gw_cpu_s": gw_cpu,
+            "gw_cpu_per_100k": gw_cpu / (deliveries / 100000.0) if deliveries else float("nan"),
+            "gw_share": gw_cpu / window,
+            "gen_share": (c1[1] - c0[1]) / window,
+            "redis_share": (c1[2] - c0[2]) / window,
+            "machine_busy": (b1[0] - b0[0]) / max(1, b1[1] - b0[1]),  # of all cores
+            "kib_per_conn": (r["rss_idle_kib"] - rss_empty) / n,
+            "gen_cpu_self_s": res["cpu_s"],
+            "p50_ms": res["lat_p50_ms"],
+            "p99_ms": res["lat_p99_ms"],
+            "p999_ms": res["lat_p999_ms"],
+            "max_ms": res["lat_max_ms"],
+            "pub_late_max_ms": res["pub_late_max_ms"],
+            "dropped": m1.get("ifmon_gateway_dropped_total", 0) -
+                       m0.get("ifmon_gateway_dropped_total", 0),
+            "gw_out": m1.get("ifmon_gateway_messages_out_total", 0) -
+                      m0.get("ifmon_gateway_messages_out_total", 0),
+            "lost_conns": res["lost_after_setup"],
+            "closed_by_server": res["closed_by_server"],
+            "error_replies": res["error_replies"],
+            "first_error": res["first_error"],
+            "gw_log_problems": len(problems),
+            "gw_log_sample": problems[:3],
+            "exit": rc,
+        })
+        # CPU used by everything else on the machine (other users, builds),
+        # in cores: busy share of all cores minus our three processes.
+        r["other_share"] = (r["machine_busy"] * os.cpu_count() - r["gw_share"] -
+                            r["gen_share"] - r["redis_share"])
+        return r
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def report(args, results):
+    keys = ["per_s", "gw_cpu_per_100k", "gw_share", "gen_share", "redis_share",
+            "machine_busy", "other_share", "kib_per_conn", "rss_peak_kib", "p50_ms", "p99_ms", "max_ms",
+            "setup_s"]
+    med = {k: median([r[k] for r in results]) for k in keys}
+    due = args.clients * args.per_client  # deliveries a second
+    cores = os.cpu_count()
+    print(f"ifmon-gateway benchmark: {args.clients} clients x {args.per_client} of "
+          f"{args.channels} channels, every channel published once a second "
+          f"(= {due} deliveries/s due), {args.duration:.0f} s measured after "
+          f"{args.warmup:.0f} s warm-up, {args.runs} run(s)")
+    print(f"  machine: {platform.machine()}, {cores} cores, kernel {platform.release()}; "
+          f"gateway, gwload and redis-server share them")
+    for r in results:
+        print(f"  run: {r['connected']}/{r['clients']} connected, {r['subscribed']} subscribed "
+              f"in {r['setup_s']:.1f} s; {r['deliveries']} of {r['expected']} deliveries "
+              f"({r['per_s']:.0f}/s); gateway CPU {r['gw_cpu_s']:.2f} s -> "
+              f"{r['gw_cpu_per_100k']:.3f} s/100k ({100 * r['gw_share']:.0f}% of a core); "
+              f"gwload {100 * r['gen_share']:.0f}%, redis {100 * r['redis_share']:.0f}%, "
+              f"machine {100 * r['machine_busy']:.0f}% busy of {cores} cores "
+              f"(other processes {100 * r['other_share']:.0f}% of a core); "
+              f"latency p50 {r['p50_ms']:.2f} p99 {r['p99_ms']:.2f} p99.9 {r['p999_ms']:.2f} "
+              f"max {r['max_ms']:.2f} ms; RSS {r['rss_empty_kib']} KiB empty, "
+              f"{r['rss_idle_kib']} KiB idle -> {r['kib_per_conn']:.2f} KiB/conn, "
+              f"peak {r['rss_peak_kib'] / 1024:.1f} MiB; dropped {r['dropped']:.0f}, "
+              f"lost connections {r['lost_conns']}, error replies {r['error_replies']}, "
+              f"publisher late max {r['pub_late_max_ms']:.1f} ms, "
+              f"gateway log warnings/errors {r['gw_log_problems']}")
+        if r["first_error"]:
+            print(f"    first problem seen by gwload: {r['first_error']}")
+        for l in r["gw_log_sample"]:
+            print(f"    gateway log: {l}")
+    ok = lambda good: "ok" if good else "MISSED"
+    print(f"  median deliveries: {med['per_s']:.0f}/s of {due}/s due")
+    print(f"  median gateway CPU per 100,000 deliveries: {med['gw_cpu_per_100k']:.3f} s "
+          f"({100 * med['gw_share']:.0f}% of one core)")
+    print(f"  median latency PUBLISH -> client: p50 {med['p50_ms']:.2f} ms, "
+          f"p99 {med['p99_ms']:.2f} ms (target < {TARGET_P99_MS:.0f} ms: "
+          f"{ok(med['p99_ms'] < TARGET_P99_MS)}), max {med['max_ms']:.1f} ms")
+    print(f"  median gateway RSS per idle subscribed connection: {med['kib_per_conn']:.2f} KiB "
+          f"(target < {TARGET_KIB_PER_CONN:.0f} KB: "
+          f"{ok(med['kib_per_conn'] * 1.024 < TARGET_KIB_PER_CONN)}); "
+          f"peak RSS {med['rss_peak_kib'] / 1024:.1f} MiB")
+    print(f"  median CPU shares (of one core): gateway {100 * med['gw_share']:.0f}%, "
+          f"gwload {100 * med['gen_share']:.0f}%, redis {100 * med['redis_share']:.0f}%; "
+          f"machine {100 * med['machine_busy']:.0f}% busy of {cores} cores, of which "
+          f"{100 * med['other_share']:.0f}% of a core by other processes")
+    limits = []
+    noisy = [i + 1 for i, r in enumerate(results) if r["other_share"] > 0.2]
+    if noisy:
+        limits.append(f"other processes on the machine (over 20% of a core in run(s) "
+                      f"{', '.join(map(str, noisy))}; their latency tail may not be the "
+                      f"gateway's)")
+    if med["gen_share"] > 0.9:
+        limits.append(f"the load generator (gwload at {100 * med['gen_share']:.0f}% of a core)")
+    if med["redis_share"] > 0.9:
+        limits.append(f"Redis ({100 * med['redis_share']:.0f}% of a core)")
+    if med["machine_busy"] > 0.9:
+        limits.append(f"the machine ({100 * med['machine_busy']:.0f}% of all {cores} cores busy)")
+    if max(r["pub_late_max_ms"] for r in results) > 50:
+        limits.append("the publisher's schedule (a 10 ms slice was sent "
+                      f"{max(r['pub_late_max_ms'] for r in results):.0f} ms late: gwload "
+                      "did not get the CPU in time)")
+    if limits:
+        print("  NOTE: possibly limited by " + "; ".join(limits) + ", not only the gateway")
+    else:
+        print("  the generator and Redis kept up (each under 90% of a core, machine not "
+              "saturated)")
+    missing = sum(r["expected"] - r["deliveries"] for r in results)
+    bad = [r for r in results if r["lost_conns"] or r["connected"] < r["clients"]
+           or r["error_replies"] or r["gw_log_problems"] or r["dropped"]]
+    if missing or bad:
+        print(f"  PROBLEMS: {missing} deliveries missing over all runs; "
+              f"{len(bad)} run(s) with lost/failed connections, error replies, drops or "
+              f"gateway log warnings (see the run lines)")
+    if args.markdown:
+        print()
+        print("| clients x channels | deliveries/s | gateway CPU per 100k | gateway core share "
+              "| gwload / redis share | RSS per idle conn | peak RSS | latency p50 "
+              "| latency p99 | latency max |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {args.clients} x {args.per_client} of {args.channels} "
+              f"| {med['per_s']:.0f} of {due} | {med['gw_cpu_per_100k']:.3f} s "
+              f"| {100 * med['gw_share']:.0f}% | {100 * med['gen_share']:.0f}% / "
+              f"{100 * med['redis_share']:.0f}% | {med['kib_per_conn']:.2f} KiB "
+              f"| {med['rss_peak_kib'] / 1024:.1f} MiB | {med['p50_ms']:.2f} ms "
+              f"| {med['p99_ms']:.2f} ms | {med['max_ms']:.1f} ms |")
+    if any(r["exit"] != 0 for r in results):
+        print("  the gateway exited with a non-zero status", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
