@@ -42,6 +42,12 @@ bench-collector: test-deps all
 	@$(MAKE) -s -C tests/sim
 	@/usr/bin/python3 tests/bench/collector.py --runs 3 --markdown $(BENCH_ARGS)
 
+# 5,000 WebSocket clients x 20 of 1,000 channels published once a second;
+# see docs/BENCHMARKS.md.
+bench-gateway: test-deps all
+	@$(MAKE) -s -C tests/bench
+	@/usr/bin/python3 tests/bench/gateway.py --runs 3 --markdown $(BENCH_ARGS)
+
 # 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
 bench-web: test-deps all web
 	@node tests/bench/web.js
@@ -82,4 +88,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-web fuzz clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz clean
