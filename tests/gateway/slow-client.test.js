@@ -59,10 +59,15 @@ describe('gateway with a client that stops reading', () => {
     const growthMiB = (rssAfter - rssBefore) / 1024;
     const limit = SAN ? 100 : 40;
     assert.ok(growthMiB < limit, `RSS grew ${growthMiB.toFixed(1)} MiB (limit ${limit})`);
-    // The reading client on the same channel got everything, in order.
+    // The reading client on the same channel got the samples in order, up
+    // to the last. On a quiet machine it gets every one; when other work
+    // starves it of CPU it is itself slow for a while, and the same
+    // bounded-queue policy may replace a few of its samples (seen once:
+    // 5,700 of 6,000 while other benchmarks loaded both cores).
     const seqs = same.data(`${PREFIX}:s1:eth0`).map((d) => d.seq);
-    assert.equal(seqs.length, FLOOD);
-    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1);
+    assert.ok(seqs.length >= 0.9 * FLOOD, `the reading client got ${seqs.length} of ${FLOOD}`);
+    for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `order at ${i}`);
+    assert.equal(seqs[seqs.length - 1], FLOOD);
 
     // Unwritable for more than 10 s: closed. Watched through /proc, not
     // HTTP: a request would wake the gateway's lws and hide a close that
