@@ -732,15 +732,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "simagent: bind %s: %s\n", listen_at, strerror(errno));
         return 1;
     }
-    {
-        /* No SA_RESTART: a signal must interrupt the blocking recvfrom(). */
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_stop;
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-    }
+    signal(SIGTERM, on_stop);
+    signal(SIGINT, on_stop);
     fprintf(stderr, "simagent: listening on %s\n", listen_at);
     while (!stopping) {
         struct sockaddr_in from;
