@@ -95,11 +95,13 @@ describe('gateways behind HAProxy', () => {
     env.gw.proc.kill('SIGKILL');
     await new Promise((r) => env.gw.proc.once('exit', r));
     env.gw.proc = null;
+    // Wait for every one of them: a client whose close is still in flight
+    // would look connected and never move.
     await until('the clients of gateway 1 to see their socket close', () =>
-      clients.some((c) => c.closed), 5000);
+      clients.filter((c) => c.closed).length === m1.ifmon_gateway_connections, 10000);
     const again = [];
     for (let i = 0; i < CLIENTS; i++) {
-      if (clients[i].ws.readyState === 1) {
+      if (!clients[i].closed) {
         again.push(clients[i]);
         continue;
       }

@@ -168,13 +168,21 @@ class RedisServer {
       { stdio: 'ignore' },
     );
     await until('redis-server', async () => {
+      if (this.proc.exitCode !== null) {
+        let log = '';
+        try {
+          log = fs.readFileSync(path.join(this.dir, 'redis.log'), 'utf8');
+        } catch {}
+        throw new Error(`redis-server exited with status ${this.proc.exitCode}:\n${log}`);
+      }
+      let c = null;
       try {
-        const c = await this.client();
-        const pong = await c.command('PING');
-        c.close();
-        return pong === 'PONG';
+        c = await this.client();
+        return (await c.command('PING')) === 'PONG';
       } catch {
         return false;
+      } finally {
+        if (c) c.close();
       }
     });
     return this;
@@ -439,9 +447,13 @@ function publishSample(pub, device, iface, seq, extra = {}) {
     interval: 1, in_bps: seq, out_bps: seq, speed_bps: 1e9, oper: 'up', seq, ...extra,
   });
   const key = `${PREFIX}:history:${device}:${iface}`;
-  pub.command('RPUSH', key, sample);
-  pub.command('LTRIM', key, -300, -1);
-  return pub.command('PUBLISH', channel, sample);
+  // Callers often do not await: a connection closed under a pending
+  // command must not become an unhandled rejection that fails the file.
+  pub.command('RPUSH', key, sample).catch(() => {});
+  pub.command('LTRIM', key, -300, -1).catch(() => {});
+  const p = pub.command('PUBLISH', channel, sample);
+  p.catch(() => {});
+  return p;
 }
 
 function inventory(devices) {
