@@ -39,8 +39,9 @@ enum {
 
 static const char *const redis_keys[] = {"host", "port", "password", "prefix", "history", NULL};
 static const char *const gateway_keys[] = {
-    "listen",          "web_root",     "allowed_origins", "token",
-    "max_connections", "max_channels", "max_frame",       NULL};
+    "listen",       "web_root",  "allowed_origins", "token", "tokens", "max_connections",
+    "max_channels", "max_frame", NULL};
+static const char *const token_keys[] = {"token", "channels", NULL};
 static const char *const device_keys[] = {"name",
                                           "site",
                                           "address",
@@ -836,12 +837,101 @@ static void redis_pair(struct loader *ld, const char *key, yaml_node_t *v, void 
     }
 }
 
-static void gateway_pair(struct loader *ld, const char *key, yaml_node_t *v, void *arg)
+struct gateway_ctx {
+    struct config_gateway *g;
+    const char *prefix; /* redis.prefix, read first */
+};
+
+/* gateway.tokens entries. */
+struct token_ctx {
+    struct config_token *t;
+    const char *prefix;
+    yaml_node_t *token_node;
+};
+
+static void token_pair(struct loader *ld, const char *key, yaml_node_t *v, void *arg)
 {
-    struct config_gateway *g = arg;
+    struct token_ctx *tc = arg;
+    struct config_token *t = tc->t;
+    yaml_node_item_t *it;
+    size_t plen = strlen(tc->prefix), i;
     char *s;
 
-    if (strcmp(key, "max_connections") == 0) {
+    if (strcmp(key, "token") == 0) {
+        if (get_string(ld, v, key, &s) == 0) {
+            set_str(&t->token, s);
+            tc->token_node = v;
+        }
+        return;
+    }
+    if (get_string_list(ld, v, key, &t->channels, &t->nchannels) < 0)
+        return;
+    /* The subscribe rules of docs/PROTOCOL.md: "<prefix>:" first, and
+     * '*' only as the last character. */
+    for (i = 0, it = v->data.sequence.items.start; i < t->nchannels; i++, it++) {
+        const char *c = t->channels[i], *star = strchr(c, '*');
+
+        if (strncmp(c, tc->prefix, plen) != 0 || c[plen] != ':' || c[plen + 1] == '\0')
+            err_at(ld, yaml_document_get_node(&ld->doc, *it),
+                   "channels: \"%s\" must start with \"%s:\" (redis.prefix)", c, tc->prefix);
+        else if (star && star[1] != '\0')
+            err_at(ld, yaml_document_get_node(&ld->doc, *it),
+                   "channels: \"%s\": '*' may only be the last character", c);
+    }
+}
+
+static void load_tokens(struct loader *ld, yaml_node_t *seq, struct config_gateway *g,
+                        const char *prefix)
+{
+    yaml_node_item_t *it;
+    size_t n, j;
+
+    if (seq->type != YAML_SEQUENCE_NODE) {
+        err_at(ld, seq, "tokens: expected a list of {token:, channels:}");
+        return;
+    }
+    n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+    g->tokens = calloc(n ? n : 1, sizeof(*g->tokens));
+    if (g->tokens == NULL)
+        abort();
+    for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *map = yaml_document_get_node(&ld->doc, *it);
+        struct config_token *t = &g->tokens[g->ntokens];
+        struct token_ctx tc = {.t = t, .prefix = prefix};
+
+        if (map == NULL || map->type != YAML_MAPPING_NODE) {
+            err_at(ld, map, "tokens: expected a mapping (token:, channels:)");
+            continue;
+        }
+        t->line = (int)map->start_mark.line + 1;
+        g->ntokens++;
+        each_pair(ld, map, "tokens entry", token_keys, token_pair, &tc);
+        if (t->token == NULL || t->token[0] == '\0') {
+            err_at(ld, tc.token_node ? tc.token_node : map, "tokens: missing or empty \"token\"");
+            continue;
+        }
+        if (t->nchannels == 0) {
+            err_at(ld, map, "tokens: missing or empty \"channels\" (what this token may see)");
+            continue;
+        }
+        for (j = 0; j + 1 < g->ntokens; j++)
+            if (g->tokens[j].token && strcmp(g->tokens[j].token, t->token) == 0) {
+                err_at(ld, tc.token_node, "tokens: the same token as the entry at line %d",
+                       g->tokens[j].line);
+                break;
+            }
+    }
+}
+
+static void gateway_pair(struct loader *ld, const char *key, yaml_node_t *v, void *arg)
+{
+    struct gateway_ctx *gc = arg;
+    struct config_gateway *g = gc->g;
+    char *s;
+
+    if (strcmp(key, "tokens") == 0) {
+        load_tokens(ld, v, g, gc->prefix);
+    } else if (strcmp(key, "max_connections") == 0) {
         get_int(ld, v, key, 1, 1000000, &g->max_connections);
     } else if (strcmp(key, "max_channels") == 0) {
         get_int(ld, v, key, 1, 100000, &g->max_channels);
@@ -934,8 +1024,17 @@ static void load_document(struct loader *ld, struct config *cfg)
     }
     if (sect[0] && is_mapping(ld, sect[0], "redis"))
         each_pair(ld, sect[0], "redis", redis_keys, redis_pair, &cfg->redis);
-    if (sect[3] && is_mapping(ld, sect[3], "gateway"))
-        each_pair(ld, sect[3], "gateway", gateway_keys, gateway_pair, &cfg->gateway);
+    if (sect[3] && is_mapping(ld, sect[3], "gateway")) {
+        each_pair(ld, sect[3], "gateway", gateway_keys, gateway_pair,
+                  &(struct gateway_ctx){.g = &cfg->gateway, .prefix = cfg->redis.prefix});
+        for (i = 0; i < cfg->gateway.ntokens; i++)
+            if (cfg->gateway.tokens[i].token &&
+                strcmp(cfg->gateway.tokens[i].token, cfg->gateway.token) == 0)
+                err_at(ld, sect[3],
+                       "gateway: the tokens entry at line %d repeats gateway.token, which "
+                       "already sees every channel",
+                       cfg->gateway.tokens[i].line);
+    }
     device_defaults(&tmpl);
     if (sect[1] && is_mapping(ld, sect[1], "defaults"))
         each_pair(ld, sect[1], "defaults", device_keys, defaults_pair, &dc);
@@ -1056,6 +1155,11 @@ void config_free(struct config *cfg)
     free(cfg->gateway.web_root);
     free_list(cfg->gateway.allowed_origins, cfg->gateway.nallowed_origins);
     free(cfg->gateway.token);
+    for (i = 0; i < cfg->gateway.ntokens; i++) {
+        free(cfg->gateway.tokens[i].token);
+        free_list(cfg->gateway.tokens[i].channels, cfg->gateway.tokens[i].nchannels);
+    }
+    free(cfg->gateway.tokens);
     free(cfg->path);
     free(cfg);
 }

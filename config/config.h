@@ -93,13 +93,23 @@ struct config_redis {
     int history;    /* samples kept per interface, default 300 */
 };
 
+/* gateway.tokens: a token that may only subscribe to some channels. */
+struct config_token {
+    char *token;
+    char **channels; /* exact channels or patterns ending in '*', with the prefix */
+    size_t nchannels;
+    int line; /* of the entry in the file */
+};
+
 struct config_gateway {
     char *listen_host; /* default 127.0.0.1 */
     int listen_port;   /* default 8080 */
     char *web_root;    /* default "web/" (relative to the working dir) */
     char **allowed_origins;
     size_t nallowed_origins; /* 0 = only the gateway's own origin */
-    char *token;             /* "" = no token required */
+    char *token;             /* "" = no full-access token */
+    struct config_token *tokens; /* restricted tokens; a token is required */
+    size_t ntokens;              /* when token is set or ntokens > 0 */
     int max_connections;     /* default 10000 */
     int max_channels;        /* per connection, default 256 */
     int max_frame;           /* bytes per client frame, default 65536 */

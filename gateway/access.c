@@ -6,6 +6,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
+
+const struct config_token access_all = {0};
+
 /* Host part of a Host header or origin authority, with a default port
  * removed, into out (lower case). -1 when it does not fit. */
 static int normalise_authority(const char *s, size_t len, const char *default_port, char *out,
@@ -104,4 +108,76 @@ const char *access_bearer(const char *authorization)
     while (*authorization == ' ')
         authorization++;
     return authorization;
+}
+
+const struct config_token *access_token_find(const char *given, const struct config_gateway *g)
+{
+    const struct config_token *found = NULL;
+    size_t i;
+
+    if (g->token[0] == '\0' && g->ntokens == 0)
+        return &access_all;
+    /* No early exit: every token is compared whatever matched before. */
+    if (g->token[0] && access_token_equal(given, g->token))
+        found = &access_all;
+    for (i = 0; i < g->ntokens; i++)
+        if (access_token_equal(given, g->tokens[i].token) && found == NULL)
+            found = &g->tokens[i];
+    return found;
+}
+
+/* 1 when `entry` (exact, or a pattern ending in '*') matches every
+ * channel that `channel` names: itself when exact, all that start with
+ * its stem when it is a pattern. */
+static int entry_covers(const char *entry, const char *channel)
+{
+    size_t elen = strlen(entry), clen = strlen(channel);
+    int epat = elen > 0 && entry[elen - 1] == '*';
+    int cpat = clen > 0 && channel[clen - 1] == '*';
+
+    if (!epat)
+        return !cpat && strcmp(entry, channel) == 0;
+    /* A pattern covers whatever starts with its stem, patterns included
+     * (the stem of "a:b*" starts with the stem of "a:*"). */
+    return strncmp(entry, channel, elen - 1) == 0;
+}
+
+/* 1 when `entry` matches some interface channel "<dev>:<interface>" of
+ * the device channel dev (dlen bytes). */
+static int entry_reaches_device(const char *entry, const char *dev, size_t dlen)
+{
+    size_t elen = strlen(entry), i;
+    int epat = elen > 0 && entry[elen - 1] == '*';
+    size_t stem = epat ? elen - 1 : elen;
+
+    for (i = 0; i < stem && i <= dlen; i++)
+        if (entry[i] != (i < dlen ? dev[i] : ':'))
+            return 0;
+    /* Either the entry names something under "<dev>:", or it is a
+     * pattern whose stem is a prefix of "<dev>:". */
+    return stem > dlen || epat;
+}
+
+int access_channel_permitted(const struct config_token *t, const char *channel,
+                             const char *prefix)
+{
+    size_t plen = strlen(prefix), i;
+
+    if (t == &access_all)
+        return 1;
+    if (strncmp(channel, prefix, plen) == 0 && channel[plen] == ':' &&
+        strcmp(channel + plen + 1, "inventory") == 0)
+        return 1;
+    for (i = 0; i < t->nchannels; i++)
+        if (entry_covers(t->channels[i], channel))
+            return 1;
+    /* A device's state channel goes with any of its interfaces: a page
+     * showing an interface shows whether its device answers. */
+    if (strncmp(channel, prefix, plen) == 0 && channel[plen] == ':' &&
+        strpbrk(channel + plen + 1, ":*") == NULL) {
+        for (i = 0; i < t->nchannels; i++)
+            if (entry_reaches_device(t->channels[i], channel, strlen(channel)))
+                return 1;
+    }
+    return 0;
 }

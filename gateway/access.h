@@ -1,6 +1,7 @@
 /* access.h -- who may open a WebSocket: the Origin check (browsers send
  * Origin, RFC 6455 section 10.2, so a page of another site cannot use a
- * logged-in operator's browser) and the shared-secret token.
+ * logged-in operator's browser), the shared-secret tokens and the channels
+ * each token may see.
  *
  * Pure string logic on header values; http.c reads the headers and turns a
  * refusal into 403 or 401. Unit tested in tests/unit/test_gateway_access.c. */
@@ -27,5 +28,30 @@ int access_token_equal(const char *given, const char *secret);
 /* The credentials of an "Authorization: Bearer <token>" header value
  * (RFC 6750; the scheme is case-insensitive), or NULL for another scheme. */
 const char *access_bearer(const char *authorization);
+
+struct config_gateway;
+struct config_token;
+
+/* The result of access_token_find() when no token is configured, or when
+ * `given` is gateway.token: every channel. */
+extern const struct config_token access_all;
+
+/* Which configured token `given` is: &access_all for gateway.token (or
+ * when no token is configured at all), the gateway.tokens entry it equals,
+ * or NULL (refuse). Every configured token is compared in full, so the
+ * time taken does not tell which one matched or how much of one did. */
+const struct config_token *access_token_find(const char *given, const struct config_gateway *g);
+
+/* 1 when a connection holding token t may subscribe `channel`, an exact
+ * channel or a client pattern ending in '*' (already checked by
+ * channel_check()). An exact channel must be matched by one of t's
+ * channels; a pattern must be covered by one, that is every channel it
+ * matches is matched by that entry ("ifmon:tokyo-*" covers
+ * "ifmon:tokyo-edge1:*", not "ifmon:*"). A device's state channel
+ * "<prefix>:<device>" is permitted with any of its interface channels.
+ * "<prefix>:inventory" only says the inventory changed and is always
+ * permitted. */
+int access_channel_permitted(const struct config_token *t, const char *channel,
+                             const char *prefix);
 
 #endif

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "access.h"
 #include "fanout.h"
 #include "log.h"
 #include "queue.h"
@@ -44,6 +45,7 @@ struct client {
     int rx_started, rx_binary, rx_too_big;
     struct ratelimit rate;
     struct list_request *lists;
+    const struct config_token *grant; /* what this connection may see */
 };
 
 struct client_set {
@@ -138,13 +140,70 @@ static void send_ack(struct client *c, const char *op, const struct request *req
 
 /* -------------------------------------------------------------- "list" */
 
+/* 1 when obj's "channel" is permitted to c. */
+static int permitted(const struct client *c, json_t *obj)
+{
+    const char *ch = json_string_value(json_object_get(obj, "channel"));
+
+    return ch && access_channel_permitted(c->grant, ch, c->cs->gw->cfg->redis.prefix);
+}
+
+/* Remove from the array the elements keep() refuses. */
+static void filter_array(json_t *a, int (*keep)(const struct client *, json_t *),
+                         const struct client *c)
+{
+    size_t i = 0;
+
+    while (i < json_array_size(a)) {
+        if (keep(c, json_array_get(a, i)))
+            i++;
+        else
+            json_array_remove(a, i);
+    }
+}
+
+static int keep_device(const struct client *c, json_t *dev)
+{
+    json_t *ifs = json_object_get(dev, "interfaces");
+
+    if (json_is_array(ifs))
+        filter_array(ifs, permitted, c);
+    return permitted(c, dev) || json_array_size(ifs) > 0;
+}
+
+static int keep_site(const struct client *c, json_t *site)
+{
+    json_t *devs = json_object_get(site, "devices");
+
+    if (json_is_array(devs))
+        filter_array(devs, keep_device, c);
+    return json_array_size(devs) > 0;
+}
+
+/* The inventory as a restricted token sees it: only the interfaces and
+ * devices whose channels it may subscribe, and the sites left with a
+ * device. Returns the new JSON text (caller frees). */
+static char *inventory_for(const struct client *c, json_t *inv, size_t *len)
+{
+    json_t *sites = json_object_get(inv, "sites");
+    char *text;
+
+    if (json_is_array(sites))
+        filter_array(sites, keep_site, c);
+    text = json_dumps(inv, JSON_COMPACT);
+    if (text == NULL)
+        abort();
+    *len = strlen(text);
+    return text;
+}
+
 static void on_inventory(void *arg, redisReply *reply)
 {
     struct list_request *lr = arg;
     struct client *c = lr->c;
     const char *raw = "null";
     size_t rlen = 4, n;
-    char *id = NULL, *text;
+    char *id = NULL, *text, *filtered = NULL;
     json_t *inv = NULL;
 
     if (c == NULL)
@@ -162,7 +221,9 @@ static void on_inventory(void *arg, redisReply *reply)
     if (reply->type == REDIS_REPLY_STRING) {
         /* Embedded as stored, after checking it is a JSON object. */
         inv = json_loadb(reply->str, reply->len, 0, NULL);
-        if (json_is_object(inv)) {
+        if (json_is_object(inv) && c->grant != &access_all) {
+            raw = filtered = inventory_for(c, inv, &rlen);
+        } else if (json_is_object(inv)) {
             raw = reply->str;
             rlen = reply->len;
         }
@@ -182,6 +243,7 @@ static void on_inventory(void *arg, redisReply *reply)
     enqueue_text(c, text, n);
     free(text);
     free(id);
+    free(filtered);
 out:
     json_decref(inv);
     json_decref(lr->id);
@@ -217,8 +279,14 @@ static void do_subscribe(struct client *c, const struct request *req)
     size_t i, fresh = 0;
     char err[REQUEST_ERROR_MAX];
 
-    for (i = 0; i < req->nchannels; i++)
+    for (i = 0; i < req->nchannels; i++) {
+        if (!access_channel_permitted(c->grant, req->channels[i], c->cs->gw->cfg->redis.prefix)) {
+            snprintf(err, sizeof(err), "not permitted for this token: %s", req->channels[i]);
+            send_error(c, err, req->id);
+            return;
+        }
         fresh += !fanout_peer_has(c->peer, req->channels[i]);
+    }
     if (fanout_peer_count(c->peer) + fresh > (size_t)max) {
         snprintf(err, sizeof(err),
                  "too many channels: a connection may hold at most %d channels and patterns "
@@ -401,12 +469,14 @@ int client_writeable(struct client *c)
 
 /* ---------------------------------------------------------- connection */
 
-struct client *client_open(struct client_set *cs, struct lws *wsi)
+struct client *client_open(struct client_set *cs, struct lws *wsi,
+                           const struct config_token *grant)
 {
     struct client *c = xcalloc(1, sizeof(*c));
 
     c->cs = cs;
     c->wsi = wsi;
+    c->grant = grant;
     c->peer = fanout_peer_new(cs->gw->fanout, deliver, c);
     queue_init(&c->queue, CLIENT_QUEUE_MAX, CLIENT_QUEUE_MAX_BYTES);
     c->next = cs->head;

@@ -48,8 +48,12 @@ void client_set_stats(const struct client_set *cs, struct client_stats *out);
 /* Established connections. */
 size_t client_set_count(const struct client_set *cs);
 
-/* LWS_CALLBACK_ESTABLISHED: a new client for wsi. Never NULL. */
-struct client *client_open(struct client_set *cs, struct lws *wsi);
+struct config_token;
+
+/* LWS_CALLBACK_ESTABLISHED: a new client for wsi, which may see what
+ * `grant` permits (access.h; &access_all for everything). Never NULL. */
+struct client *client_open(struct client_set *cs, struct lws *wsi,
+                           const struct config_token *grant);
 
 /* LWS_CALLBACK_RECEIVE: a piece of a message. Returns 0, or -1 when lws
  * must close the connection (a close reason has been set). */

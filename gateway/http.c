@@ -177,15 +177,32 @@ static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, 
     return buf;
 }
 
+/* What the upgrade request's token (?token= or Authorization: Bearer)
+ * may see, or NULL when it is missing or wrong; *given tells which. Also
+ * valid in LWS_CALLBACK_ESTABLISHED, where the headers are still kept. */
+static const struct config_token *grant_of(struct lws *wsi, const struct config_gateway *g,
+                                           int *given)
+{
+    char arg[HEADER_MAX], auth[HEADER_MAX];
+    const char *t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg));
+
+    if (t == NULL)
+        t = access_bearer(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)));
+    if (given)
+        *given = t != NULL;
+    return access_token_find(t, g);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE. Returning >0 after writing a status
  * refuses the upgrade with that HTTP response; 0 lets it proceed. */
 static int confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
     struct gateway *gw = gateway_of(wsi);
     const struct config_gateway *g = &gw->cfg->gateway;
-    char uri[256], origin[HEADER_MAX], host[HEADER_MAX], auth[HEADER_MAX], arg[HEADER_MAX];
-    const char *o, *given = NULL;
+    char uri[256], origin[HEADER_MAX], host[HEADER_MAX];
+    const char *o;
     unsigned status = 0;
+    int given;
 
     if (strcasecmp(upgrade, "websocket") != 0) {
         status = HTTP_STATUS_FORBIDDEN;
@@ -204,15 +221,9 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
                                    g->allowed_origins, g->nallowed_origins)) {
             log_info("refusing a WebSocket from origin \"%.200s\"", o);
             status = HTTP_STATUS_FORBIDDEN;
-        } else if (g->token[0]) {
-            given = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg));
-            if (given == NULL)
-                given =
-                    access_bearer(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)));
-            if (!access_token_equal(given, g->token)) {
-                log_info("refusing a WebSocket: %s token", given ? "wrong" : "no");
-                status = HTTP_STATUS_UNAUTHORIZED;
-            }
+        } else if (grant_of(wsi, g, &given) == NULL) {
+            log_info("refusing a WebSocket: %s token", given ? "wrong" : "no");
+            status = HTTP_STATUS_UNAUTHORIZED;
         }
     }
     if (status == 0)
@@ -245,9 +256,15 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
             pss->body = NULL;
         }
         break;
-    case LWS_CALLBACK_ESTABLISHED:
-        pss->client = client_open(gateway_of(wsi)->clients, wsi);
+    case LWS_CALLBACK_ESTABLISHED: {
+        struct gateway *gw = gateway_of(wsi);
+        const struct config_token *grant = grant_of(wsi, &gw->cfg->gateway, NULL);
+
+        if (grant == NULL) /* confirm_upgrade let it through: never */
+            return -1;
+        pss->client = client_open(gw->clients, wsi, grant);
         return 0;
+    }
     case LWS_CALLBACK_RECEIVE:
         return pss->client ? client_receive(pss->client, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:

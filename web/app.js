@@ -35,11 +35,17 @@ const app = {
   subscribed: new Set(), // channels held on the current connection
   pending: new Map(), // request id -> channels (subscribe)
   error: null,
+  // The gateway refused a channel to this page's token (gateway.tokens):
+  // from then on only what the (filtered) inventory shows is asked for.
+  restricted: false,
 };
 
 // ------------------------------------------------------------ connection
 
-const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+// A token in the page's own URL (?token=...) goes to the gateway.
+const token = new URLSearchParams(location.search).get('token');
+const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws` +
+  (token ? `?token=${encodeURIComponent(token)}` : '');
 let listTimer = null;
 let listId = null;
 
@@ -107,6 +113,14 @@ function handleReply(m) {
     if (chans) {
       app.pending.delete(m.id);
       for (const c of chans) app.subscribed.delete(c);
+      if (/^not permitted for this token/.test(m.error) && !app.restricted) {
+        // Ask again for what this token may see; panels of other
+        // channels show "not permitted".
+        app.restricted = true;
+        syncSubscriptions();
+        markAll();
+        return;
+      }
       setError(`subscribe refused: ${m.error}`);
     } else if (m.id === listId) {
       listTimer = setTimeout(requestList, 2000);
@@ -135,7 +149,19 @@ function neededChannels() {
     if (dc) need.add(dc);
   }
   if (app.prefix) need.add(`${app.prefix}:inventory`);
+  if (app.restricted) {
+    for (const c of [...need]) if (!permitted(c)) need.delete(c);
+  }
   return need;
+}
+
+/** Under a restricted token: the channels the filtered inventory shows
+ * (interfaces, their devices) and the inventory channel. */
+function permitted(ch) {
+  if (!app.inventory) return false;
+  if (app.chanInfo.has(ch) || ch === `${app.prefix}:inventory`) return true;
+  for (const i of app.chanInfo.values()) if (i.devChannel === ch) return true;
+  return false;
 }
 
 function deviceChannelOf(ch) {
@@ -306,6 +332,7 @@ class Panel {
       v.down = dev?.status === 'down';
       v.downReason = dev?.error ?? null;
       v.stale = !s || !last || now - s.arrival > 3 * step * 1000 || v.down;
+      v.forbidden = app.restricted && !permitted(this.id);
     } else {
       const chans = this.channels();
       const members = chans.map((c) => app.series.get(c)).filter(Boolean);
@@ -353,7 +380,8 @@ class Panel {
     const badges = [];
     if (this.kind === 'if') {
       if (v.oper) badges.push([`oper-${v.oper === 'up' ? 'up' : 'down'}`, v.oper]);
-      if (v.down) badges.push(['bad', 'device down', v.downReason]);
+      if (v.forbidden) badges.push(['bad', 'not permitted', 'this page\'s token may not see this interface']);
+      else if (v.down) badges.push(['bad', 'device down', v.downReason]);
       else if (v.stale) badges.push(['stale', 'stale']);
     } else {
       badges.push([v.up === v.members ? 'oper-up' : 'oper-down', `${v.up}/${v.members} up`]);
@@ -719,12 +747,13 @@ window.ifmon = Object.freeze({
       inventory: !!app.inventory,
       sites: app.inventory ? (app.inventory.sites || []).map((s) => s.name) : [],
       subscribed: [...app.subscribed],
+      restricted: app.restricted,
       error: app.error,
       panels: [...app.panels.values()].map((p) => {
         const v = p.compute();
         return {
           id: p.id, kind: p.kind, in_bps: v.in_bps, out_bps: v.out_bps, points: v.points,
-          ts: v.ts, stale: !!v.stale, oper: v.oper ?? null, down: !!v.down,
+          ts: v.ts, stale: !!v.stale, oper: v.oper ?? null, down: !!v.down, forbidden: !!v.forbidden,
           util_in: v.util_in, util_out: v.util_out, speed_bps: v.speed_bps,
           visible: p.visible, charted: !!p.chart,
         };

@@ -224,6 +224,10 @@ class Gateway {
       `  web_root: ${yamlString(o.webRoot || path.join(this.dir, 'no-such-web-root'))}`,
       `  allowed_origins: [${(o.allowedOrigins || []).map(yamlString).join(', ')}]`,
       `  token: ${yamlString(o.token || '')}`,
+      ...(o.tokens ? ['  tokens:', ...o.tokens.flatMap((t) => [
+        `    - token: ${yamlString(t.token)}`,
+        `      channels: [${t.channels.map(yamlString).join(', ')}]`,
+      ])] : []),
       `  max_connections: ${o.maxConnections || 100}`,
       `  max_channels: ${o.maxChannels || 64}`,
       `  max_frame: ${o.maxFrame || 65536}`,

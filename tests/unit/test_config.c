@@ -264,6 +264,51 @@ static void bad_device_names_are_refused(void **unused)
     expect_error("devices:\n  - {name: inventory, address: x}\n", "t.yml:2:12:", "reserved");
 }
 
+static void gateway_tokens_load_with_their_channels(void **unused)
+{
+    struct config *cfg = load("redis: {prefix: mon}\n"
+                              "gateway:\n"
+                              "  token: admin-secret\n"
+                              "  tokens:\n"
+                              "    - token: tokyo-noc\n"
+                              "      channels: [\"mon:tokyo-*\", mon:osaka-core1:xe-0/0/1]\n"
+                              "    - {token: other, channels: [\"mon:*\"]}\n");
+
+    (void)unused;
+    assert_non_null(cfg);
+    assert_string_equal(cfg->gateway.token, "admin-secret");
+    assert_int_equal(cfg->gateway.ntokens, 2);
+    assert_string_equal(cfg->gateway.tokens[0].token, "tokyo-noc");
+    assert_int_equal(cfg->gateway.tokens[0].nchannels, 2);
+    assert_string_equal(cfg->gateway.tokens[0].channels[0], "mon:tokyo-*");
+    assert_string_equal(cfg->gateway.tokens[0].channels[1], "mon:osaka-core1:xe-0/0/1");
+    assert_int_equal(cfg->gateway.tokens[0].line, 5);
+    assert_string_equal(cfg->gateway.tokens[1].channels[0], "mon:*");
+    config_free(cfg);
+}
+
+static void bad_gateway_tokens_are_reported(void **unused)
+{
+    (void)unused;
+    expect_error("gateway:\n  tokens:\n    - {token: a, channels: [\"other:x\"]}\n",
+                 "t.yml:3:29:", "must start with \"ifmon:\"");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channels: [\"ifmon:*:x\"]}\n",
+                 "t.yml:3:29:", "only be the last");
+    expect_error("gateway:\n  tokens:\n    - {token: a}\n", "t.yml:3:7:", "channels");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channels: []}\n", "t.yml:3:7:",
+                 "channels");
+    expect_error("gateway:\n  tokens:\n    - {channels: [ifmon:x]}\n", "t.yml:3:7:",
+                 "missing or empty \"token\"");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channels: [ifmon:x]}\n"
+                 "    - {token: a, channels: [ifmon:y]}\n",
+                 "t.yml:4:15:", "same token as the entry at line 3");
+    expect_error("gateway:\n  token: a\n  tokens:\n    - {token: a, channels: [ifmon:x]}\n",
+                 "t.yml:2:3:", "repeats gateway.token");
+    expect_error("gateway:\n  tokens: {token: a}\n", "t.yml:2:11:", "expected a list");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channel: [ifmon:x]}\n", "t.yml:3:18:",
+                 "channels");
+}
+
 static void every_problem_of_a_file_is_reported(void **unused)
 {
     struct config *cfg = load("redis: {prefx: a}\n"
@@ -403,6 +448,8 @@ int main(void)
         cmocka_unit_test(wrong_section_types_are_reported),
         cmocka_unit_test(bad_integers_are_reported),
         cmocka_unit_test(bad_device_names_are_refused),
+        cmocka_unit_test(gateway_tokens_load_with_their_channels),
+        cmocka_unit_test(bad_gateway_tokens_are_reported),
         cmocka_unit_test(every_problem_of_a_file_is_reported),
         cmocka_unit_test(missing_file_gives_a_clear_message),
         cmocka_unit_test(file_on_disk_loads),

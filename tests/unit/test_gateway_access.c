@@ -1,5 +1,6 @@
 /* test_gateway_access.c -- unit tests of gateway/access.c: the Origin
- * check and the token comparison that guard the WebSocket upgrade. */
+ * check and the token comparison that guard the WebSocket upgrade, and
+ * the channels a restricted token may subscribe. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "../../gateway/access.h"
+#include "config.h"
 
 static void no_origin_header_is_a_non_browser_client_and_accepted(void **state)
 {
@@ -68,6 +70,70 @@ static void bearer_credentials_are_extracted(void **state)
     assert_null(access_bearer(NULL));
 }
 
+static char *tokyo_channels[] = {"ifmon:tokyo-*", "ifmon:osaka-core1:xe-0/0/1"};
+static char *all_channels[] = {"ifmon:*"};
+static struct config_token restricted[] = {
+    {.token = "tokyo-noc", .channels = tokyo_channels, .nchannels = 2, .line = 1},
+    {.token = "everything", .channels = all_channels, .nchannels = 1, .line = 2},
+};
+
+static void the_token_given_selects_its_grant(void **state)
+{
+    struct config_gateway g = {.token = "admin", .tokens = restricted, .ntokens = 2};
+
+    assert_ptr_equal(access_token_find("admin", &g), &access_all);
+    assert_ptr_equal(access_token_find("tokyo-noc", &g), &restricted[0]);
+    assert_ptr_equal(access_token_find("everything", &g), &restricted[1]);
+    assert_null(access_token_find("tokyo-no", &g));
+    assert_null(access_token_find("", &g));
+    assert_null(access_token_find(NULL, &g));
+    /* Restricted tokens alone still require a token. */
+    g.token = "";
+    assert_null(access_token_find("admin", &g));
+    assert_null(access_token_find("", &g));
+    assert_ptr_equal(access_token_find("tokyo-noc", &g), &restricted[0]);
+    /* No token configured: everyone sees everything. */
+    g.ntokens = 0;
+    assert_ptr_equal(access_token_find(NULL, &g), &access_all);
+    assert_ptr_equal(access_token_find("anything", &g), &access_all);
+}
+
+static void a_restricted_token_sees_only_what_its_entries_cover(void **state)
+{
+    const struct config_token *t = &restricted[0];
+
+    assert_true(access_channel_permitted(t, "ifmon:tokyo-edge1:ge-0/0/0", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:tokyo-edge1", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:tokyo-edge1:*", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:tokyo-*", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:osaka-core1:xe-0/0/1", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:inventory", "ifmon"));
+    /* A pattern wider than the entry is refused even though some of its
+     * channels would be allowed. */
+    assert_false(access_channel_permitted(t, "ifmon:tokyo*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core1:xe-0/0/1*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core1:xe-0/0/10", "ifmon"));
+    /* The state channel of a device one of whose interfaces it sees. */
+    assert_true(access_channel_permitted(t, "ifmon:osaka-core1", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core10", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core1*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:osaka-core1:*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:inventory2", "ifmon"));
+    assert_true(access_channel_permitted(&restricted[1], "ifmon:*", "ifmon"));
+    {
+        char *per_device[] = {"ifmon:paris-core1:*", "ifmon:lyon-*"};
+        struct config_token d = {.token = "d", .channels = per_device, .nchannels = 2};
+
+        assert_true(access_channel_permitted(&d, "ifmon:paris-core1", "ifmon"));
+        assert_true(access_channel_permitted(&d, "ifmon:lyon-edge1", "ifmon"));
+        assert_false(access_channel_permitted(&d, "ifmon:paris-core2", "ifmon"));
+        assert_false(access_channel_permitted(&d, "ifmon:paris-core", "ifmon"));
+    }
+    assert_true(access_channel_permitted(&access_all, "ifmon:*", "ifmon"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -76,6 +142,8 @@ int main(void)
         cmocka_unit_test(a_configured_list_replaces_the_default),
         cmocka_unit_test(tokens_compare_whole),
         cmocka_unit_test(bearer_credentials_are_extracted),
+        cmocka_unit_test(the_token_given_selects_its_grant),
+        cmocka_unit_test(a_restricted_token_sees_only_what_its_entries_cover),
     };
 
     return cmocka_run_group_tests_name("gateway access", tests, NULL, NULL);

@@ -17,6 +17,8 @@ const path = require('node:path');
 const TOP = path.resolve(__dirname, '..', '..');
 const COLLECTOR = path.resolve(TOP, process.env.IFMON_COLLECTOR || 'collector/ifmon-collector');
 const GATEWAY = path.resolve(TOP, process.env.IFMON_GATEWAY || 'gateway/ifmon-gateway');
+const ADMIN_TOKEN = 'web-admin';
+const TOKYO_TOKEN = 'tokyo-view';
 const CHROMIUM = process.env.IFMON_CHROMIUM || '/usr/bin/chromium';
 const WEB_ROOT = path.join(TOP, 'web');
 const OUT = path.join(TOP, 'tests', 'out', 'web');
@@ -268,7 +270,11 @@ class Stack {
       `  listen: "127.0.0.1:${this.gwPort}"`,
       `  web_root: ${j(WEB_ROOT)}`,
       '  allowed_origins: []',
-      '  token: ""',
+      // Pages present ADMIN_TOKEN unless a test gives another; a
+      // restricted token sees tokyo only (gateway.tokens).
+      `  token: ${j(ADMIN_TOKEN)}`,
+      '  tokens:',
+      `    - {token: ${j(TOKYO_TOKEN)}, channels: ["ifmon:tokyo-*"]}`,
       '  max_connections: 100',
       '  max_channels: 256',
       '  max_frame: 65536',
@@ -328,7 +334,8 @@ class Stack {
     });
     if (opts.viewport) await page.setViewportSize(opts.viewport);
     if (opts.colorScheme) await page.emulateMedia({ colorScheme: opts.colorScheme });
-    await page.goto(this.base + hash);
+    const token = opts.token ?? ADMIN_TOKEN;
+    await page.goto(`${this.base}?token=${encodeURIComponent(token)}${hash}`);
     return page;
   }
 
@@ -353,4 +360,4 @@ function near(v, want, tol = 0.02) {
   return typeof v === 'number' && Math.abs(v - want) <= tol * want;
 }
 
-module.exports = { Stack, SITES, expected, state, near, until, sleep, OUT, TOP };
+module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, SITES, expected, state, near, until, sleep, OUT, TOP };

@@ -6,7 +6,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { Stack, expected, state, near, until, sleep, OUT } = require('./lib.js');
+const { Stack, TOKYO_TOKEN, expected, state, near, until, sleep, OUT } = require('./lib.js');
 
 const TOKYO_GE = 'ifmon:tokyo-edge1:ge-0/0/0';
 const PARIS_ETH0 = 'ifmon:paris-core1:eth0';
@@ -143,6 +143,32 @@ describe('web page', { timeout: 240000 }, () => {
       assert.deepEqual(page.errors, []);
       await page.close();
     }
+  });
+
+  it('with a token restricted to tokyo: lists tokyo only, shows its panels, marks the others', async () => {
+    // A layout shared by someone who sees everything.
+    const entries = [TOKYO_GE, PARIS_ETH0, 'site:tokyo'];
+    const hash = `#w=1&p=${entries.map(encodeURIComponent).join(',')}`;
+    const page = await stack.page(hash, { token: TOKYO_TOKEN });
+    const st = await until('tokyo panels with data', async () => {
+      const s = await state(page);
+      return s && s.inventory && panel(s, TOKYO_GE)?.points >= 5 && panel(s, 'site:tokyo')?.in_bps != null && s;
+    }, 15000, 200);
+    assert.deepEqual(st.sites, ['tokyo']);
+    assert.equal(st.restricted, true);
+    assert.ok(st.subscribed.every((c) => c.startsWith('ifmon:tokyo-') || c === 'ifmon:inventory'), st.subscribed.join(' '));
+    assert.ok(st.subscribed.includes(TOKYO_GE));
+    const paris = panel(st, PARIS_ETH0);
+    assert.equal(paris.forbidden, true);
+    assert.equal(paris.points, 0);
+    assert.equal(panel(st, TOKYO_GE).forbidden, false);
+    assert.equal(await page.locator('.badge.bad', { hasText: 'not permitted' }).count(), 1);
+    await ratesMatch(page, TOKYO_GE);
+    // No error banner: the page adapted to what it may see.
+    assert.equal(st.error, null);
+    await shot(page, 'restricted-token');
+    assert.deepEqual(page.errors, []);
+    await page.close();
   });
 
   it('16 panels fit a 1920x1080 screen', async () => {
