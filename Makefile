@@ -59,6 +59,22 @@ fuzz: test-deps
 	@$(MAKE) -s -C tests/fuzz
 	@tests/fuzz/run.sh $(FUZZ_SECONDS)
 
+# The whole system for SOAK_SECONDS (default 3600): 300 interfaces at 1 s,
+# two gateways, steady and churning clients; flat RSS and descriptors
+# (docs/RELIABILITY.md).
+soak: test-deps all web
+	@$(MAKE) -s -C tests/sim
+	@node tests/soak/soak.js --markdown $(SOAK_ARGS)
+
+# Both daemons under Valgrind memcheck through a short soak
+# (VALGRIND_SECONDS, default 120): no memory error, no definite or
+# indirect leak at exit. The test suite runs it for 30 s.
+VALGRIND_SECONDS ?= 120
+valgrind: test-deps all
+	@$(MAKE) -s -C tests/sim
+	@IFMON_WRAP=tests/valgrind/memcheck.sh node tests/soak/soak.js --seconds $(VALGRIND_SECONDS) \
+	    --every 10 --devices 10 --clients 10 --churn 2
+
 check-config: all
 	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
 
@@ -88,4 +104,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz soak valgrind clean

@@ -732,8 +732,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "simagent: bind %s: %s\n", listen_at, strerror(errno));
         return 1;
     }
-    signal(SIGTERM, on_stop);
-    signal(SIGINT, on_stop);
+    /* No SA_RESTART: the signal must interrupt recvfrom() so the loop
+     * sees `stopping` (signal() would restart the call and wait for the
+     * next packet). */
+    {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_stop;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
     fprintf(stderr, "simagent: listening on %s\n", listen_at);
     while (!stopping) {
         struct sockaddr_in from;
