@@ -16,7 +16,7 @@
 #include "redis_uv.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 1000 /* a refused connect costs nothing; data resumes <= 1 s after Redis */
+#define BACKOFF_MAX_MS 500 /* a refused connect costs nothing; data resumes <= 1.5 s after Redis */
 
 struct publisher {
     uv_loop_t *loop;
@@ -51,20 +51,36 @@ static void buf_reserve(struct publisher *pub, size_t more)
         abort();
 }
 
+/* "<mark><n>\r\n" at the end of the buffer (room reserved by the caller).
+ * Hand-rolled: snprintf here took about 4% of the collector's CPU in a
+ * perf profile of make bench-collector. */
+static void resp_len(struct publisher *pub, char mark, size_t n)
+{
+    char tmp[24];
+    size_t k = 0;
+
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    pub->buf[pub->buf_len++] = mark;
+    while (k)
+        pub->buf[pub->buf_len++] = tmp[--k];
+    pub->buf[pub->buf_len++] = '\r';
+    pub->buf[pub->buf_len++] = '\n';
+}
+
 static void resp_begin(struct publisher *pub, int argc)
 {
     pub->buf_len = 0;
-    buf_reserve(pub, 16);
-    pub->buf_len += (size_t)snprintf(pub->buf, 16, "*%d\r\n", argc);
+    buf_reserve(pub, 32);
+    resp_len(pub, '*', (size_t)argc);
 }
 
 static void resp_arg(struct publisher *pub, const char *s, size_t len)
 {
-    int n;
-
     buf_reserve(pub, len + 32);
-    n = snprintf(pub->buf + pub->buf_len, 32, "$%zu\r\n", len);
-    pub->buf_len += (size_t)n;
+    resp_len(pub, '$', len);
     memcpy(pub->buf + pub->buf_len, s, len);
     pub->buf_len += len;
     pub->buf[pub->buf_len++] = '\r';
@@ -197,7 +213,7 @@ static void connect_now(struct publisher *pub)
         return;
     }
     ac->data = pub;
-    if (redis_uv_attach(ac, pub->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, pub->loop, PUBLISH_FLUSH_MS) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(pub, "connect", "cannot attach to the event loop");
         schedule_retry(pub);

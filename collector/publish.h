@@ -18,6 +18,9 @@
 
 /* Replies we may wait for before dropping samples: bounds our memory when
  * Redis stalls (about 1 KB per sample). */
+/* Commands wait this long to share a write: the responses of one poll
+ * (several PDUs) arrive within a millisecond or so of each other. */
+#define PUBLISH_FLUSH_MS 2
 #define PUBLISH_MAX_PENDING 200000
 
 struct publisher;

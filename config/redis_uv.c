@@ -2,6 +2,7 @@
 
 #include "redis_uv.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <hiredis/hiredis.h>
@@ -9,7 +10,11 @@
 struct redis_uv {
     redisAsyncContext *ac; /* NULL once hiredis let go of us */
     uv_poll_t poll;
+    uv_timer_t flush; /* writes what was queued, after flush_ms */
+    uint64_t flush_ms;
     int events; /* UV_READABLE | UV_WRITABLE currently watched */
+    int flushing;       /* inside the flush's redisAsyncHandleWrite() */
+    int open_handles;   /* freed when both handles are closed */
 };
 
 static void on_poll(uv_poll_t *handle, int status, int events)
@@ -51,11 +56,34 @@ static void del_read(void *p)
     watch(r, r->events & ~UV_READABLE);
 }
 
+/* flush_ms after the first command was queued, write everything queued
+ * since, at once. The socket is nearly always writable, so waiting for
+ * EPOLLOUT cost an epoll_ctl pair each way (libuv changes a watch by DEL
+ * + ADD) for every write; and a short delay lets the commands of several
+ * responses share one write. */
+static void on_flush(uv_timer_t *handle)
+{
+    struct redis_uv *r = handle->data;
+
+    if (r->ac == NULL)
+        return;
+    r->flushing = 1;
+    redisAsyncHandleWrite(r->ac);
+    r->flushing = 0;
+}
+
 static void add_write(void *p)
 {
     struct redis_uv *r = p;
 
-    watch(r, r->events | UV_WRITABLE);
+    /* Until connected, and when a write was partial (hiredis asks again
+     * from inside on_flush), wait for the socket to be writable. */
+    if (r->flushing || !(r->ac->c.flags & REDIS_CONNECTED)) {
+        watch(r, r->events | UV_WRITABLE);
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&r->flush))
+        uv_timer_start(&r->flush, on_flush, r->flush_ms, 0);
 }
 
 static void del_write(void *p)
@@ -67,7 +95,10 @@ static void del_write(void *p)
 
 static void on_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct redis_uv *r = handle->data;
+
+    if (--r->open_handles == 0)
+        free(r);
 }
 
 static void cleanup(void *p)
@@ -76,9 +107,10 @@ static void cleanup(void *p)
 
     r->ac = NULL;
     uv_close((uv_handle_t *)&r->poll, on_closed);
+    uv_close((uv_handle_t *)&r->flush, on_closed);
 }
 
-int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms)
 {
     struct redis_uv *r;
 
@@ -91,8 +123,12 @@ int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
         free(r);
         return REDIS_ERR;
     }
+    uv_timer_init(loop, &r->flush);
+    r->flush_ms = flush_ms;
+    r->open_handles = 2;
     r->ac = ac;
     r->poll.data = r;
+    r->flush.data = r;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;
     ac->ev.addWrite = add_write;

@@ -4,8 +4,10 @@
  * for every queued command, and libuv turns each call into an immediate
  * epoll_ctl(2) pair: with thousands of commands a second, most of the
  * daemon's CPU went to those system calls. This adapter only touches the
- * poll handle when the wanted event set really changes. Shared by the
- * collector and the gateway. */
+ * poll handle when the wanted event set really changes, and writes
+ * queued commands from a timer, flush_ms after the first of them (0: in
+ * the next loop iteration), without waiting for the socket to say it is
+ * writable. Shared by the collector and the gateway. */
 
 #ifndef IFMON_REDIS_UV_H
 #define IFMON_REDIS_UV_H
@@ -15,7 +17,9 @@
 
 /* Returns REDIS_OK, or REDIS_ERR when the context already has an event
  * library attached or the handle cannot be created. The adapter frees
- * itself when hiredis calls its cleanup hook (context freed). */
-int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
+ * itself when hiredis calls its cleanup hook (context freed). Commands
+ * wait at most flush_ms (plus the loop's own delays) before being
+ * written. */
+int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms);
 
 #endif

@@ -15,7 +15,7 @@
 #include "redis_uv.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS 500 /* clients get data again within 2 s of Redis (issue #7) */
 
 struct redis;
 
@@ -217,7 +217,7 @@ static void connect_link(struct link *l)
         return;
     }
     ac->data = l;
-    if (redis_uv_attach(ac, r->loop) != REDIS_OK) {
+    if (redis_uv_attach(ac, r->loop, 0) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(l, "connect", "cannot attach to the event loop");
         schedule_retry(l);

@@ -103,6 +103,14 @@ for variant in "${variants[@]}"; do
     rc=${PIPESTATUS[0]}
     count_node "$out" "$rc" "$variant web tests"
     rm -f "$out"
+
+    # The whole stack under faults (Redis killed ten times).
+    out=$(mktemp)
+    IFMON_COLLECTOR="$collector" IFMON_GATEWAY="$gateway" IFMON_SAN=$san \
+        "$top/tests/system/run.sh" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    count_node "$out" "$rc" "$variant system tests"
+    rm -f "$out"
 done
 
 # Fuzz targets (built with ASan+UBSan), 10 s each on their seed corpora.
@@ -115,6 +123,23 @@ if [ -x "$top/build/fuzz/fuzz_config" ]; then
 else
     echo "not ok - fuzz targets not built (make -C tests/fuzz)"
     failed=$((failed + 1))
+fi
+
+# Both daemons under Valgrind memcheck through a short soak (make
+# valgrind runs it longer): no memory error, no definite leak at exit.
+if [ -z "${filter[*]}" ] && [ "${#variants[@]}" -eq 2 ]; then
+    echo "=== valgrind memcheck"
+    out=$(mktemp)
+    IFMON_WRAP=tests/valgrind/memcheck.sh node "$top/tests/soak/soak.js" --seconds 30 --every 10 \
+        --devices 10 --clients 10 --churn 2 2>&1 | tee "$out"
+    if grep -q '^soak: passed' "$out"; then
+        echo "ok - valgrind memcheck: collector and two gateways, 30 s with churning clients"
+        passed=$((passed + 1))
+    else
+        echo "not ok - valgrind memcheck: collector and two gateways, 30 s with churning clients"
+        failed=$((failed + 1))
+    fi
+    rm -f "$out"
 fi
 
 echo "$passed passed, $failed failed"

@@ -40,7 +40,7 @@ describe('gateway across a Redis restart', () => {
     await env.redis.start(); // same port
     env.pub = await env.redis.client();
     await until('healthz 200', async () => (await httpGet(`${env.gw.base}/healthz`)).status === 200, 10000);
-    // Publish until the resubscription is in place (at most 2 s backoff).
+    // Publish until the resubscription is in place (backoff at most 0.5 s).
     let seq = 1;
     await until('delivery to resume', async () => {
       seq++;
