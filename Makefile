@@ -48,6 +48,18 @@ bench-gateway: test-deps all
 	@$(MAKE) -s -C tests/bench
 	@/usr/bin/python3 tests/bench/gateway.py --runs 3 --markdown $(BENCH_ARGS)
 
+# Side by side with what operators would use instead (docs/BENCHMARKS.md):
+# the collector against Prometheus' snmp_exporter on the same agents, the
+# gateway against a typical Node.js relay (ws + ioredis) under the same
+# load, and Redis' own ceiling for one sample (RPUSH + LTRIM + PUBLISH).
+bench-compare: all
+	@scripts/install-deps.sh bench
+	@$(MAKE) -s -C tests/sim
+	@$(MAKE) -s -C tests/bench
+	@/usr/bin/python3 tests/bench/compare_collector.py --runs 3 --markdown
+	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --markdown $(BENCH_ARGS)
+	@/usr/bin/python3 tests/bench/redis_ceiling.py --runs 3 --markdown
+
 # 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
 bench-web: test-deps all web
 	@node tests/bench/web.js
@@ -104,4 +116,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz soak valgrind clean
+.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz soak valgrind bench-compare clean

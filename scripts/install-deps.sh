@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Install whatever ifmon needs that this Debian machine lacks. Called by
 # `make run` and `make test`; does nothing when everything is there.
-#   scripts/install-deps.sh [run|test]
+#   scripts/install-deps.sh [run|test|bench]
 set -euo pipefail
 
 want=(gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev libuv1-dev
       libwebsockets-dev redis-server redis-tools snmpsim snmpd snmp python3 python3-yaml)
-if [ "${1:-run}" = test ]; then
+if [ "${1:-run}" = test ] || [ "${1:-run}" = bench ]; then
     want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose chromium
            clang libclang-rt-14-dev valgrind)
 fi
+# make bench-compare measures the collector against Prometheus' exporter.
+[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter)
 
 missing=()
 for p in "${want[@]}"; do

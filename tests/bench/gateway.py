@@ -22,6 +22,14 @@ it measures, over the window:
 
 Prints one table and, with --markdown, a Markdown block for
 docs/BENCHMARKS.md. Figures are measured, never assumed.
+
+--server relay runs the same load against tests/bench/relay/relay.js, a
+Redis -> WebSocket relay written the usual way in Node.js (ws + ioredis from
+the root package.json; run npm ci first), measured the same way (its node
+process's user+sys CPU, VmRSS, latency from gwload). --compare (make
+bench-compare) runs both, alternating gateway/relay and relay/gateway run by
+run, and prints medians and gateway/relay ratios as a Markdown table with the
+machine, the versions and the command.
 """
 
 import argparse
@@ -29,6 +37,8 @@ import json
 import os
 import platform
 import re
+import resource
+import shlex
 import shutil
 import socket
 import subprocess
@@ -43,6 +53,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_P99_MS = 20.0
 TARGET_KIB_PER_CONN = 8.0
+TARGET_CPU_RATIO = 5.0  # gateway deliveries per CPU second over the relay's
+
+SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)"}
 
 
 def free_port():
@@ -80,14 +93,14 @@ def metrics(port):
     except OSError:
         return {}
     return {m.group(1): float(m.group(2))
-            for m in re.finditer(r"^(ifmon_gateway_\w+) (\S+)$", text, re.M)}
+            for m in re.finditer(r"^((?:ifmon_gateway|relay)_\w+) (\S+)$", text, re.M)}
 
 
-def wait_healthy(port, proc, timeout=15):
+def wait_healthy(port, proc, timeout=15, name="the gateway"):
     end = time.time() + timeout
     while time.time() < end:
         if proc.poll() is not None:
-            raise RuntimeError("the gateway exited at start")
+            raise RuntimeError(f"{name} exited at start")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
                 if r.status == 200:
@@ -95,7 +108,7 @@ def wait_healthy(port, proc, timeout=15):
         except OSError:
             pass
         time.sleep(0.1)
-    raise RuntimeError("the gateway did not become healthy")
+    raise RuntimeError(f"{name} did not become healthy")
 
 
 def build_gwload(path):
@@ -112,24 +125,72 @@ def main():
     ap.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=1, help="repeat and report medians")
+    ap.add_argument("--server", choices=["ifmon", "relay"], default="ifmon",
+                    help="ifmon: gateway/ifmon-gateway; relay: the Node.js relay "
+                    "tests/bench/relay/relay.js (a measuring stick)")
+    ap.add_argument("--compare", action="store_true",
+                    help="run both servers, alternating, --runs times each, and print "
+                    "a Markdown comparison (make bench-compare)")
     ap.add_argument("--gateway", default=os.environ.get(
         "IFMON_GATEWAY", os.path.join(TOP, "gateway", "ifmon-gateway")))
+    ap.add_argument("--node", default=os.environ.get("NODE", "node"))
+    ap.add_argument("--relay", default=os.path.join(HERE, "relay", "relay.js"))
     ap.add_argument("--gwload", default=os.path.join(HERE, "gwload"))
     ap.add_argument("--json", action="store_true", help="also print each run as JSON")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
 
     build_gwload(args.gwload)
+    if args.compare:
+        compare(args)
+        return
     results = []
     for i in range(args.runs):
-        r = run_once(args)
+        r = run_once(args, args.server)
         results.append(r)
         if args.json:
             print(json.dumps(r), flush=True)
-    report(args, results)
+    if not report(args, results, args.server):
+        sys.exit(1)
 
 
-def run_once(args):
+def start_server(args, server, tmp, redis_port):
+    """Start the server under test; returns (process, port, log path)."""
+    port = free_port()
+    log_path = os.path.join(tmp, "server.log")
+    log = open(log_path, "w")
+    if server == "ifmon":
+        cfg = os.path.join(tmp, "bench.yml")
+        with open(cfg, "w") as f:
+            f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, "
+                    f"history: 60}}\n"
+                    f"gateway:\n  listen: 127.0.0.1:{port}\n"
+                    f"  web_root: {os.path.join(tmp, 'www')}\n"
+                    f"  allowed_origins: []\n  token: \"\"\n"
+                    f"  max_connections: {args.clients + 100}\n"
+                    f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n")
+        os.mkdir(os.path.join(tmp, "www"))
+        proc = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
+    else:
+        if not os.path.exists(os.path.join(TOP, "node_modules", "ioredis")):
+            raise RuntimeError("node_modules/ioredis is missing: run npm ci in " + TOP)
+        want = args.clients + 256
+
+        def raise_nofile():
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            if soft != resource.RLIM_INFINITY and soft < want:
+                new_hard = hard if hard == resource.RLIM_INFINITY or hard >= want else want
+                resource.setrlimit(resource.RLIMIT_NOFILE, (want, new_hard))
+
+        proc = subprocess.Popen(
+            [args.node, args.relay, "--port", str(port), "--redis-port", str(redis_port)],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile, cwd=tmp)
+    log.close()
+    wait_healthy(port, proc, name=SERVER_NAMES[server])
+    return proc, port, log_path
+
+
+def run_once(args, server):
     tmp = tempfile.mkdtemp(prefix="ifmon-gwbench-")
     procs = []
     try:
@@ -146,22 +207,8 @@ def run_once(args):
             except OSError:
                 time.sleep(0.05)
 
-        gw_port = free_port()
-        cfg = os.path.join(tmp, "bench.yml")
-        with open(cfg, "w") as f:
-            f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, "
-                    f"history: 60}}\n"
-                    f"gateway:\n  listen: 127.0.0.1:{gw_port}\n"
-                    f"  web_root: {os.path.join(tmp, 'www')}\n"
-                    f"  allowed_origins: []\n  token: \"\"\n"
-                    f"  max_connections: {args.clients + 100}\n"
-                    f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n")
-        os.mkdir(os.path.join(tmp, "www"))
-        log_path = os.path.join(tmp, "gateway.log")
-        log = open(log_path, "w")
-        gw = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
+        gw, gw_port, log_path = start_server(args, server, tmp, redis_port)
         procs.append(gw)
-        wait_healthy(gw_port, gw)
         time.sleep(0.5)
         rss_empty = status_kib(gw.pid, "VmRSS")
 
@@ -173,7 +220,7 @@ def run_once(args):
              "--wait-stdin"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(gen)
-        r = {"rss_empty_kib": rss_empty}
+        r = {"server": server, "rss_empty_kib": rss_empty}
         for line in gen.stdout:
             ev = json.loads(line)
             e = ev["event"]
@@ -203,10 +250,11 @@ def run_once(args):
         window = t1 - t0
         deliveries = res["deliveries"]
         gw_cpu = c1[0] - c0[0]
+        out_key = ("ifmon_gateway_messages_out_total" if server == "ifmon"
+                   else "relay_messages_out_total")
         n = max(1, r["idle_subscribed"])
         gw.terminate()
         rc = gw.wait(timeout=30)
-        log.close()
         log_text = open(log_path).read()
         problems = [l for l in log_text.splitlines()
                     if re.search(r"\b(warning|error|fatal)\b", l) and "web_root" not in l]
@@ -221,6 +269,7 @@ def run_once(args):
             "per_s": deliveries / res["window_s"],
             "gw_cpu_s": gw_cpu,
             "gw_cpu_per_100k": gw_cpu / (deliveries / 100000.0) if deliveries else float("nan"),
+            "per_cpu_s": deliveries / gw_cpu if gw_cpu > 0 else float("nan"),
             "gw_share": gw_cpu / window,
             "gen_share": (c1[1] - c0[1]) / window,
             "redis_share": (c1[2] - c0[2]) / window,
@@ -234,8 +283,7 @@ def run_once(args):
             "pub_late_max_ms": res["pub_late_max_ms"],
             "dropped": m1.get("ifmon_gateway_dropped_total", 0) -
                        m0.get("ifmon_gateway_dropped_total", 0),
-            "gw_out": m1.get("ifmon_gateway_messages_out_total", 0) -
-                      m0.get("ifmon_gateway_messages_out_total", 0),
+            "gw_out": m1.get(out_key, 0) - m0.get(out_key, 0),
             "lost_conns": res["lost_after_setup"],
             "closed_by_server": res["closed_by_server"],
             "error_replies": res["error_replies"],
@@ -244,6 +292,14 @@ def run_once(args):
             "gw_log_sample": problems[:3],
             "exit": rc,
         })
+        # Messages the server handed to its sockets in the window, per CPU
+        # second: the same figure counted by the server, whatever the clients
+        # received by the end of the drain (a server that falls behind still
+        # spends the window's CPU on older messages).
+        # A saturated Node relay may not answer /metrics within its timeout:
+        # then there is no figure (None), not a zero.
+        r["out_per_cpu_s"] = (r["gw_out"] / gw_cpu if gw_cpu > 0 and out_key in m0
+                              and out_key in m1 else None)
         # CPU used by everything else on the machine (other users, builds),
         # in cores: busy share of all cores minus our three processes.
         r["other_share"] = (r["machine_busy"] * os.cpu_count() - r["gw_share"] -
@@ -266,23 +322,26 @@ def median(values):
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
-def report(args, results):
-    keys = ["per_s", "gw_cpu_per_100k", "gw_share", "gen_share", "redis_share",
+def report(args, results, server="ifmon"):
+    """Print the runs and medians of one server; False if it exited badly."""
+    name = SERVER_NAMES[server]
+    gw = "gateway" if server == "ifmon" else "relay"
+    keys = ["per_s", "per_cpu_s", "gw_cpu_per_100k", "gw_share", "gen_share", "redis_share",
             "machine_busy", "other_share", "kib_per_conn", "rss_peak_kib", "p50_ms", "p99_ms", "max_ms",
             "setup_s"]
     med = {k: median([r[k] for r in results]) for k in keys}
     due = args.clients * args.per_client  # deliveries a second
     cores = os.cpu_count()
-    print(f"ifmon-gateway benchmark: {args.clients} clients x {args.per_client} of "
+    print(f"{name} benchmark: {args.clients} clients x {args.per_client} of "
           f"{args.channels} channels, every channel published once a second "
           f"(= {due} deliveries/s due), {args.duration:.0f} s measured after "
           f"{args.warmup:.0f} s warm-up, {args.runs} run(s)")
     print(f"  machine: {platform.machine()}, {cores} cores, kernel {platform.release()}; "
-          f"gateway, gwload and redis-server share them")
+          f"{gw}, gwload and redis-server share them")
     for r in results:
         print(f"  run: {r['connected']}/{r['clients']} connected, {r['subscribed']} subscribed "
               f"in {r['setup_s']:.1f} s; {r['deliveries']} of {r['expected']} deliveries "
-              f"({r['per_s']:.0f}/s); gateway CPU {r['gw_cpu_s']:.2f} s -> "
+              f"({r['per_s']:.0f}/s); {gw} CPU {r['gw_cpu_s']:.2f} s -> "
               f"{r['gw_cpu_per_100k']:.3f} s/100k ({100 * r['gw_share']:.0f}% of a core); "
               f"gwload {100 * r['gen_share']:.0f}%, redis {100 * r['redis_share']:.0f}%, "
               f"machine {100 * r['machine_busy']:.0f}% busy of {cores} cores "
@@ -293,23 +352,24 @@ def report(args, results):
               f"peak {r['rss_peak_kib'] / 1024:.1f} MiB; dropped {r['dropped']:.0f}, "
               f"lost connections {r['lost_conns']}, error replies {r['error_replies']}, "
               f"publisher late max {r['pub_late_max_ms']:.1f} ms, "
-              f"gateway log warnings/errors {r['gw_log_problems']}")
+              f"{gw} log warnings/errors {r['gw_log_problems']}")
         if r["first_error"]:
             print(f"    first problem seen by gwload: {r['first_error']}")
         for l in r["gw_log_sample"]:
-            print(f"    gateway log: {l}")
+            print(f"    {gw} log: {l}")
     ok = lambda good: "ok" if good else "MISSED"
     print(f"  median deliveries: {med['per_s']:.0f}/s of {due}/s due")
-    print(f"  median gateway CPU per 100,000 deliveries: {med['gw_cpu_per_100k']:.3f} s "
-          f"({100 * med['gw_share']:.0f}% of one core)")
+    print(f"  median {gw} CPU per 100,000 deliveries: {med['gw_cpu_per_100k']:.3f} s "
+          f"({100 * med['gw_share']:.0f}% of one core) = {med['per_cpu_s']:.0f} deliveries "
+          f"per CPU second")
     print(f"  median latency PUBLISH -> client: p50 {med['p50_ms']:.2f} ms, "
           f"p99 {med['p99_ms']:.2f} ms (target < {TARGET_P99_MS:.0f} ms: "
           f"{ok(med['p99_ms'] < TARGET_P99_MS)}), max {med['max_ms']:.1f} ms")
-    print(f"  median gateway RSS per idle subscribed connection: {med['kib_per_conn']:.2f} KiB "
+    print(f"  median {gw} RSS per idle subscribed connection: {med['kib_per_conn']:.2f} KiB "
           f"(target < {TARGET_KIB_PER_CONN:.0f} KB: "
           f"{ok(med['kib_per_conn'] * 1.024 < TARGET_KIB_PER_CONN)}); "
           f"peak RSS {med['rss_peak_kib'] / 1024:.1f} MiB")
-    print(f"  median CPU shares (of one core): gateway {100 * med['gw_share']:.0f}%, "
+    print(f"  median CPU shares (of one core): {gw} {100 * med['gw_share']:.0f}%, "
           f"gwload {100 * med['gen_share']:.0f}%, redis {100 * med['redis_share']:.0f}%; "
           f"machine {100 * med['machine_busy']:.0f}% busy of {cores} cores, of which "
           f"{100 * med['other_share']:.0f}% of a core by other processes")
@@ -318,7 +378,7 @@ def report(args, results):
     if noisy:
         limits.append(f"other processes on the machine (over 20% of a core in run(s) "
                       f"{', '.join(map(str, noisy))}; their latency tail may not be the "
-                      f"gateway's)")
+                      f"{gw}'s)")
     if med["gen_share"] > 0.9:
         limits.append(f"the load generator (gwload at {100 * med['gen_share']:.0f}% of a core)")
     if med["redis_share"] > 0.9:
@@ -330,7 +390,7 @@ def report(args, results):
                       f"{max(r['pub_late_max_ms'] for r in results):.0f} ms late: gwload "
                       "did not get the CPU in time)")
     if limits:
-        print("  NOTE: possibly limited by " + "; ".join(limits) + ", not only the gateway")
+        print("  NOTE: possibly limited by " + "; ".join(limits) + f", not only the {gw}")
     else:
         print("  the generator and Redis kept up (each under 90% of a core, machine not "
               "saturated)")
@@ -340,10 +400,10 @@ def report(args, results):
     if missing or bad:
         print(f"  PROBLEMS: {missing} deliveries missing over all runs; "
               f"{len(bad)} run(s) with lost/failed connections, error replies, drops or "
-              f"gateway log warnings (see the run lines)")
+              f"{gw} log warnings (see the run lines)")
     if args.markdown:
         print()
-        print("| clients x channels | deliveries/s | gateway CPU per 100k | gateway core share "
+        print(f"| clients x channels | deliveries/s | {gw} CPU per 100k | {gw} core share "
               "| gwload / redis share | RSS per idle conn | peak RSS | latency p50 "
               "| latency p99 | latency max |")
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -354,7 +414,150 @@ def report(args, results):
               f"| {med['rss_peak_kib'] / 1024:.1f} MiB | {med['p50_ms']:.2f} ms "
               f"| {med['p99_ms']:.2f} ms | {med['max_ms']:.1f} ms |")
     if any(r["exit"] != 0 for r in results):
-        print("  the gateway exited with a non-zero status", file=sys.stderr)
+        print(f"  the {gw} exited with a non-zero status", file=sys.stderr)
+        return False
+    return True
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def command_output(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def npm_version(pkg):
+    try:
+        with open(os.path.join(TOP, "node_modules", pkg, "package.json")) as f:
+            return json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        return "?"
+
+
+def lws_version(gateway):
+    v = command_output(["pkg-config", "--modversion", "libwebsockets"]).rstrip("-")
+    if v:
+        return v
+    m = re.search(r"libwebsockets\.so\.(\d+)", command_output(["ldd", gateway]))
+    return f"soname {m.group(1)}" if m else "?"
+
+
+def compare(args):
+    """Both servers under the same gwload load, alternating (ABBA) run by run."""
+    results = {"ifmon": [], "relay": []}
+    for i in range(args.runs):
+        order = ["ifmon", "relay"] if i % 2 == 0 else ["relay", "ifmon"]
+        for server in order:
+            print(f"run {i + 1}/{args.runs}: {SERVER_NAMES[server]} ...", file=sys.stderr,
+                  flush=True)
+            r = run_once(args, server)
+            results[server].append(r)
+            if args.json:
+                print(json.dumps(r), flush=True)
+    ok = True
+    for server in ("ifmon", "relay"):
+        ok = report(args, results[server], server) and ok
+        print()
+
+    keys = ["per_s", "per_cpu_s", "gw_share", "gen_share", "redis_share", "machine_busy",
+            "other_share", "kib_per_conn", "rss_peak_kib", "p50_ms", "p99_ms", "max_ms",
+            "setup_s", "delivered"]
+    for rs in results.values():
+        for r in rs:
+            r["delivered"] = r["deliveries"] / r["expected"] if r["expected"] else 0.0
+    med = {srv: {k: median([r[k] for r in rs]) for k in keys} for srv, rs in results.items()}
+    for srv, rs in results.items():
+        outs = [r["out_per_cpu_s"] for r in rs if r["out_per_cpu_s"] is not None]
+        med[srv]["out_per_cpu_s"] = median(outs) if outs else None
+    g, n = med["ifmon"], med["relay"]
+    due = args.clients * args.per_client
+    ratio = lambda a, b: f"{a / b:.3g}x" if b else "-"
+    cmd = shlex.join(["tests/bench/gateway.py"] + sys.argv[1:])
+    cores = os.cpu_count()
+    node_v = command_output([args.node, "--version"])
+    redis_v = re.search(r"v=(\S+)", command_output(["redis-server", "--version"]))
+
+    print(f"### ifmon-gateway against a Node.js relay ({args.clients} clients x "
+          f"{args.per_client} of {args.channels} channels)")
+    print()
+    print(f"Same gwload load for both: {args.clients} WebSocket clients, each subscribed "
+          f"to {args.per_client} of {args.channels} channels, every channel published once "
+          f"a second ({due} deliveries/s due); {args.warmup:.0f} s warm-up, "
+          f"{args.duration:.0f} s measured, {args.runs} run(s) of each server alternating "
+          f"(gateway/relay, then relay/gateway); medians. CPU is the server process's "
+          f"user+sys over the measured window; deliveries are the messages published "
+          f"in the window that the clients received by its end plus 2 s; RSS per "
+          f"connection is VmRSS with the clients subscribed and idle minus VmRSS with "
+          f"none, over the clients.")
+    print()
+    print("| | ifmon-gateway | Node relay (ws + ioredis) | gateway / relay |")
+    print("|---|---|---|---|")
+    print(f"| deliveries/s (of {due} due) | {g['per_s']:.0f} ({100 * g['delivered']:.1f}%) "
+          f"| {n['per_s']:.0f} ({100 * n['delivered']:.1f}%) | {ratio(g['per_s'], n['per_s'])} |")
+    print(f"| **deliveries per CPU second** | **{g['per_cpu_s']:.0f}** | "
+          f"**{n['per_cpu_s']:.0f}** | **{ratio(g['per_cpu_s'], n['per_cpu_s'])}** |")
+    fmt = lambda v: "n/a (no /metrics answer)" if v is None else f"{v:.0f}"
+    go, no = g["out_per_cpu_s"], n["out_per_cpu_s"]
+    print(f"| messages handed to sockets per CPU second (server's counter) "
+          f"| {fmt(go)} | {fmt(no)} | {ratio(go, no) if go and no else '-'} |")
+    print(f"| server CPU (share of one core) | {100 * g['gw_share']:.1f}% "
+          f"| {100 * n['gw_share']:.1f}% | {ratio(g['gw_share'], n['gw_share'])} |")
+    print(f"| latency p50 (PUBLISH -> client) | {g['p50_ms']:.2f} ms | {n['p50_ms']:.2f} ms "
+          f"| {ratio(g['p50_ms'], n['p50_ms'])} |")
+    print(f"| **latency p99** | **{g['p99_ms']:.2f} ms** | **{n['p99_ms']:.2f} ms** "
+          f"| **{ratio(g['p99_ms'], n['p99_ms'])}** |")
+    print(f"| latency max | {g['max_ms']:.1f} ms | {n['max_ms']:.1f} ms "
+          f"| {ratio(g['max_ms'], n['max_ms'])} |")
+    print(f"| **RSS per idle subscribed connection** | **{g['kib_per_conn']:.2f} KiB** "
+          f"| **{n['kib_per_conn']:.2f} KiB** | **{ratio(g['kib_per_conn'], n['kib_per_conn'])}** |")
+    print(f"| peak RSS | {g['rss_peak_kib'] / 1024:.1f} MiB | {n['rss_peak_kib'] / 1024:.1f} MiB "
+          f"| {ratio(g['rss_peak_kib'], n['rss_peak_kib'])} |")
+    print(f"| gwload / redis-server CPU (share of one core) | {100 * g['gen_share']:.0f}% / "
+          f"{100 * g['redis_share']:.0f}% | {100 * n['gen_share']:.0f}% / "
+          f"{100 * n['redis_share']:.0f}% | |")
+    print(f"| other processes on the machine (share of one core) | "
+          f"{100 * g['other_share']:.0f}% | {100 * n['other_share']:.0f}% | |")
+    print(f"| setup: connect + subscribe {args.clients} clients | {g['setup_s']:.1f} s "
+          f"| {n['setup_s']:.1f} s | |")
+    print()
+    print("Per run, deliveries per CPU second / p50 / p99 / KiB per connection:")
+    print()
+    for srv in ("ifmon", "relay"):
+        runs = "; ".join(f"{r['per_cpu_s']:.0f} / {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms / "
+                         f"{r['kib_per_conn']:.2f} KiB" for r in results[srv])
+        print(f"- {SERVER_NAMES[srv]}: {runs}")
+    print()
+    print(f"Machine: {cpu_model()}, {cores} cores, {platform.machine()}, kernel "
+          f"{platform.release()}; the server, gwload and redis-server share the cores.  ")
+    print(f"Versions: ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}, "
+          f"libwebsockets {lws_version(args.gateway)}; Node.js {node_v}, ws "
+          f"{npm_version('ws')}, ioredis {npm_version('ioredis')}; redis-server "
+          f"{redis_v.group(1) if redis_v else '?'}.  ")
+    print(f"Command: `{cmd}`")
+    print()
+    cpu_ratio = g["per_cpu_s"] / n["per_cpu_s"] if n["per_cpu_s"] else float("inf")
+    goal_cpu = cpu_ratio >= TARGET_CPU_RATIO
+    goal_p99 = g["p99_ms"] < n["p99_ms"]
+    print(f"Goal: at least {TARGET_CPU_RATIO:.0f}x the relay's deliveries per CPU second "
+          f"({cpu_ratio:.2f}x: {'met' if goal_cpu else 'MISSED'}) and a lower p99 "
+          f"({g['p99_ms']:.2f} against {n['p99_ms']:.2f} ms: "
+          f"{'met' if goal_p99 else 'MISSED'}).")
+    if n["delivered"] < 0.99:
+        print(f"The relay did not keep up: {n['per_s']:.0f} of {due} deliveries/s due "
+              f"({100 * n['delivered']:.1f}%) reached the clients within the window and "
+              f"the drain.")
+    if not ok:
         sys.exit(1)
 
 
