@@ -33,6 +33,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
+const { snmprec } = require('../sim/snmprec');
 const {
   TOP, SAN, PREFIX, RedisServer, Gateway, freePort, httpGet, checkSanitizer, sleep, until,
 } = require('../gateway/lib');
@@ -147,27 +148,6 @@ function usage(pid) {
   };
 }
 
-function snmprec(d) {
-  const recs = [['1.3.6.1.2.1.1.3.0', '67:numeric', 'rate=100']];
-  for (let i = 1; i <= IFACES; i++) {
-    recs.push(
-      [`1.3.6.1.2.1.2.2.1.2.${i}`, '4', `Ethernet${i}`],
-      [`1.3.6.1.2.1.2.2.1.8.${i}`, '2', '1'],
-      [`1.3.6.1.2.1.31.1.1.1.1.${i}`, '4', `ge-0/0/${i}`],
-      [`1.3.6.1.2.1.31.1.1.1.6.${i}`, '70:numeric', `rate=${1000 * (d + 1) * i},initial=5`],
-      [`1.3.6.1.2.1.31.1.1.1.10.${i}`, '70:numeric', `rate=${500 * (d + 1) * i},initial=5`],
-      [`1.3.6.1.2.1.31.1.1.1.15.${i}`, '66', '10000'],
-    );
-  }
-  const key = (o) => o.split('.').map(Number);
-  recs.sort((a, b) => {
-    const x = key(a[0]);
-    const y = key(b[0]);
-    for (let k = 0; k < Math.min(x.length, y.length); k++) if (x[k] !== y[k]) return x[k] - y[k];
-    return x.length - y.length;
-  });
-  return recs.map((r) => r.join('|')).join('\n') + '\n';
-}
 
 // ------------------------------------------------------------- clients
 
@@ -288,7 +268,7 @@ before(async () => {
   fs.chmodSync(S.dir, 0o755);
   const data = path.join(S.dir, 'data');
   fs.mkdirSync(data, { mode: 0o755 });
-  for (let d = 0; d < DEVICES; d++) fs.writeFileSync(path.join(data, `dev${d}.snmprec`), snmprec(d));
+  for (let d = 0; d < DEVICES; d++) fs.writeFileSync(path.join(data, `dev${d}.snmprec`), snmprec(IFACES, d));
 
   const redisPort = await freePort();
   S.redis = new RedisServer(S.dir, redisPort);
