@@ -24,23 +24,9 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "mib.h"
+#include "response.h"
 
-/* RFC 3418 / RFC 2863 objects. */
-static const oid oid_sys_uptime[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
-static const oid oid_if_descr[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 2};
-static const oid oid_if_name[] = {1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1};
-static const oid oid_if_type[] = {1, 3, 6, 1, 2, 1, 2, 2, 1, 3};
-#define IF_TABLE_COL_LEN 10  /* ifTable column prefix: 1.3.6.1.2.1.2.2.1.C */
-#define IFX_TABLE_COL_LEN 11 /* ifXTable column prefix: 1.3.6.1.2.1.31.1.1.1.C */
-#define COL_IF_SPEED 5
-#define COL_IF_OPER_STATUS 8
-#define COL_IF_IN_OCTETS 10
-#define COL_IF_OUT_OCTETS 16
-#define COL_IF_HC_IN_OCTETS 6
-#define COL_IF_HC_OUT_OCTETS 10
-#define COL_IF_HIGH_SPEED 15
-
-#define VARBINDS_PER_IFACE 4
 #define WALK_COLS 3
 #define IFTYPE_SOFTWARE_LOOPBACK 24 /* IANAifType-MIB */
 #define WALK_MAX_ROWS 100000
@@ -729,7 +715,7 @@ static int iface_cmp_index(const void *a, const void *b)
 /* Split the interfaces into GET PDUs of at most max_varbinds varbinds. */
 static void device_plan_chunks(struct device *dev)
 {
-    size_t per = (size_t)(dev->max_varbinds - 1) / VARBINDS_PER_IFACE, i;
+    size_t per = (size_t)(dev->max_varbinds - 1) / RESPONSE_VARBINDS_PER_IFACE, i;
 
     if (per == 0)
         per = 1;
@@ -833,132 +819,22 @@ static void discover_apply(struct device *dev)
 
 /* ---------------------------------------------------------------- polls */
 
-static int var_uint(const netsnmp_variable_list *v, uint64_t *out)
+/* response_sample_fn of the poll: count the reading and hand it on. */
+static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
+                      const struct rate_result *res)
 {
-    switch (v->type) {
-    case ASN_COUNTER64:
-        *out = ((uint64_t)v->val.counter64->high << 32) | (uint32_t)v->val.counter64->low;
-        return 0;
-    case ASN_COUNTER:
-    case ASN_GAUGE:
-    case ASN_TIMETICKS:
-    case ASN_UINTEGER:
-        *out = (uint32_t)*v->val.integer;
-        return 0;
-    case ASN_INTEGER:
-        if (*v->val.integer < 0)
-            return -1;
-        *out = (uint64_t)*v->val.integer;
-        return 0;
-    default:
-        return -1;
-    }
-}
+    struct poller *p = ctx;
 
-/* Does varbind v carry column `col` of table prefix (len) for ifindex? */
-static int var_is(const netsnmp_variable_list *v, const oid *table, size_t len, oid col,
-                  long ifindex)
-{
-    return v->name_length == len + 1 && v->name[len - 1] == col && v->name[len] == (oid)ifindex &&
-           memcmp(v->name, table, (len - 1) * sizeof(oid)) == 0;
-}
-
-static void chunk_add_vars(const struct device *dev, const struct chunk *ch, netsnmp_pdu *pdu)
-{
-    oid name[IFX_TABLE_COL_LEN + 1];
-    size_t i;
-
-    snmp_add_null_var(pdu, oid_sys_uptime, OID_LENGTH(oid_sys_uptime));
-    for (i = ch->first; i < ch->first + ch->count; i++) {
-        const struct iface *ifc = &dev->ifaces[i];
-
-        if (ifc->width == 64) {
-            memcpy(name, oid_if_name, sizeof(oid_if_name));
-            name[IFX_TABLE_COL_LEN] = (oid)ifc->ifindex;
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_IN_OCTETS;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_OUT_OCTETS;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HIGH_SPEED;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-        } else {
-            memcpy(name, oid_if_descr, sizeof(oid_if_descr));
-            name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_IN_OCTETS;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_OUT_OCTETS;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_SPEED;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-        }
-        memcpy(name, oid_if_descr, sizeof(oid_if_descr));
-        name[IF_TABLE_COL_LEN - 1] = COL_IF_OPER_STATUS;
-        name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
-        snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-    }
+    p->samples++;
+    if (p->hooks.sample)
+        p->hooks.sample(p->hooks.ctx, dev, ifc, res, p->now_wall);
 }
 
 static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap)
 {
-    struct poller *p = dev->poller;
     struct rate_result res = {.status = RATE_GAP, .gap = gap};
 
-    p->samples++;
-    if (p->hooks.sample)
-        p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
-}
-
-/* Read one interface's four varbinds into ifc->sample. Returns 0, or -1
- * when the counters are missing (and says whether the ifIndex is gone). */
-static int iface_read(struct device *dev, struct iface *ifc, netsnmp_variable_list **vp,
-                      uint32_t uptime, int have_uptime)
-{
-    netsnmp_variable_list *v[VARBINDS_PER_IFACE];
-    const oid *table = ifc->width == 64 ? oid_if_name : oid_if_descr;
-    size_t tlen = ifc->width == 64 ? IFX_TABLE_COL_LEN : IF_TABLE_COL_LEN;
-    uint64_t in, out, speed = 0, oper = 0;
-    int k;
-
-    for (k = 0; k < VARBINDS_PER_IFACE; k++) {
-        v[k] = *vp;
-        if (*vp)
-            *vp = (*vp)->next_variable;
-    }
-    if (v[3] && var_is(v[3], oid_if_descr, IF_TABLE_COL_LEN, COL_IF_OPER_STATUS, ifc->ifindex) &&
-        var_uint(v[3], &oper) == 0)
-        ifc->oper = (int)oper;
-    /* A loopback's speed is made up (Linux says 10 Mb/s): unknown, so it
-     * is neither shown nor used for the over-speed check. */
-    if (v[2] && var_uint(v[2], &speed) == 0 && !ifc->loopback)
-        ifc->speed_bps = ifc->width == 64 ? speed * 1000000u : speed == UINT32_MAX ? 0 : speed;
-    if (!v[0] || !v[1] ||
-        !var_is(v[0], table, tlen, ifc->width == 64 ? COL_IF_HC_IN_OCTETS : COL_IF_IN_OCTETS,
-                ifc->ifindex) ||
-        !var_is(v[1], table, tlen, ifc->width == 64 ? COL_IF_HC_OUT_OCTETS : COL_IF_OUT_OCTETS,
-                ifc->ifindex) ||
-        var_uint(v[0], &in) < 0 || var_uint(v[1], &out) < 0) {
-        int gone =
-            v[3] == NULL || v[3]->type == SNMP_NOSUCHINSTANCE || v[3]->type == SNMP_NOSUCHOBJECT;
-
-        if (gone) {
-            dev->need_discovery = 1;
-        } else if (ifc->width == 64) {
-            /* The agent has the interface but no 64-bit counters for it
-             * (RFC 2863 allows that for slow interfaces): use ifTable. */
-            log_info("device %s: \"%s\" has no ifHCInOctets; using 32-bit counters", dev->cfg->name,
-                     ifc->name);
-            ifc->width = 32;
-        }
-        return -1;
-    }
-    ifc->sample.in_octets = in;
-    ifc->sample.out_octets = out;
-    ifc->sample.width = ifc->width;
-    ifc->sample.mono_ns = dev->poller->now_ns;
-    ifc->sample.uptime = uptime;
-    ifc->sample.have_uptime = have_uptime;
-    ifc->sample.speed_bps = ifc->speed_bps;
-    return 0;
+    on_sample(dev->poller, dev, ifc, &res);
 }
 
 static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, void *magic)
@@ -966,9 +842,7 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
     struct chunk *ch = magic;
     struct device *dev = ch->dev;
     struct poller *p = dev->poller;
-    netsnmp_variable_list *v;
-    uint64_t uptime = 0, hold;
-    int have_uptime = 0, moved = 0, usable;
+    int usable;
     size_t i;
 
     usable = response_usable(dev, op, pdu);
@@ -976,7 +850,8 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
         return 1;
     if (usable && pdu->errstat != SNMP_ERR_NOERROR) {
         dev->failures++;
-        if (pdu->errstat == SNMP_ERR_TOOBIG && dev->max_varbinds > VARBINDS_PER_IFACE + 1) {
+        if (pdu->errstat == SNMP_ERR_TOOBIG &&
+            dev->max_varbinds > RESPONSE_VARBINDS_PER_IFACE + 1) {
             dev->max_varbinds = (dev->max_varbinds + 1) / 2;
             log_info("device %s: agent says tooBig; asking %d varbinds per request", dev->cfg->name,
                      dev->max_varbinds);
@@ -988,38 +863,7 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
         usable = 0;
     }
     if (usable) {
-        v = pdu->variables;
-        if (v &&
-            snmp_oid_compare(v->name, v->name_length, oid_sys_uptime, OID_LENGTH(oid_sys_uptime)) ==
-                0 &&
-            v->type == ASN_TIMETICKS && var_uint(v, &uptime) == 0)
-            have_uptime = 1;
-        if (v)
-            v = v->next_variable;
-        for (i = ch->first; i < ch->first + ch->count; i++) {
-            struct iface *ifc = &dev->ifaces[i];
-
-            ifc->sample_ok = iface_read(dev, ifc, &v, (uint32_t)uptime, have_uptime) == 0;
-            if (ifc->sample_ok && rate_moved(&ifc->rate, &ifc->sample))
-                moved = 1;
-        }
-        hold = rate_hold_ns(dev->interval_ns);
-        for (i = ch->first; i < ch->first + ch->count; i++) {
-            struct iface *ifc = &dev->ifaces[i];
-            struct rate_result res;
-
-            if (!ifc->sample_ok) {
-                rate_reset(&ifc->rate);
-                publish_gap(dev, ifc, RATE_GAP_NO_DATA);
-                continue;
-            }
-            rate_update(&ifc->rate, &ifc->sample, moved, hold, &res);
-            if (res.gap == RATE_GAP_AGENT_RESTART)
-                dev->need_discovery = 1;
-            p->samples++;
-            if (p->hooks.sample)
-                p->hooks.sample(p->hooks.ctx, dev, ifc, &res, p->now_wall);
-        }
+        response_read(dev, ch, pdu->variables, p->now_ns, on_sample, p);
     } else if (!dev->closing && !dev->replan) {
         /* Still one message per interface per poll: an explicit gap. The
          * rate state is kept, so the next answer gives the average over
@@ -1044,7 +888,7 @@ static void poll_start(struct device *dev)
     for (i = 0; i < dev->nchunks; i++) {
         netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 
-        chunk_add_vars(dev, &dev->chunks[i], pdu);
+        response_add_vars(dev, &dev->chunks[i], pdu);
         if (device_send(dev, pdu, on_poll, &dev->chunks[i]) < 0)
             dev->failures++;
     }

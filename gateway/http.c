@@ -22,9 +22,9 @@
 #include "fanout.h"
 #include "log.h"
 #include "redis.h"
+#include "webpath.h"
 
 #define PROTOCOL_NAME "ifmon"
-#define WS_PATH "/ws"
 /* Longest header value or token we look at; longer ones are refused. */
 #define HEADER_MAX 1024
 
@@ -40,6 +40,10 @@ struct http {
     struct lws_http_mount files, healthz, metrics;
     char *web_root;
 };
+
+/* The file mount's origin (http->web_root) for the path check, NULL when
+ * there is no file mount. One lws context per process. */
+static const char *files_root;
 
 static struct gateway *gateway_of(struct lws *wsi)
 {
@@ -127,17 +131,19 @@ static int serve_http(struct lws *wsi, struct pss *pss)
 
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
         uri[0] = '\0';
-    if (strcmp(uri, "/healthz") == 0) {
+    switch (webpath_route(uri)) {
+    case WEBPATH_ROUTE_HEALTHZ:
         /* Healthy means data can flow: the subscriber connection is up. */
         redis_stats(gw->redis, &rst);
         if (rst.up)
             return respond(wsi, pss, HTTP_STATUS_OK, "text/plain", copy("ok\n"), 3);
         body = copy("redis down\n");
         return respond(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body, strlen(body));
-    }
-    if (strcmp(uri, "/metrics") == 0) {
+    case WEBPATH_ROUTE_METRICS:
         body = metrics_text(gw, &len);
         return respond(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+    default:
+        break;
     }
     if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL))
         return -1;
@@ -165,6 +171,22 @@ static int write_body(struct lws *wsi, struct pss *pss)
     if (n < 0)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* LWS_CALLBACK_FILTER_HTTP_CONNECTION, before lws picks a mount: refuse
+ * what the file mount must not open (webpath_file). lws resolves most
+ * "/../" itself but not a request line ending right after "/..", which
+ * would serve the index.html of web_root's parent. Returning nonzero
+ * closes the connection after the 404. */
+static int filter_http(struct lws *wsi, const char *uri, size_t len)
+{
+    char path[WEBPATH_MAX];
+
+    if (files_root == NULL || webpath_file(uri, len, files_root, path, sizeof(path)) == 0)
+        return 0;
+    log_info("refusing HTTP path \"%.200s\"", uri);
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return 1;
 }
 
 /* ----------------------------------------------------- upgrade checks */
@@ -207,7 +229,7 @@ static int confirm_upgrade(struct lws *wsi, const char *upgrade)
     if (strcasecmp(upgrade, "websocket") != 0) {
         status = HTTP_STATUS_FORBIDDEN;
     } else if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-               strcmp(uri, WS_PATH) != 0) {
+               webpath_route(uri) != WEBPATH_ROUTE_WS) {
         status = HTTP_STATUS_NOT_FOUND;
     } else if (client_set_count(gw->clients) >= (size_t)g->max_connections) {
         log_warn("refusing a WebSocket: %d connections already (max_connections)",
@@ -243,6 +265,8 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         return confirm_upgrade(wsi, in);
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return filter_http(wsi, in, len);
     case LWS_CALLBACK_HTTP:
         return serve_http(wsi, pss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
@@ -345,6 +369,7 @@ struct http *http_start(struct gateway *gw)
         h->files.origin = h->web_root;
         h->files.def = "index.html";
         h->files.origin_protocol = LWSMPRO_FILE;
+        files_root = h->web_root;
     } else {
         log_warn("web_root %s: %s; serving 404 for files", g->web_root,
                  errno ? strerror(errno) : "not a directory");
@@ -370,7 +395,8 @@ struct http *http_start(struct gateway *gw)
         http_free(h);
         return NULL;
     }
-    log_info("listening on http://%s:%d/ (WebSocket %s)", g->listen_host, g->listen_port, WS_PATH);
+    log_info("listening on http://%s:%d/ (WebSocket %s)", g->listen_host, g->listen_port,
+             WEBPATH_WS);
     return h;
 }
 
@@ -384,6 +410,8 @@ void http_free(struct http *h)
 {
     if (h == NULL)
         return;
+    if (files_root == h->web_root)
+        files_root = NULL;
     free(h->web_root);
     free(h);
 }

@@ -4,6 +4,7 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const { describe, it, before, after } = require('node:test');
 const { setup, httpGet, sleep, PREFIX } = require('./lib');
@@ -112,14 +113,19 @@ describe('gateway with default origin policy', () => {
 describe('gateway with allowed_origins, a token and a web_root', () => {
   let env;
   let webRoot;
+  let webBase;
   before(async () => {
-    webRoot = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ifmon-web-'));
+    // web_root inside a folder whose own index.html must never be served.
+    webBase = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'ifmon-web-'));
+    webRoot = path.join(webBase, 'web');
+    fs.mkdirSync(webRoot);
     fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>ifmon</title>\n');
+    fs.writeFileSync(path.join(webBase, 'index.html'), 'PARENT-SECRET\n');
     env = await setup({ allowedOrigins: ['https://noc.example.net'], token: 's3cret-token', webRoot });
   });
   after(async () => {
     await env.teardown();
-    fs.rmSync(webRoot, { recursive: true, force: true });
+    fs.rmSync(webBase, { recursive: true, force: true });
   });
 
   const url = (env, q = '') => `ws://127.0.0.1:${env.gw.port}/ws${q}`;
@@ -147,6 +153,27 @@ describe('gateway with allowed_origins, a token and a web_root', () => {
     ok.close();
     assert.equal(await refused(env, { url: url(env, '?token=s3cret-token'), origin: `http://127.0.0.1:${env.gw.port}` }), 403);
     assert.equal(await refused(env, { url: url(env, '?token=s3cret-token'), origin: 'https://evil.example' }), 403);
+  });
+
+  it('never serves a file outside web_root, however the request line is written', async () => {
+    // Raw request lines: lws resolves "/../" in a full HTTP/1.1 request,
+    // but a line ending right after "/.." once reached web_root's parent.
+    const raw = (line) => new Promise((resolve, reject) => {
+      const sock = net.connect(env.gw.port, '127.0.0.1');
+      let got = '';
+      sock.setTimeout(3000, () => sock.destroy());
+      sock.on('connect', () => sock.write(line));
+      sock.on('data', (d) => { got += d; });
+      sock.on('close', () => resolve(got));
+      sock.on('error', reject);
+    });
+    for (const line of ['GET /..\r\n\r\n', 'GET /..\n\n', 'GET /%2e%2e\r\n\r\n', 'GET /%2E%2E/\r\n\r\n',
+      'GET /../index.html HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /%2e%2e/index.html HTTP/1.1\r\nHost: x\r\n\r\n',
+      'GET /..%2findex.html HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /x/../../index.html HTTP/1.1\r\nHost: x\r\n\r\n']) {
+      const reply = await raw(line);
+      assert.ok(!reply.includes('PARENT-SECRET'), `${JSON.stringify(line)} served the parent's file:\n${reply}`);
+    }
+    assert.equal((await httpGet(`${env.gw.base}/index.html`)).status, 200);
   });
 
   it('serves web_root at / with index.html as default', async () => {

@@ -1,0 +1,43 @@
+/* response.h -- the varbinds of a poll: what one GET asks for a chunk of
+ * interfaces, and how its answer becomes one rate result per interface.
+ * No I/O and no session, so that made-up answers can be fed to it
+ * (tests/fuzz/fuzz_snmp.c); sending and receiving is poller.c's job. */
+
+#ifndef IFMON_COLLECTOR_RESPONSE_H
+#define IFMON_COLLECTOR_RESPONSE_H
+
+#include <stdint.h>
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+
+#include "device.h"
+#include "rate.h"
+
+/* Varbinds per interface after the leading sysUpTime.0: in octets, out
+ * octets, speed, ifOperStatus. */
+#define RESPONSE_VARBINDS_PER_IFACE 4
+
+/* What to publish for one interface of the chunk; res is only valid
+ * during the call. */
+typedef void (*response_sample_fn)(void *ctx, struct device *dev, struct iface *ifc,
+                                   const struct rate_result *res);
+
+/* Append the varbinds of chunk ch's poll to pdu (a GET, owned by the
+ * caller): sysUpTime.0, then per interface ifHCInOctets, ifHCOutOctets,
+ * ifHighSpeed (width 64) or ifInOctets, ifOutOctets, ifSpeed (width 32),
+ * and ifOperStatus. */
+void response_add_vars(const struct device *dev, const struct chunk *ch, netsnmp_pdu *pdu);
+
+/* Account the varbinds of an answer to chunk ch's poll that carried no
+ * error status, received at now_ns (uv_hrtime() clock). Varbinds are taken
+ * by position, as response_add_vars asked them, and checked by name: a
+ * missing, misnamed or non-numeric counter is a RATE_GAP_NO_DATA. Updates
+ * each interface's oper, speed, width and rate state, sets
+ * dev->need_discovery when an ifIndex is gone or the agent restarted, and
+ * calls sample once per interface of the chunk, in order. vars stays the
+ * caller's and is not kept. */
+void response_read(struct device *dev, const struct chunk *ch, const netsnmp_variable_list *vars,
+                   uint64_t now_ns, response_sample_fn sample, void *ctx);
+
+#endif

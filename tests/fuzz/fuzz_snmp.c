@@ -1,0 +1,248 @@
+/* fuzz_snmp.c -- libFuzzer target: the collector's reading of poll answers
+ * (collector/response.c) on made-up varbind lists, answer after answer,
+ * so that rates get computed (rate.c). Varbinds come in any number, with
+ * the right, a wrong or a truncated name and any type (Counter32,
+ * Counter64, Integer, Gauge32, TimeTicks, OctetString, NULL, noSuchObject,
+ * noSuchInstance, endOfMibView...). It must never crash, call back exactly
+ * once per interface in order, and never publish a rate that is NaN,
+ * infinite or negative, or above the over-speed bound.
+ *
+ * Input: a 2-byte header (interfaces and their counter width, loopback,
+ * ifIndex; poll interval), then answers: 4 bytes (arrival delta, chunk,
+ * varbind count), then per varbind 1 byte of name choice, 1 of type, 8 of
+ * value and 1 to spoil the name with. */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../collector/mib.h"
+#include "../../collector/response.h"
+#include "log.h"
+
+#define MAX_IFACES 4
+#define MAX_VARBINDS (1 + RESPONSE_VARBINDS_PER_IFACE * MAX_IFACES + 3)
+#define VARBIND_BYTES 11
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Types an agent may answer with (RFC 3416 and the exceptions). */
+static const u_char var_types[] = {
+    ASN_COUNTER,       ASN_COUNTER64, ASN_INTEGER,   ASN_GAUGE,         ASN_TIMETICKS,
+    ASN_UINTEGER,      ASN_OCTET_STR, ASN_NULL,      SNMP_NOSUCHOBJECT, SNMP_NOSUCHINSTANCE,
+    SNMP_ENDOFMIBVIEW, ASN_IPADDRESS, ASN_OBJECT_ID, ASN_OPAQUE,
+};
+
+struct expect {
+    const struct device *dev;
+    size_t next; /* the interface the next callback must be about */
+    size_t end;
+};
+
+static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
+                      const struct rate_result *res)
+{
+    struct expect *e = ctx;
+
+    if (dev != e->dev || e->next >= e->end || ifc != &dev->ifaces[e->next])
+        abort(); /* not once per interface, in order */
+    e->next++;
+    if (ifc->width != 32 && ifc->width != 64)
+        abort();
+    if (res->status == RATE_GAP)
+        return;
+    if (!isfinite(res->in_bps) || !isfinite(res->out_bps) || res->in_bps < 0 || res->out_bps < 0 ||
+        !isfinite(res->interval) || !(res->interval > 0))
+        abort();
+    if (res->status == RATE_OK && ifc->sample.speed_bps &&
+        (res->in_bps > (double)ifc->sample.speed_bps * RATE_OVER_SPEED_FACTOR ||
+         res->out_bps > (double)ifc->sample.speed_bps * RATE_OVER_SPEED_FACTOR))
+        abort();
+}
+
+/* The name of varbind `pos` of a chunk starting at interface `first`, as
+ * response_add_vars asks it, or a wrong one depending on `choice`. */
+static size_t var_name(const struct device *dev, size_t first, size_t pos, uint8_t choice,
+                       uint8_t extra, oid *name)
+{
+    size_t k = pos == 0 ? 0 : (pos - 1) % RESPONSE_VARBINDS_PER_IFACE;
+    size_t i = pos == 0 ? first : first + (pos - 1) / RESPONSE_VARBINDS_PER_IFACE;
+    const struct iface *ifc = &dev->ifaces[i < dev->nifaces ? i : dev->nifaces - 1];
+    static const oid cols32[] = {COL_IF_IN_OCTETS, COL_IF_OUT_OCTETS, COL_IF_SPEED,
+                                 COL_IF_OPER_STATUS};
+    static const oid cols64[] = {COL_IF_HC_IN_OCTETS, COL_IF_HC_OUT_OCTETS, COL_IF_HIGH_SPEED,
+                                 COL_IF_OPER_STATUS};
+    int x64 = ifc->width == 64 && k != 3;
+    size_t len = x64 ? IFX_TABLE_COL_LEN + 1 : IF_TABLE_COL_LEN + 1;
+
+    if (pos == 0 || choice % 8 == 3) {
+        memcpy(name, oid_sys_uptime, sizeof(oid_sys_uptime));
+        return OID_LENGTH(oid_sys_uptime);
+    }
+    memcpy(name, x64 ? oid_if_name : oid_if_descr, (len - 2) * sizeof(oid));
+    name[len - 2] = x64 ? cols64[k] : cols32[k];
+    name[len - 1] = (oid)ifc->ifindex;
+    switch (choice % 8) {
+    case 1: /* wrong column */
+        name[len - 2] = extra;
+        break;
+    case 2: /* wrong ifIndex */
+        name[len - 1] = extra;
+        break;
+    case 4: /* truncated, possibly to nothing */
+        return extra % len;
+    case 5: /* one arc too many */
+        name[len] = extra;
+        return len + 1;
+    case 6: /* the other table */
+        memcpy(name, x64 ? oid_if_descr : oid_if_name,
+               (x64 ? IF_TABLE_COL_LEN - 1 : IFX_TABLE_COL_LEN - 1) * sizeof(oid));
+        len = x64 ? IF_TABLE_COL_LEN + 1 : IFX_TABLE_COL_LEN + 1;
+        name[len - 2] = x64 ? cols32[k] : cols64[k];
+        name[len - 1] = (oid)ifc->ifindex;
+        return len;
+    default:
+        break;
+    }
+    return len;
+}
+
+/* The type the agent is expected to answer varbind `pos` with. */
+static u_char asked_type(const struct device *dev, size_t first, size_t pos)
+{
+    size_t i = pos == 0 ? first : first + (pos - 1) / RESPONSE_VARBINDS_PER_IFACE;
+
+    if (pos == 0)
+        return ASN_TIMETICKS;
+    if ((pos - 1) % RESPONSE_VARBINDS_PER_IFACE >= 2)
+        return ASN_INTEGER; /* speed, ifOperStatus (Gauge32 and INTEGER really) */
+    if (i >= dev->nifaces)
+        return ASN_COUNTER;
+    return dev->ifaces[i].width == 64 ? ASN_COUNTER64 : ASN_COUNTER;
+}
+
+/* One varbind of type `type`, its value made from 8 input bytes. */
+static netsnmp_variable_list *var_make(const oid *name, size_t name_len, u_char type,
+                                       const uint8_t *value)
+{
+    netsnmp_variable_list *v = calloc(1, sizeof(*v));
+    uint64_t u;
+    long l;
+    struct counter64 c64;
+
+    if (v == NULL)
+        abort();
+    memcpy(&u, value, 8);
+    if (snmp_set_var_objid(v, name, name_len) != 0)
+        abort();
+    switch (type) {
+    case ASN_COUNTER64:
+        c64.high = (u_long)(u >> 32);
+        c64.low = (u_long)(uint32_t)u;
+        snmp_set_var_typed_value(v, type, &c64, sizeof(c64));
+        break;
+    case ASN_INTEGER:
+    case ASN_COUNTER:
+    case ASN_GAUGE:
+    case ASN_TIMETICKS:
+    case ASN_UINTEGER:
+        l = (long)(int32_t)u; /* what net-snmp's parser stores, sign included */
+        if (type != ASN_INTEGER)
+            l = (long)(uint32_t)u;
+        snmp_set_var_typed_value(v, type, &l, sizeof(l));
+        break;
+    case ASN_IPADDRESS:
+        snmp_set_var_typed_value(v, type, value, 4);
+        break;
+    case ASN_OBJECT_ID: {
+        oid o[2] = {value[0] % 3, value[1]};
+
+        snmp_set_var_typed_value(v, type, o, sizeof(o));
+        break;
+    }
+    case ASN_OCTET_STR:
+    case ASN_OPAQUE:
+        snmp_set_var_typed_value(v, type, value, value[0] % 9);
+        break;
+    default: /* NULL and the exceptions carry no value */
+        snmp_set_var_typed_value(v, type, NULL, 0);
+        break;
+    }
+    return v;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    log_init("fuzz_snmp", LOG_LEVEL_ERR); /* not "using 32-bit counters" each time */
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct config_device cfg;
+    struct device dev;
+    struct iface ifaces[MAX_IFACES];
+    uint64_t now_ns = 1000000000ULL;
+    size_t i;
+
+    if (size < 2)
+        return 0;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.name = "fuzz";
+    memset(&dev, 0, sizeof(dev));
+    dev.cfg = &cfg;
+    dev.nifaces = 1 + data[0] % MAX_IFACES;
+    dev.ifaces = ifaces;
+    dev.interval_ns = (uint64_t)(1 + data[1] % 60) * 1000000000ULL;
+    memset(ifaces, 0, sizeof(ifaces));
+    for (i = 0; i < dev.nifaces; i++) {
+        ifaces[i].name = "eth";
+        ifaces[i].ifindex = (long)(i + 1 + (data[0] >> 4));
+        ifaces[i].width = (data[0] >> (2 + i)) & 1 ? 32 : 64;
+        ifaces[i].loopback = i == 3 && (data[0] & 0x80);
+        rate_reset(&ifaces[i].rate);
+    }
+    data += 2;
+    size -= 2;
+
+    while (size >= 4) {
+        netsnmp_variable_list *vars = NULL, **tail = &vars;
+        struct chunk ch;
+        struct expect e;
+        size_t nvars, pos;
+
+        /* Arrival: 0 to ~65 s after the last answer, never backwards. */
+        now_ns += (uint64_t)(data[0] | data[1] << 8) * 1000000ULL;
+        ch.dev = &dev;
+        ch.first = data[2] % dev.nifaces;
+        ch.count = 1 + (data[2] >> 4) % (dev.nifaces - ch.first);
+        nvars = data[3] % (MAX_VARBINDS + 1);
+        data += 4;
+        size -= 4;
+        for (pos = 0; pos < nvars && size >= VARBIND_BYTES; pos++) {
+            oid name[MAX_OID_LEN];
+            size_t name_len = var_name(&dev, ch.first, pos, data[0], data[10], name);
+            u_char type = var_types[data[1] % sizeof(var_types)];
+
+            /* Half the time the type that was asked, to get past the checks. */
+            if (data[1] >= 0x80)
+                type = asked_type(&dev, ch.first, pos);
+            *tail = var_make(name, name_len, type, data + 2);
+            tail = &(*tail)->next_variable;
+            data += VARBIND_BYTES;
+            size -= VARBIND_BYTES;
+        }
+        e.dev = &dev;
+        e.next = ch.first;
+        e.end = ch.first + ch.count;
+        response_read(&dev, &ch, vars, now_ns, on_sample, &e);
+        if (e.next != e.end)
+            abort(); /* an interface without its callback */
+        snmp_free_varbind(vars);
+    }
+    return 0;
+}
