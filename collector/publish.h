@@ -19,8 +19,11 @@
 /* Replies we may wait for before dropping samples: bounds our memory when
  * Redis stalls (about 1 KB per sample). */
 /* Commands wait this long to share a write: the responses of one poll
- * (several PDUs) arrive within a millisecond or so of each other. */
-#define PUBLISH_FLUSH_MS 2
+ * (several PDUs) arrive within a millisecond or so of each other, and
+ * polls are spread over the interval. 10 ms (against 2 ms) took the
+ * syscalls of 100 devices x 50 interfaces at 1 s from 20,972 to 18,920
+ * per 10 s (strace -c); a sample is 10 ms older at most. */
+#define PUBLISH_FLUSH_MS 10
 #define PUBLISH_MAX_PENDING 200000
 
 struct publisher;
