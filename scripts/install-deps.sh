@@ -8,7 +8,7 @@ want=(gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev 
       libwebsockets-dev redis-server redis-tools snmpsim snmpd snmp python3 python3-yaml)
 if [ "${1:-run}" = test ] || [ "${1:-run}" = bench ]; then
     want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose chromium
-           clang libclang-rt-14-dev valgrind)
+           clang libclang-rt-14-dev valgrind nftables)
 fi
 # make bench-compare measures the collector against Prometheus' exporter.
 [ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter)
