@@ -84,8 +84,25 @@ uint64_t rate_hold_ns(uint64_t interval_ns)
     return hold > RATE_HOLD_MIN_NS ? hold : RATE_HOLD_MIN_NS;
 }
 
+/* Repeat the last rate for this reading (RATE_HELD), or a `first` gap
+ * when there is none yet; the span goes on. */
+static void hold_last(const struct rate_state *st, struct rate_result *out)
+{
+    if (!st->have_rate) {
+        out->status = RATE_GAP;
+        out->gap = RATE_GAP_FIRST;
+        out->in_bps = out->out_bps = out->interval = 0;
+        return;
+    }
+    out->status = RATE_HELD;
+    out->gap = RATE_GAP_NONE;
+    out->in_bps = st->last_in_bps;
+    out->out_bps = st->last_out_bps;
+    out->interval = st->last_interval;
+}
+
 void rate_update(struct rate_state *st, const struct rate_sample *s, int response_moved,
-                 uint64_t hold_ns, struct rate_result *out)
+                 uint64_t hold_ns, uint64_t min_span_ns, struct rate_result *out)
 {
     double dt_ns, span_ns, in_bps, out_bps;
 
@@ -117,18 +134,7 @@ void rate_update(struct rate_state *st, const struct rate_sample *s, int respons
          * the interface meanwhile became slower than that rate. */
         if (st->have_rate && over_speed(s, st->last_in_bps, st->last_out_bps))
             return restart(st, s, RATE_GAP_OVER_SPEED, out);
-        if (!st->have_rate) {
-            out->status = RATE_GAP;
-            out->gap = RATE_GAP_FIRST;
-            out->in_bps = out->out_bps = out->interval = 0;
-            return;
-        }
-        out->status = RATE_HELD;
-        out->gap = RATE_GAP_NONE;
-        out->in_bps = st->last_in_bps;
-        out->out_bps = st->last_out_bps;
-        out->interval = st->last_interval;
-        return;
+        return hold_last(st, out);
     }
 
     if (!st->anchor_aligned) {
@@ -142,6 +148,12 @@ void rate_update(struct rate_state *st, const struct rate_sample *s, int respons
         out->gap = RATE_GAP_FIRST;
         out->in_bps = out->out_bps = out->interval = 0;
         return;
+    }
+    if (st->have_rate && span_ns < (double)min_span_ns) {
+        /* Too short to measure well: the next rate covers this span too. */
+        if (over_speed(s, st->last_in_bps, st->last_out_bps))
+            return restart(st, s, RATE_GAP_OVER_SPEED, out);
+        return hold_last(st, out);
     }
     in_bps = 8.0 * (double)counter_delta(s->in_octets, st->anchor.in_octets, s->width) *
              NS_PER_SEC / span_ns;

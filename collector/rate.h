@@ -91,11 +91,17 @@ int rate_moved(const struct rate_state *st, const struct rate_sample *s);
  * keeps growing until the counters move, for at most hold_ns, after which
  * the interface is taken as really idle and a rate of 0 is computed.
  *
+ * min_span_ns: a reading less than this after the start of the span (a
+ * poll answered late by a retry, then the next one on time) holds the
+ * last rate too, and the next rate covers both: over so short a span the
+ * timing jitter would weigh several times more. 0 = no minimum; the
+ * collector passes half the poll interval.
+ *
  * Order of checks: agent restart (sysUpTime backwards), counter width
  * change, Counter64 backwards, clock mismatch, then the rate, then the
  * over-speed check. Every gap restarts the span at this reading. */
 void rate_update(struct rate_state *st, const struct rate_sample *s, int response_moved,
-                 uint64_t hold_ns, struct rate_result *out);
+                 uint64_t hold_ns, uint64_t min_span_ns, struct rate_result *out);
 
 /* The hold span for a poll interval: max(RATE_HOLD_MIN_NS, 2.5 intervals). */
 uint64_t rate_hold_ns(uint64_t interval_ns);

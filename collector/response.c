@@ -166,7 +166,7 @@ void response_read(struct device *dev, const struct chunk *ch, const netsnmp_var
             sample(ctx, dev, ifc, &gap);
             continue;
         }
-        rate_update(&ifc->rate, &ifc->sample, moved, hold, &res);
+        rate_update(&ifc->rate, &ifc->sample, moved, hold, dev->interval_ns / 2, &res);
         if (res.gap == RATE_GAP_AGENT_RESTART)
             dev->need_discovery = 1;
         sample(ctx, dev, ifc, &res);

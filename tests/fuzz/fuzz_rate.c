@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s.uptime = up;
         s.have_uptime = (speed & 2) != 0;
         s.speed_bps = (uint64_t)(speed >> 2) * 1000;
-        rate_update(&st, &s, (speed & 4) != 0, rate_hold_ns(1000000000ULL), &r);
+        rate_update(&st, &s, (speed & 4) != 0, rate_hold_ns(1000000000ULL),
+                    (speed & 8) ? 500000000ULL : 0, &r);
         if (r.status == RATE_GAP)
             continue;
         if (isnan(r.in_bps) || isnan(r.out_bps) || r.in_bps < 0 || r.out_bps < 0 ||

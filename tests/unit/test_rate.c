@@ -34,7 +34,7 @@ static struct rate_result feed(struct rate_state *st, struct rate_sample s)
 {
     struct rate_result r;
 
-    rate_update(st, &s, rate_moved(st, &s), HOLD, &r);
+    rate_update(st, &s, rate_moved(st, &s), HOLD, 0, &r);
     return r;
 }
 
@@ -260,12 +260,12 @@ static void idle_interface_in_a_fresh_response_is_zero_at_once(void **unused)
 
     rate_reset(&st);
     s = at(0, 7, 7, 64);
-    rate_update(&st, &s, 1, HOLD, &r);
+    rate_update(&st, &s, 1, HOLD, 0, &r);
     s = at(1, 7, 7, 64);
-    rate_update(&st, &s, 1, HOLD, &r);
+    rate_update(&st, &s, 1, HOLD, 0, &r);
     s = at(2, 7, 7, 64);
     /* Another interface of the same response moved: this one is idle. */
-    rate_update(&st, &s, 1, HOLD, &r);
+    rate_update(&st, &s, 1, HOLD, 0, &r);
     assert_int_equal(r.status, RATE_OK);
     assert_true(r.in_bps == 0.0);
 }
@@ -288,6 +288,52 @@ static void jittered_arrivals_still_give_the_true_rate(void **unused)
         }
         t += 0.7 + 0.6 * (double)rand() / RAND_MAX;
     }
+}
+
+/* A poll answered late by a retry (0.95 s in), then the next on time
+ * (0.15 s into its second): the 0.2 s between them is held over, and the
+ * following rate covers 1.2 s. Here the counters are read 10 ms late at
+ * t = 3.15 (the reading's time is when the loop got to it): over 0.2 s
+ * that would be a 5% error, over 1.2 s it is under 1%. */
+static void a_span_shorter_than_the_minimum_holds_the_last_rate(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    const double when[] = {0.15, 1.15, 2.15, 3.10, 3.30, 4.15, 5.15};
+    const double octets_at[] = {0.15, 1.15, 2.15, 3.10, 3.29, 4.15, 5.15};
+    size_t i;
+
+    (void)unused;
+    rate_reset(&st);
+    for (i = 0; i < sizeof(when) / sizeof(when[0]); i++) {
+        struct rate_sample s = at(when[i], (uint64_t)(octets_at[i] * 1250000.0),
+                                  (uint64_t)(octets_at[i] * 125000.0), 64);
+
+        rate_update(&st, &s, 1, HOLD, SEC / 2, &r);
+        if (i == 4) {
+            /* 0.2 s after the previous reading: held, not measured. */
+            assert_int_equal(r.status, RATE_HELD);
+            assert_true(fabs(r.in_bps - 1e7) / 1e7 < 1e-3);
+            assert_true(fabs(r.interval - 0.95) < 1e-6);
+        } else if (i == 5) {
+            /* The span runs from 3.10 to 4.15: 1.05 s. */
+            assert_int_equal(r.status, RATE_OK);
+            assert_true(fabs(r.interval - 1.05) < 1e-6);
+            assert_true(fabs(r.in_bps - 1e7) / 1e7 < 1e-3);
+        } else if (i >= 2) {
+            assert_int_equal(r.status, RATE_OK);
+        }
+    }
+    /* Without a minimum the short span is measured, with the 5% error. */
+    rate_reset(&st);
+    for (i = 0; i < 5; i++) {
+        struct rate_sample s = at(when[i], (uint64_t)(octets_at[i] * 1250000.0),
+                                  (uint64_t)(octets_at[i] * 125000.0), 64);
+
+        rate_update(&st, &s, 1, HOLD, 0, &r);
+    }
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps - 1e7) / 1e7 > 0.04);
 }
 
 static void arrival_and_uptime_disagreeing_is_a_gap(void **unused)
@@ -337,7 +383,7 @@ static void random_counters_never_give_nan_negative_or_spikes(void **unused)
         s.speed_bps = (uint64_t)(rand() % 3) * 1000000000ULL;
         if (rand() % 50 == 0)
             s.uptime = (uint32_t)rand();
-        rate_update(&st, &s, rand() % 2, HOLD, &r);
+        rate_update(&st, &s, rand() % 2, HOLD, rand() % 2 ? 0 : HOLD / 5, &r);
         if (r.status != RATE_GAP) {
             assert_false(isnan(r.in_bps) || isnan(r.out_bps));
             assert_true(r.in_bps >= 0 && r.out_bps >= 0 && r.interval > 0);
@@ -369,6 +415,7 @@ int main(void)
         cmocka_unit_test(still_counters_become_zero_after_the_hold),
         cmocka_unit_test(idle_interface_in_a_fresh_response_is_zero_at_once),
         cmocka_unit_test(jittered_arrivals_still_give_the_true_rate),
+        cmocka_unit_test(a_span_shorter_than_the_minimum_holds_the_last_rate),
         cmocka_unit_test(arrival_and_uptime_disagreeing_is_a_gap),
         cmocka_unit_test(counter_width_change_restarts),
         cmocka_unit_test(random_counters_never_give_nan_negative_or_spikes),
