@@ -43,6 +43,16 @@ count_node() { # file rc what: adds Node test runner's "# pass N" / "# fail N"
     fi
 }
 
+run_node() { # part: tests/<part>/run.sh against this variant's binaries
+    local out rc
+    out=$(mktemp)
+    IFMON_COLLECTOR="$collector" IFMON_GATEWAY="$gateway" IFMON_SAN=$san \
+        "$top/tests/$1/run.sh" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    count_node "$out" "$rc" "$variant $1 tests"
+    rm -f "$out"
+}
+
 for variant in "${variants[@]}"; do
     if [ "$variant" = plain ]; then
         bin="$top/tests/bin"
@@ -89,28 +99,12 @@ for variant in "${variants[@]}"; do
     fi
     rm -f "$out"
 
-    # Gateway: Node's test runner, whose summary is "# pass N" / "# fail N".
-    out=$(mktemp)
-    IFMON_GATEWAY="$gateway" IFMON_SAN=$san "$top/tests/gateway/run.sh" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-    count_node "$out" "$rc" "$variant gateway tests"
-    rm -f "$out"
-
-    # Web page: headless Chromium against the real stack (same counting).
-    out=$(mktemp)
-    IFMON_COLLECTOR="$collector" IFMON_GATEWAY="$gateway" IFMON_SAN=$san \
-        "$top/tests/web/run.sh" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-    count_node "$out" "$rc" "$variant web tests"
-    rm -f "$out"
-
-    # The whole stack under faults (Redis killed ten times).
-    out=$(mktemp)
-    IFMON_COLLECTOR="$collector" IFMON_GATEWAY="$gateway" IFMON_SAN=$san \
-        "$top/tests/system/run.sh" 2>&1 | tee "$out"
-    rc=${PIPESTATUS[0]}
-    count_node "$out" "$rc" "$variant system tests"
-    rm -f "$out"
+    # Node's test runner, whose summary is "# pass N" / "# fail N": the
+    # gateway alone, the web page in headless Chromium against the real
+    # stack, and the whole stack under faults (Redis killed ten times).
+    for part in gateway web system; do
+        run_node "$part"
+    done
 done
 
 # Fuzz targets (built with ASan+UBSan), 10 s each on their seed corpora.

@@ -28,6 +28,7 @@ const app = {
   inventory: null,
   prefix: null,
   chanInfo: new Map(), // interface channel -> {site, device, iface, descr, speed, interval, devChannel}
+  devChannels: new Set(), // the inventory's device channels
   siteInfo: new Map(), // site -> {name, devices, channels: [...]}
   devStatus: new Map(), // device channel -> {status, error}
   series: new Map(), // interface channel -> Series
@@ -159,9 +160,7 @@ function neededChannels() {
  * (interfaces, their devices) and the inventory channel. */
 function permitted(ch) {
   if (!app.inventory) return false;
-  if (app.chanInfo.has(ch) || ch === `${app.prefix}:inventory`) return true;
-  for (const i of app.chanInfo.values()) if (i.devChannel === ch) return true;
-  return false;
+  return app.chanInfo.has(ch) || app.devChannels.has(ch) || ch === `${app.prefix}:inventory`;
 }
 
 function deviceChannelOf(ch) {
@@ -196,10 +195,12 @@ function setInventory(inv) {
   app.inventory = inv;
   app.prefix = inv.prefix || app.prefix || 'ifmon';
   app.chanInfo.clear();
+  app.devChannels.clear();
   app.siteInfo.clear();
   for (const site of inv.sites || []) {
     const si = { name: site.name, devices: site.devices || [], channels: [], count: 0 };
     for (const dev of si.devices) {
+      app.devChannels.add(dev.channel);
       if (!app.devStatus.has(dev.channel) || !app.subscribed.has(dev.channel)) {
         app.devStatus.set(dev.channel, { status: dev.status, error: null });
       }

@@ -30,28 +30,9 @@ import sys
 import tempfile
 import time
 
+from benchlib import cpu_seconds, free_port, median, status_kib, stop_all
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def peak_rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def write_device(path, interfaces, base_rate):
@@ -163,7 +144,7 @@ def run_once(args):
         s0 = parse_stats(open(log_path).read())
         time.sleep(max(0.0, args.duration - 0.3))
         c1, a1, t1 = cpu_seconds(coll.pid), cpu_seconds(agent_proc.pid), time.monotonic()
-        rss = peak_rss_kib(coll.pid)
+        rss = status_kib(coll.pid, "VmHWM")
         coll.send_signal(signal.SIGTERM)
         rc = coll.wait(timeout=30)
         log.close()
@@ -188,20 +169,7 @@ def run_once(args):
             "exit": rc,
         }
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+        stop_all(procs, tmp)
 
 
 def report(args, results):

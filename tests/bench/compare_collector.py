@@ -33,7 +33,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import collector as cbench  # noqa: E402  (write_device, run_once, helpers)
+import collector as cbench  # noqa: E402  (write_device, run_once, wait_udp_agent)
+from benchlib import cpu_seconds, free_port, median, status_kib, stop_all  # noqa: E402
 
 TOP = cbench.TOP
 EXPORTER = "prometheus-snmp-exporter"
@@ -96,7 +97,7 @@ def run_exporter(args):
         os.mkdir(data)
         for d in range(args.devices):
             cbench.write_device(os.path.join(data, f"dev{d}.snmprec"), args.interfaces, 1000 + d)
-        agent_port = cbench.free_port(socket.SOCK_DGRAM)
+        agent_port = free_port(socket.SOCK_DGRAM)
         agent = subprocess.Popen([os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
                                   "--listen", f"127.0.0.1:{agent_port}", "--max-varbinds", "64"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,7 +105,7 @@ def run_exporter(args):
         cbench.wait_udp_agent(agent_port, "dev0")
         cfg = os.path.join(tmp, "snmp.yml")
         exporter_config(cfg, args.devices)
-        port = cbench.free_port()
+        port = free_port()
         exp = subprocess.Popen([EXPORTER, f"--config.file={cfg}",
                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "exp.log"), "w"))
@@ -136,13 +137,13 @@ def run_exporter(args):
             th.start()
         while time.monotonic() < t_measure:
             time.sleep(0.05)
-        c0, a0, d0, w0 = (cbench.cpu_seconds(exp.pid), cbench.cpu_seconds(agent.pid),
-                          cbench.cpu_seconds(os.getpid()), time.monotonic())
+        c0, a0, d0, w0 = (cpu_seconds(exp.pid), cpu_seconds(agent.pid),
+                          cpu_seconds(os.getpid()), time.monotonic())
         for th in threads:
             th.join(timeout=args.duration + args.warmup + 30)
-        c1, a1, d1, w1 = (cbench.cpu_seconds(exp.pid), cbench.cpu_seconds(agent.pid),
-                          cbench.cpu_seconds(os.getpid()), time.monotonic())
-        rss = cbench.peak_rss_kib(exp.pid)
+        c1, a1, d1, w1 = (cpu_seconds(exp.pid), cpu_seconds(agent.pid),
+                          cpu_seconds(os.getpid()), time.monotonic())
+        rss = status_kib(exp.pid, "VmHWM")
         flat = [r for dev in results for r in dev]
         samples = sum(n for _, n in flat)
         due_polls = args.devices * int(args.duration)
@@ -160,14 +161,7 @@ def run_exporter(args):
             "driver_cpu_share": (d1 - d0) / window,
         }
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(procs, tmp)
 
 
 def run_collector(args):
@@ -215,10 +209,9 @@ def main():
                   f"{r['cpu_s']:.2f} s -> {r['ms_per_1000']:.2f} ms/1000 samples, "
                   f"RSS {r['rss_mib']:.1f} MiB, on time {100 * r['on_time']:.1f}%", flush=True)
 
-    med = cbench.median
     keys = ["ms_per_1000", "core_share", "rss_mib", "on_time"]
-    mo = {k: med([r[k] for r in ours]) for k in keys}
-    mt = {k: med([r[k] for r in theirs]) for k in keys}
+    mo = {k: median([r[k] for r in ours]) for k in keys}
+    mt = {k: median([r[k] for r in theirs]) for k in keys}
     ratio = mt["ms_per_1000"] / mo["ms_per_1000"]
     ifaces = args.devices * args.interfaces
     cpu = "unknown"
@@ -247,7 +240,7 @@ def main():
         print("Raw runs (CPU ms per 1,000 samples): ifmon " +
               ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
               ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
-              f". Driver CPU (scrapes) {100 * med([r['driver_cpu_share'] for r in theirs]):.0f}% "
+              f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
               "of a core, not counted for the exporter.")
 
 

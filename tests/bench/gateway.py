@@ -39,7 +39,6 @@ import platform
 import re
 import resource
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -47,35 +46,16 @@ import tempfile
 import time
 import urllib.request
 
+from benchlib import cpu_seconds, free_port, median, status_kib, stop_all
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.join(TOP, "tests", "bench")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_P99_MS = 20.0
 TARGET_KIB_PER_CONN = 8.0
 TARGET_CPU_RATIO = 5.0  # gateway deliveries per CPU second over the relay's
 
 SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)"}
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def machine_busy():
@@ -306,20 +286,7 @@ def run_once(args, server):
                             r["gen_share"] - r["redis_share"])
         return r
     finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def median(values):
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+        stop_all(procs, tmp)
 
 
 def report(args, results, server="ifmon"):

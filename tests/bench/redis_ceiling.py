@@ -12,24 +12,18 @@ subscriber stands for a gateway). The samples-per-second ceiling is
 """
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from benchlib import free_port, median
+
 SAMPLE = ('{"device":"tokyo-edge1","site":"tokyo","interface":"ge-0/0/0","ifindex":3,'
           '"ts":1764052800.123,"interval":1.001,"in_bps":8000362,"out_bps":4000185,'
           '"speed_bps":1000000000,"oper":"up","seq":42}')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def bench(port, args, n):
@@ -40,11 +34,6 @@ def bench(port, args, n):
     if not m:
         raise RuntimeError(f"unexpected redis-benchmark output: {out!r}")
     return float(m[-1])
-
-
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
 
 def main():

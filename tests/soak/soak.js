@@ -17,12 +17,11 @@
 
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
-const net = require('node:net');
-const dgram = require('node:dgram');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { snmprec } = require('../sim/snmprec');
+const { freePort, sleep } = require('../web/lib');
 
 const TOP = path.resolve(__dirname, '..', '..');
 const COLLECTOR = path.resolve(TOP, process.env.IFMON_COLLECTOR || 'collector/ifmon-collector');
@@ -46,8 +45,6 @@ function options() {
   return o;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 async function until(what, fn, ms = 15000) {
   const end = Date.now() + ms;
   for (;;) {
@@ -55,25 +52,6 @@ async function until(what, fn, ms = 15000) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
-}
-
-function freePort(udp = false) {
-  return new Promise((resolve, reject) => {
-    if (udp) {
-      const s = dgram.createSocket('udp4');
-      s.bind(0, '127.0.0.1', () => {
-        const { port } = s.address();
-        s.close(() => resolve(port));
-      });
-      return;
-    }
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // ------------------------------------------------------------ processes

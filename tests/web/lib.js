@@ -360,4 +360,4 @@ function near(v, want, tol = 0.02) {
   return typeof v === 'number' && Math.abs(v - want) <= tol * want;
 }
 
-module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, SITES, expected, state, near, until, sleep, OUT, TOP };
+module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, SITES, expected, state, near, until, sleep, freePort, OUT, TOP };
