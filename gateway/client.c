@@ -1,6 +1,22 @@
-/* client.c -- see client.h. Writes follow the libwebsockets rule: never
- * write from outside the WRITEABLE callback, one lws_write() per callback,
- * ask for writability when there is something queued. */
+/* client.c -- see client.h.
+ *
+ * Writes. Messages for a client are queued as they come (from Redis, or as
+ * replies); at the end of the loop iteration (a uv_check handle, after all
+ * I/O callbacks) each client with something queued is written at once, its
+ * samples batched into one frame, without first asking libwebsockets for
+ * writability. That round trip (lws_callback_on_writable, then the
+ * WRITEABLE callback) costs libuv four epoll_ctl per delivery, as
+ * uv_poll_start re-registers the descriptor each time: a third of the
+ * gateway's CPU at 100,000 deliveries/s (docs/BENCHMARKS.md).
+ *
+ * Writing outside the WRITEABLE callback is safe for what this gateway
+ * serves, HTTP/1.1 WebSocket without extensions or TLS, when lws holds no
+ * unsent bytes for the connection (lws_partial_buffered() is 0): lws_write()
+ * then frames the message and sends it; what the socket does not take lws
+ * keeps and sends first, and asks for writability itself. Whenever lws holds
+ * bytes, or the peer has started closing, we fall back to the lws rule:
+ * request writability and write one frame per WRITEABLE callback, so lws
+ * never has to append behind a partial frame (which 4.1 would mis-frame). */
 
 #include "client.h"
 
@@ -46,6 +62,10 @@ struct client {
     struct ratelimit rate;
     struct list_request *lists;
     const struct config_token *grant; /* what this connection may see */
+    int closing;                       /* the peer sent a close frame */
+    int flush_pending;                 /* on cs->flush_head */
+    int want_writable;                 /* lws_callback_on_writable() asked */
+    struct client *flush_prev, *flush_next;
 };
 
 struct client_set {
@@ -54,6 +74,8 @@ struct client_set {
     size_t count;
     struct client_stats st;
     uv_timer_t stall_timer;
+    uv_check_t flush_check;    /* writes queued messages after each loop iteration */
+    struct client *flush_head; /* clients with something queued to write */
     unsigned char *batch; /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
 };
 
@@ -73,14 +95,39 @@ static uint64_t now_ms(const struct client_set *cs)
 
 /* -------------------------------------------------------------- output */
 
+static void flush_clients(uv_check_t *h);
+
+static void request_writable(struct client *c)
+{
+    c->want_writable = 1;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Queue m; it is written when this loop iteration's I/O is done
+ * (flush_clients), or in the WRITEABLE callback already asked for. */
 static void enqueue(struct client *c, struct message *m)
 {
+    struct client_set *cs = c->cs;
+
     if (c->killed)
         return;
-    c->cs->st.dropped += queue_push(&c->queue, m);
+    cs->st.dropped += queue_push(&c->queue, m);
     if (c->waiting_since == 0)
-        c->waiting_since = now_ms(c->cs);
-    lws_callback_on_writable(c->wsi);
+        c->waiting_since = now_ms(cs);
+    if (c->want_writable || c->flush_pending)
+        return;
+    if (c->closing) {
+        request_writable(c);
+        return;
+    }
+    c->flush_pending = 1;
+    c->flush_prev = NULL;
+    c->flush_next = cs->flush_head;
+    if (cs->flush_head)
+        cs->flush_head->flush_prev = c;
+    else
+        uv_check_start(&cs->flush_check, flush_clients);
+    cs->flush_head = c;
 }
 
 /* fanout_deliver_fn */
@@ -418,7 +465,10 @@ static int batchable(const struct message *m, size_t used)
     return m && m->kind == MESSAGE_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
 }
 
-int client_writeable(struct client *c)
+/* Write the frame at the head of c's queue: one message, or the samples
+ * that follow each other up to CLIENT_BATCH_MAX_BYTES as a JSON array.
+ * Returns 0, or -1 when the socket failed. */
+static int write_frame(struct client *c)
 {
     struct client_set *cs = c->cs;
     struct message *m = queue_peek(&c->queue, 0);
@@ -426,8 +476,6 @@ int client_writeable(struct client *c)
     size_t len, count = 0;
     int n;
 
-    if (m == NULL)
-        return 0;
     if (!batchable(m, 1) || !batchable(queue_peek(&c->queue, 1), 1 + m->len)) {
         /* One message: written from the shared buffer itself; lws_write()
          * puts the frame header in the headroom before it and copies only
@@ -458,13 +506,57 @@ int client_writeable(struct client *c)
         return -1;
     }
     cs->st.messages_out += count;
-    if (c->queue.count) {
-        c->waiting_since = now_ms(cs);
-        lws_callback_on_writable(c->wsi);
-    } else {
-        c->waiting_since = 0;
-    }
+    c->waiting_since = c->queue.count ? now_ms(cs) : 0;
     return 0;
+}
+
+int client_writeable(struct client *c)
+{
+    c->want_writable = 0;
+    if (c->killed)
+        return -1;
+    if (c->queue.count == 0)
+        return 0;
+    if (write_frame(c) < 0)
+        return -1;
+    if (c->queue.count)
+        request_writable(c);
+    return 0;
+}
+
+/* uv_check: after this iteration's I/O callbacks, write what was queued
+ * for each client while lws holds nothing unsent for it (see the top of
+ * this file); leave the rest to the WRITEABLE callback. */
+static void flush_clients(uv_check_t *h)
+{
+    struct client_set *cs = h->data;
+    struct client *c;
+    int failed = 0;
+
+    while ((c = cs->flush_head) != NULL) {
+        cs->flush_head = c->flush_next;
+        if (cs->flush_head)
+            cs->flush_head->flush_prev = NULL;
+        c->flush_next = NULL;
+        c->flush_pending = 0;
+        if (c->killed || c->want_writable)
+            continue;
+        while (c->queue.count && !c->closing && !lws_partial_buffered(c->wsi)) {
+            if (write_frame(c) < 0) {
+                /* lws closes a connection only from its own callbacks:
+                 * let the next one do it. */
+                c->killed = 1;
+                failed++;
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+                break;
+            }
+        }
+        if (c->queue.count && !c->killed)
+            request_writable(c);
+    }
+    uv_check_stop(h);
+    if (failed && cs->gw->lws)
+        lws_cancel_service(cs->gw->lws);
 }
 
 /* ---------------------------------------------------------- connection */
@@ -488,6 +580,11 @@ struct client *client_open(struct client_set *cs, struct lws *wsi,
     return c;
 }
 
+void client_peer_closing(struct client *c)
+{
+    c->closing = 1;
+}
+
 void client_close(struct client *c)
 {
     struct client_set *cs;
@@ -496,6 +593,14 @@ void client_close(struct client *c)
     if (c == NULL)
         return;
     cs = c->cs;
+    if (c->flush_pending) {
+        if (c->flush_prev)
+            c->flush_prev->flush_next = c->flush_next;
+        else
+            cs->flush_head = c->flush_next;
+        if (c->flush_next)
+            c->flush_next->flush_prev = c->flush_prev;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -554,6 +659,8 @@ struct client_set *client_set_create(struct gateway *gw)
     uv_timer_init(gw->loop, &cs->stall_timer);
     cs->stall_timer.data = cs;
     uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
+    uv_check_init(gw->loop, &cs->flush_check);
+    cs->flush_check.data = cs;
     return cs;
 }
 
@@ -577,6 +684,8 @@ void client_set_close(struct client_set *cs)
 {
     uv_timer_stop(&cs->stall_timer);
     uv_close((uv_handle_t *)&cs->stall_timer, NULL);
+    uv_check_stop(&cs->flush_check);
+    uv_close((uv_handle_t *)&cs->flush_check, NULL);
 }
 
 void client_set_free(struct client_set *cs)

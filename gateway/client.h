@@ -59,9 +59,14 @@ struct client *client_open(struct client_set *cs, struct lws *wsi,
  * must close the connection (a close reason has been set). */
 int client_receive(struct client *c, const void *in, size_t len);
 
-/* LWS_CALLBACK_SERVER_WRITEABLE: write one frame. 0, or -1 to close. */
+/* LWS_CALLBACK_SERVER_WRITEABLE: write one frame. 0, or -1 to close.
+ * Queued messages are otherwise written at the end of the loop iteration
+ * in which they were queued (client.c explains when and why). */
 int client_writeable(struct client *c);
 
+/* LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: from now on write only from the
+ * WRITEABLE callback, so that nothing follows lws' close frame. */
+void client_peer_closing(struct client *c);
 /* LWS_CALLBACK_CLOSED: forget the connection and free everything. */
 void client_close(struct client *c);
 

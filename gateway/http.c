@@ -293,6 +293,10 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
         return pss->client ? client_receive(pss->client, in, len) : -1;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->client ? client_writeable(pss->client) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (pss->client)
+            client_peer_closing(pss->client);
+        return 0;
     case LWS_CALLBACK_CLOSED:
         client_close(pss->client);
         pss->client = NULL;
