@@ -54,6 +54,11 @@ struct chunk {
     struct device *dev;
     size_t first; /* index into dev->ifaces */
     size_t count;
+    /* SNMPv1/v2c: the GET's varbind list, BER-encoded once (request.c). */
+    long reqid;              /* request-id of the GET last sent for it */
+    unsigned char *varbinds; /* NULL until encoded */
+    size_t varbinds_len;
+    size_t wide; /* interfaces at width 64 when varbinds was encoded */
 };
 
 struct device {

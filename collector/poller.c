@@ -10,21 +10,25 @@
 
 #include "poller.h"
 
+#include <errno.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
+#include <net-snmp/library/snmpUDPIPv6Domain.h>
 
 #include <jansson.h>
 
 #include "log.h"
 #include "mib.h"
+#include "request.h"
 #include "response.h"
 
 #define WALK_COLS 3
@@ -229,6 +233,44 @@ static int set_priv(netsnmp_session *s, int proto)
 
 static void on_readable(uv_poll_t *h, int status, int events);
 
+/* The session transport's receive, without what only an agent needs:
+ * net-snmp's UDP receive asks IP_PKTINFO, calls getsockname(2) on every
+ * datagram (the local address, to answer from it) and allocates both
+ * addresses. A client matches responses by request-id alone (snmp_api.c,
+ * _sess_process_packet_handle_pdu) and never reads them. */
+static int session_recv(netsnmp_transport *t, void *buf, int size, void **opaque, int *olength)
+{
+    ssize_t n;
+
+    do
+        n = recv(t->sock, buf, (size_t)size, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    *opaque = NULL;
+    *olength = 0;
+    return (int)n;
+}
+
+/* snmp_sess_open(), with request.c's encoder for SNMPv1/v2c poll GETs:
+ * the same transport (udp or udp6 on sess->peername), and the same error
+ * in sess on failure. */
+static void *session_open(netsnmp_session *sess)
+{
+    netsnmp_transport *t;
+
+    if (sess->version == SNMP_VERSION_3)
+        return snmp_sess_open(sess);
+    t = netsnmp_tdomain_transport_full("snmp", sess->peername, sess->local_port, "udp,udp6",
+                                       NULL);
+    if (t == NULL) {
+        sess->s_snmp_errno = SNMPERR_BAD_ADDRESS;
+        sess->s_errno = errno;
+        snmp_set_detail(sess->peername);
+        return NULL;
+    }
+    /* Takes the transport, also on failure. */
+    return snmp_sess_add_ex(sess, t, NULL, NULL, NULL, NULL, request_build_hook, NULL, NULL);
+}
+
 /* Open the device's session. Returns 0, or -1 with dev->error set. */
 static int device_open(struct device *dev)
 {
@@ -240,6 +282,7 @@ static int device_open(struct device *dev)
     char *errstr = NULL;
 
     snmp_sess_init(&sess);
+    sess.callback_magic = dev; /* for request_build_hook */
     snprintf(peer, sizeof(peer), strchr(c->host, ':') ? "udp6:[%s]:%d" : "udp:%s:%d", c->host,
              c->port);
     sess.peername = peer;
@@ -284,7 +327,7 @@ static int device_open(struct device *dev)
         sess.community_len = strlen(c->community);
     }
 
-    dev->sessp = snmp_sess_open(&sess);
+    dev->sessp = session_open(&sess);
     if (dev->sessp == NULL) {
         snmp_error(&sess, NULL, NULL, &errstr);
         device_error(dev, "cannot open session to %s: %s", peer, errstr ? errstr : "unknown error");
@@ -293,6 +336,8 @@ static int device_open(struct device *dev)
     }
     t = snmp_sess_transport(dev->sessp);
     dev->sock = t ? t->sock : -1;
+    if (t && (t->domain == netsnmpUDPDomain || t->domain == netsnmp_UDPIPv6Domain))
+        t->f_recv = session_recv;
     if (dev->sock < 0 || uv_poll_init_socket(p->loop, &dev->io, dev->sock) != 0) {
         snmp_sess_close(dev->sessp);
         dev->sessp = NULL;
@@ -712,6 +757,17 @@ static int iface_cmp_index(const void *a, const void *b)
     return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
 }
 
+static void device_free_chunks(struct device *dev)
+{
+    size_t i;
+
+    for (i = 0; i < dev->nchunks; i++)
+        request_free(&dev->chunks[i]);
+    free(dev->chunks);
+    dev->chunks = NULL;
+    dev->nchunks = 0;
+}
+
 /* Split the interfaces into GET PDUs of at most max_varbinds varbinds. */
 static void device_plan_chunks(struct device *dev)
 {
@@ -719,7 +775,7 @@ static void device_plan_chunks(struct device *dev)
 
     if (per == 0)
         per = 1;
-    free(dev->chunks);
+    device_free_chunks(dev);
     dev->nchunks = dev->nifaces ? (dev->nifaces + per - 1) / per : 0;
     dev->chunks = calloc(dev->nchunks ? dev->nchunks : 1, sizeof(*dev->chunks));
     if (dev->chunks == NULL)
@@ -886,10 +942,15 @@ static void poll_start(struct device *dev)
         return;
     }
     for (i = 0; i < dev->nchunks; i++) {
+        struct chunk *ch = &dev->chunks[i];
         netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 
-        response_add_vars(dev, &dev->chunks[i], pdu);
-        if (device_send(dev, pdu, on_poll, &dev->chunks[i]) < 0)
+        /* v1/v2c: no varbinds here; request_build_hook writes the chunk's
+         * encoded list when net-snmp builds (or rebuilds) the message. */
+        if (dev->cfg->version == CONFIG_SNMP_V3 || request_prepare(dev, ch) < 0)
+            response_add_vars(dev, ch, pdu);
+        ch->reqid = pdu->reqid;
+        if (device_send(dev, pdu, on_poll, ch) < 0)
             dev->failures++;
     }
     if (dev->outstanding == 0)
@@ -1031,7 +1092,7 @@ static void on_handle_closed(uv_handle_t *h)
     for (i = 0; i < dev->nifaces; i++)
         iface_free_strings(&dev->ifaces[i]);
     free(dev->ifaces);
-    free(dev->chunks);
+    device_free_chunks(dev);
     walk_free(dev->walk);
     free(dev->channel);
     free(dev);

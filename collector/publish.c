@@ -87,12 +87,20 @@ static void resp_arg(struct publisher *pub, const char *s, size_t len)
     pub->buf[pub->buf_len++] = '\n';
 }
 
+/* A decimal argument (LTRIM's start, EXPIRE's seconds), once per sample:
+ * no snprintf either. */
 static void resp_int(struct publisher *pub, long long v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%lld", v);
+    char num[24], *p = num + sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
-    resp_arg(pub, num, (size_t)n);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    resp_arg(pub, p, (size_t)(num + sizeof(num) - p));
 }
 
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)

@@ -42,39 +42,52 @@ static int var_is(const netsnmp_variable_list *v, const oid *table, size_t len, 
            memcmp(v->name, table, (len - 1) * sizeof(oid)) == 0;
 }
 
+size_t response_var_name(const struct device *dev, const struct chunk *ch, size_t k, oid *name)
+{
+    const struct iface *ifc;
+    size_t len;
+
+    if (k == 0) {
+        memcpy(name, oid_sys_uptime, sizeof(oid_sys_uptime));
+        return OID_LENGTH(oid_sys_uptime);
+    }
+    ifc = &dev->ifaces[ch->first + (k - 1) / RESPONSE_VARBINDS_PER_IFACE];
+    switch ((k - 1) % RESPONSE_VARBINDS_PER_IFACE) {
+    case 0:
+    case 1:
+    case 2:
+        if (ifc->width == 64) {
+            static const oid col64[] = {COL_IF_HC_IN_OCTETS, COL_IF_HC_OUT_OCTETS,
+                                        COL_IF_HIGH_SPEED};
+
+            memcpy(name, oid_if_name, sizeof(oid_if_name));
+            len = IFX_TABLE_COL_LEN;
+            name[len - 1] = col64[(k - 1) % RESPONSE_VARBINDS_PER_IFACE];
+        } else {
+            static const oid col32[] = {COL_IF_IN_OCTETS, COL_IF_OUT_OCTETS, COL_IF_SPEED};
+
+            memcpy(name, oid_if_descr, sizeof(oid_if_descr));
+            len = IF_TABLE_COL_LEN;
+            name[len - 1] = col32[(k - 1) % RESPONSE_VARBINDS_PER_IFACE];
+        }
+        break;
+    default:
+        memcpy(name, oid_if_descr, sizeof(oid_if_descr));
+        len = IF_TABLE_COL_LEN;
+        name[len - 1] = COL_IF_OPER_STATUS;
+        break;
+    }
+    name[len] = (oid)ifc->ifindex;
+    return len + 1;
+}
+
 void response_add_vars(const struct device *dev, const struct chunk *ch, netsnmp_pdu *pdu)
 {
     oid name[IFX_TABLE_COL_LEN + 1];
-    size_t i;
+    size_t k, n = RESPONSE_VARBINDS(ch);
 
-    snmp_add_null_var(pdu, oid_sys_uptime, OID_LENGTH(oid_sys_uptime));
-    for (i = ch->first; i < ch->first + ch->count; i++) {
-        const struct iface *ifc = &dev->ifaces[i];
-
-        if (ifc->width == 64) {
-            memcpy(name, oid_if_name, sizeof(oid_if_name));
-            name[IFX_TABLE_COL_LEN] = (oid)ifc->ifindex;
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_IN_OCTETS;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HC_OUT_OCTETS;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-            name[IFX_TABLE_COL_LEN - 1] = COL_IF_HIGH_SPEED;
-            snmp_add_null_var(pdu, name, IFX_TABLE_COL_LEN + 1);
-        } else {
-            memcpy(name, oid_if_descr, sizeof(oid_if_descr));
-            name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_IN_OCTETS;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_OUT_OCTETS;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-            name[IF_TABLE_COL_LEN - 1] = COL_IF_SPEED;
-            snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-        }
-        memcpy(name, oid_if_descr, sizeof(oid_if_descr));
-        name[IF_TABLE_COL_LEN - 1] = COL_IF_OPER_STATUS;
-        name[IF_TABLE_COL_LEN] = (oid)ifc->ifindex;
-        snmp_add_null_var(pdu, name, IF_TABLE_COL_LEN + 1);
-    }
+    for (k = 0; k < n; k++)
+        snmp_add_null_var(pdu, name, response_var_name(dev, ch, k, name));
 }
 
 /* ------------------------------------------------------------ answers */

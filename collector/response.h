@@ -23,6 +23,14 @@
 typedef void (*response_sample_fn)(void *ctx, struct device *dev, struct iface *ifc,
                                    const struct rate_result *res);
 
+/* Varbinds of chunk ch's poll: sysUpTime.0 and four per interface. */
+#define RESPONSE_VARBINDS(ch) (1 + (ch)->count * RESPONSE_VARBINDS_PER_IFACE)
+
+/* The name of varbind k (0 .. RESPONSE_VARBINDS(ch) - 1) of chunk ch's
+ * poll, in the order below, written to name (room for 12 subidentifiers);
+ * returns its length. */
+size_t response_var_name(const struct device *dev, const struct chunk *ch, size_t k, oid *name);
+
 /* Append the varbinds of chunk ch's poll to pdu (a GET, owned by the
  * caller): sysUpTime.0, then per interface ifHCInOctets, ifHCOutOctets,
  * ifHighSpeed (width 64) or ifInOctets, ifOutOctets, ifSpeed (width 32),
