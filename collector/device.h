@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <uv.h>
 
@@ -54,11 +55,14 @@ struct chunk {
     struct device *dev;
     size_t first; /* index into dev->ifaces */
     size_t count;
-    /* SNMPv1/v2c: the GET's varbind list, BER-encoded once (request.c). */
-    long reqid;              /* request-id of the GET last sent for it */
-    unsigned char *varbinds; /* NULL until encoded */
-    size_t varbinds_len;
-    size_t wide; /* interfaces at width 64 when varbinds was encoded */
+    /* SNMPv1/v2c: the GET, encoded by request.c and sent by poller.c. */
+    unsigned char *msg;  /* room for the header, then the varbind list */
+    size_t head_room;    /* bytes of msg before the varbind list */
+    size_t varbinds_len; /* 0 until encoded */
+    size_t wide;         /* interfaces at width 64 when it was encoded */
+    long reqid;          /* request-id of the GET in flight */
+    int tries;           /* sends of the GET in flight, 0 when none is */
+    uint64_t deadline_ns; /* when the current try times out */
 };
 
 struct device {
@@ -68,6 +72,9 @@ struct device {
 
     void *sessp; /* net-snmp single session, NULL when not open */
     int sock;
+    int direct;                   /* poll GETs sent and read by poller.c */
+    struct sockaddr_storage peer; /* the agent, when direct */
+    socklen_t peer_len;
     uv_poll_t io;          /* readability of the session's socket */
     uv_timer_t tick;       /* the poll schedule */
     uv_timer_t snmp_timer; /* net-snmp retransmissions and timeouts */

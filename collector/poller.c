@@ -6,7 +6,15 @@
  * group of interfaces asking sysUpTime and, per interface, the octet
  * counters, the speed and ifOperStatus. Responses become rates in rate.c and
  * leave through the hooks. Re-discovery happens when the mapping may have
- * broken: the agent restarted, an ifIndex vanished, or the periodic timer. */
+ * broken: the agent restarted, an ifIndex vanished, or the periodic timer.
+ *
+ * net-snmp does the probe, the walks and everything SNMPv3. The SNMPv1/v2c
+ * poll GETs, which are nearly all the traffic, skip its PDU objects: each
+ * chunk's message is encoded once (request.c), a device's GETs leave in one
+ * sendmmsg(2) on the session's socket, answers are read with recvmmsg(2)
+ * and decoded in place, and retransmissions and timeouts follow the
+ * session's timeout and retries here. Request-ids come from net-snmp's
+ * counter, so they never collide with its own requests on that socket. */
 
 #include "poller.h"
 
@@ -24,6 +32,8 @@
 #include <net-snmp/library/large_fd_set.h>
 #include <net-snmp/library/snmpUDPIPv6Domain.h>
 
+#include <netinet/in.h>
+
 #include <jansson.h>
 
 #include "log.h"
@@ -37,6 +47,9 @@
 #define WALK_REPETITIONS 24
 #define LATE_BUCKETS 20000 /* 50 us buckets: 0 .. 1 s */
 #define LATE_BUCKET_NS 50000
+#define RX_BATCH 8           /* datagrams per recvmmsg(2) */
+#define RX_SIZE 65536        /* the largest UDP payload, and more */
+#define TX_BATCH 16          /* GETs per sendmmsg(2) */
 
 /* One column being walked. */
 struct walk_col {
@@ -68,6 +81,9 @@ struct poller {
     struct device **devices;
     size_t ndevices;
     netsnmp_large_fd_set fdset; /* scratch for snmp_sess_read2 */
+    unsigned char *rx;          /* RX_BATCH x RX_SIZE, for recvmmsg */
+    struct response_var *vars;  /* the answer being read */
+    size_t vars_cap;
     uint64_t now_ns;            /* arrival of the response being processed */
     double now_wall;
     int closing;
@@ -250,25 +266,25 @@ static int session_recv(netsnmp_transport *t, void *buf, int size, void **opaque
     return (int)n;
 }
 
-/* snmp_sess_open(), with request.c's encoder for SNMPv1/v2c poll GETs:
- * the same transport (udp or udp6 on sess->peername), and the same error
- * in sess on failure. */
-static void *session_open(netsnmp_session *sess)
+/* SNMPv1/v2c over UDP: take the agent's address from the transport, for
+ * the poll GETs sent here (see the top of this file). */
+static void device_init_direct(struct device *dev, const netsnmp_transport *t)
 {
-    netsnmp_transport *t;
+    const netsnmp_indexed_addr_pair *pair = t->data;
 
-    if (sess->version == SNMP_VERSION_3)
-        return snmp_sess_open(sess);
-    t = netsnmp_tdomain_transport_full("snmp", sess->peername, sess->local_port, "udp,udp6",
-                                       NULL);
-    if (t == NULL) {
-        sess->s_snmp_errno = SNMPERR_BAD_ADDRESS;
-        sess->s_errno = errno;
-        snmp_set_detail(sess->peername);
-        return NULL;
-    }
-    /* Takes the transport, also on failure. */
-    return snmp_sess_add_ex(sess, t, NULL, NULL, NULL, NULL, request_build_hook, NULL, NULL);
+    dev->direct = 0;
+    if (dev->cfg->version == CONFIG_SNMP_V3 ||
+        (t->domain != netsnmpUDPDomain && t->domain != netsnmp_UDPIPv6Domain) || pair == NULL ||
+        t->data_length != sizeof(*pair))
+        return;
+    if (pair->remote_addr.sa.sa_family == AF_INET)
+        dev->peer_len = sizeof(struct sockaddr_in);
+    else if (pair->remote_addr.sa.sa_family == AF_INET6)
+        dev->peer_len = sizeof(struct sockaddr_in6);
+    else
+        return;
+    memcpy(&dev->peer, &pair->remote_addr, dev->peer_len);
+    dev->direct = 1;
 }
 
 /* Open the device's session. Returns 0, or -1 with dev->error set. */
@@ -282,7 +298,6 @@ static int device_open(struct device *dev)
     char *errstr = NULL;
 
     snmp_sess_init(&sess);
-    sess.callback_magic = dev; /* for request_build_hook */
     snprintf(peer, sizeof(peer), strchr(c->host, ':') ? "udp6:[%s]:%d" : "udp:%s:%d", c->host,
              c->port);
     sess.peername = peer;
@@ -327,7 +342,7 @@ static int device_open(struct device *dev)
         sess.community_len = strlen(c->community);
     }
 
-    dev->sessp = session_open(&sess);
+    dev->sessp = snmp_sess_open(&sess);
     if (dev->sessp == NULL) {
         snmp_error(&sess, NULL, NULL, &errstr);
         device_error(dev, "cannot open session to %s: %s", peer, errstr ? errstr : "unknown error");
@@ -338,6 +353,8 @@ static int device_open(struct device *dev)
     dev->sock = t ? t->sock : -1;
     if (t && (t->domain == netsnmpUDPDomain || t->domain == netsnmp_UDPIPv6Domain))
         t->f_recv = session_recv;
+    if (t)
+        device_init_direct(dev, t);
     if (dev->sock < 0 || uv_poll_init_socket(p->loop, &dev->io, dev->sock) != 0) {
         snmp_sess_close(dev->sessp);
         dev->sessp = NULL;
@@ -353,6 +370,8 @@ static int device_open(struct device *dev)
 /* --------------------------------------------------------- I/O plumbing */
 
 static void on_snmp_timer(uv_timer_t *t);
+static void poll_expire_direct(struct device *dev);
+static void poll_read_direct(struct device *dev);
 
 /* Arm the retransmission timer for the requests in flight. net-snmp keeps
  * the real deadlines; we only make sure snmp_sess_timeout() runs just after
@@ -375,6 +394,10 @@ static void on_snmp_timer(uv_timer_t *t)
 
     if (dev->sessp == NULL)
         return;
+    if (dev->direct && dev->phase == PHASE_POLL) {
+        poll_expire_direct(dev);
+        return;
+    }
     dev->poller->now_ns = uv_hrtime();
     dev->poller->now_wall = wall_now();
     snmp_sess_timeout(dev->sessp);
@@ -395,6 +418,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
     if (dev->sessp == NULL)
         return;
+    if (dev->direct && dev->phase == PHASE_POLL) {
+        poll_read_direct(dev);
+        return;
+    }
     p->now_ns = uv_hrtime();
     p->now_wall = wall_now();
     netsnmp_large_fd_setfd(dev->sock, &p->fdset);
@@ -883,7 +910,7 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
 
     p->samples++;
     if (p->hooks.sample)
-        p->hooks.sample(p->hooks.ctx, dev, ifc, res, p->now_wall);
+        p->hooks.sample(p->hooks.ctx, dev, ifc, res, p->now_wall > 0 ? p->now_wall : wall_now());
 }
 
 static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap)
@@ -893,68 +920,289 @@ static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap
     on_sample(dev->poller, dev, ifc, &res);
 }
 
+/* The vars scratch for an answer to ch. */
+static struct response_var *poll_vars(struct poller *p, const struct chunk *ch)
+{
+    size_t need = RESPONSE_VARBINDS(ch);
+
+    if (p->vars_cap < need) {
+        struct response_var *v = realloc(p->vars, need * sizeof(*v));
+
+        if (v == NULL)
+            abort();
+        p->vars = v;
+        p->vars_cap = need;
+    }
+    return p->vars;
+}
+
+/* An answer to chunk ch's GET with error-status errstat: the rates, or
+ * what the error means. The request is no longer in flight. */
+static void poll_answered(struct device *dev, struct chunk *ch, long errstat,
+                          const struct response_var *vars, size_t n)
+{
+    struct poller *p = dev->poller;
+    size_t i;
+
+    if (errstat != SNMP_ERR_NOERROR) {
+        dev->failures++;
+        if (errstat == SNMP_ERR_TOOBIG && dev->max_varbinds > RESPONSE_VARBINDS_PER_IFACE + 1) {
+            dev->max_varbinds = (dev->max_varbinds + 1) / 2;
+            log_info("device %s: agent says tooBig; asking %d varbinds per request", dev->cfg->name,
+                     dev->max_varbinds);
+            dev->replan = 1; /* once no request of this plan is in flight */
+        } else if (errstat == SNMP_ERR_NOSUCHNAME) {
+            dev->need_discovery = 1; /* SNMPv1: an ifIndex vanished */
+        }
+        device_error(dev, "%s", snmp_errstring((int)errstat));
+        if (!dev->closing && !dev->replan)
+            for (i = ch->first; i < ch->first + ch->count; i++)
+                publish_gap(dev, &dev->ifaces[i], RATE_GAP_NO_DATA);
+        return;
+    }
+    response_read(dev, ch, vars, n, p->now_ns, on_sample, p);
+}
+
+/* No usable answer to chunk ch's GET (gap says why): still one message per
+ * interface per poll, an explicit gap. The rate state is kept, so the next
+ * answer gives the average over the whole outage. */
+static void poll_failed(struct device *dev, struct chunk *ch, enum rate_gap gap)
+{
+    size_t i;
+
+    if (dev->closing || dev->replan)
+        return;
+    for (i = ch->first; i < ch->first + ch->count; i++)
+        publish_gap(dev, &dev->ifaces[i], gap);
+}
+
+/* net-snmp's callback for the poll GETs it sends (SNMPv3). */
 static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, void *magic)
 {
     struct chunk *ch = magic;
     struct device *dev = ch->dev;
     struct poller *p = dev->poller;
     int usable;
-    size_t i;
 
     usable = response_usable(dev, op, pdu);
     if (usable < 0)
         return 1;
-    if (usable && pdu->errstat != SNMP_ERR_NOERROR) {
-        dev->failures++;
-        if (pdu->errstat == SNMP_ERR_TOOBIG &&
-            dev->max_varbinds > RESPONSE_VARBINDS_PER_IFACE + 1) {
-            dev->max_varbinds = (dev->max_varbinds + 1) / 2;
-            log_info("device %s: agent says tooBig; asking %d varbinds per request", dev->cfg->name,
-                     dev->max_varbinds);
-            dev->replan = 1; /* once no request of this plan is in flight */
-        } else if (pdu->errstat == SNMP_ERR_NOSUCHNAME) {
-            dev->need_discovery = 1; /* SNMPv1: an ifIndex vanished */
-        }
-        device_error(dev, "%s", snmp_errstring((int)pdu->errstat));
-        usable = 0;
-    }
     if (usable) {
-        response_read(dev, ch, pdu->variables, p->now_ns, on_sample, p);
-    } else if (!dev->closing && !dev->replan) {
-        /* Still one message per interface per poll: an explicit gap. The
-         * rate state is kept, so the next answer gives the average over
-         * the whole outage. */
-        for (i = ch->first; i < ch->first + ch->count; i++)
-            publish_gap(dev, &dev->ifaces[i],
-                        op == NETSNMP_CALLBACK_OP_TIMED_OUT ? RATE_GAP_TIMEOUT : RATE_GAP_NO_DATA);
+        struct response_var *vars = poll_vars(p, ch);
+        size_t n = response_vars_from_list(dev, ch, pdu->variables, vars, RESPONSE_VARBINDS(ch));
+
+        poll_answered(dev, ch, pdu->errstat, vars, n);
+    } else {
+        poll_failed(dev, ch,
+                    op == NETSNMP_CALLBACK_OP_TIMED_OUT ? RATE_GAP_TIMEOUT : RATE_GAP_NO_DATA);
     }
     if (dev->outstanding == 0)
         device_finish_phase(dev);
     return 1;
 }
 
+/* Send the GETs of chunks[0 .. n-1] (direct), batched into sendmmsg(2)
+ * calls. A GET that cannot leave is a failed request, no longer in flight,
+ * and a gap. Returns how many left. */
+static size_t poll_send_direct(struct device *dev, struct chunk **chunks, size_t n)
+{
+    long version = dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+    struct mmsghdr msgs[TX_BATCH];
+    struct iovec iov[TX_BATCH];
+    size_t i, k, sent = 0;
+
+    for (i = 0; i < n; i += k) {
+        size_t batch = n - i < TX_BATCH ? n - i : TX_BATCH, done = 0;
+
+        for (k = 0; k < batch; k++) {
+            struct chunk *ch = chunks[i + k];
+
+            iov[k].iov_base = (void *)request_message(ch, version, dev->cfg->community, ch->reqid,
+                                                      &iov[k].iov_len);
+            memset(&msgs[k].msg_hdr, 0, sizeof(msgs[k].msg_hdr));
+            msgs[k].msg_hdr.msg_name = &dev->peer;
+            msgs[k].msg_hdr.msg_namelen = dev->peer_len;
+            msgs[k].msg_hdr.msg_iov = &iov[k];
+            msgs[k].msg_hdr.msg_iovlen = 1;
+        }
+        while (done < batch) {
+            int r = sendmmsg(dev->sock, msgs + done, (unsigned)(batch - done), 0);
+
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) { /* the first of the rest failed: skip it */
+                device_error(dev, "send failed: %s", strerror(errno));
+                dev->failures++;
+                chunks[i + done]->tries = 0;
+                poll_failed(dev, chunks[i + done], RATE_GAP_NO_DATA);
+                done++;
+                continue;
+            }
+            sent += (size_t)r;
+            done += (size_t)r;
+        }
+    }
+    return sent;
+}
+
+/* Start the GETs of every chunk, by net-snmp (SNMPv3) or directly. */
 static void poll_start(struct device *dev)
+{
+    struct chunk *batch[TX_BATCH];
+    uint64_t deadline = uv_hrtime() + (uint64_t)dev->cfg->timeout_ms * 1000000u;
+    size_t i, n = 0;
+
+    for (i = 0; i < dev->nchunks; i++) {
+        struct chunk *ch = &dev->chunks[i];
+
+        if (dev->direct) {
+            if (request_prepare(dev, ch, dev->cfg->community) < 0) {
+                device_error(dev, "out of memory");
+                dev->failures++;
+                continue;
+            }
+            ch->reqid = snmp_get_next_reqid();
+            ch->tries = 1;
+            ch->deadline_ns = deadline;
+            batch[n++] = ch;
+            if (n == TX_BATCH || i + 1 == dev->nchunks) {
+                dev->outstanding += (int)poll_send_direct(dev, batch, n);
+                n = 0;
+            }
+        } else {
+            netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+            response_add_vars(dev, ch, pdu);
+            if (device_send(dev, pdu, on_poll, ch) < 0)
+                dev->failures++;
+        }
+    }
+    if (n)
+        dev->outstanding += (int)poll_send_direct(dev, batch, n);
+    if (dev->outstanding == 0)
+        device_finish_phase(dev);
+    else if (dev->direct)
+        device_arm_snmp_timer(dev, (uint64_t)dev->cfg->timeout_ms + 1);
+}
+
+/* The in-flight chunk whose GET has request-id reqid, or NULL. */
+static struct chunk *poll_chunk(struct device *dev, long reqid)
 {
     size_t i;
 
-    if (dev->nchunks == 0) {
-        device_finish_phase(dev);
+    for (i = 0; i < dev->nchunks; i++)
+        if (dev->chunks[i].tries && dev->chunks[i].reqid == reqid)
+            return &dev->chunks[i];
+    return NULL;
+}
+
+/* One datagram on a direct device's socket during its poll. What is not
+ * the answer to a GET in flight (a late or repeated answer, one to an
+ * earlier walk, anything malformed) is dropped, as net-snmp drops it. */
+static void poll_datagram(struct device *dev, const unsigned char *pkt, size_t len)
+{
+    long version = dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+    struct request_answer a;
+    struct response_var *vars;
+    struct chunk *ch;
+    size_t n;
+
+    if (request_parse_answer(pkt, len, &a) < 0 || a.version != version ||
+        (ch = poll_chunk(dev, a.reqid)) == NULL)
         return;
+    vars = poll_vars(dev->poller, ch);
+    if (request_parse_varbinds(ch, &a, vars, RESPONSE_VARBINDS(ch), &n) < 0)
+        return;
+    ch->tries = 0;
+    dev->outstanding--;
+    dev->answers++;
+    poll_answered(dev, ch, a.errstat, vars, n);
+    if (dev->outstanding == 0) {
+        uv_timer_stop(&dev->snmp_timer);
+        device_finish_phase(dev);
     }
+}
+
+/* Readable during a direct poll: every datagram queued, RX_BATCH per
+ * system call. */
+static void poll_read_direct(struct device *dev)
+{
+    struct poller *p = dev->poller;
+    struct mmsghdr msgs[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    int i, r;
+
+    if (p->rx == NULL && (p->rx = malloc((size_t)RX_BATCH * RX_SIZE)) == NULL)
+        abort();
+    do {
+        for (i = 0; i < RX_BATCH; i++) {
+            iov[i].iov_base = p->rx + (size_t)i * RX_SIZE;
+            iov[i].iov_len = RX_SIZE;
+            memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        r = recvmmsg(dev->sock, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        p->now_ns = uv_hrtime();
+        p->now_wall = wall_now();
+        /* The device may finish its poll (and replan its chunks) on any
+         * of them; the rest then match no GET in flight. */
+        for (i = 0; i < r && dev->phase == PHASE_POLL; i++)
+            if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+                poll_datagram(dev, iov[i].iov_base, msgs[i].msg_len);
+    } while (r == RX_BATCH && dev->phase == PHASE_POLL);
+}
+
+/* The retransmission timer of a direct poll: resend the GETs whose try
+ * timed out while retries are left, give up on the others, and wait for
+ * the next deadline. */
+static void poll_expire_direct(struct device *dev)
+{
+    struct poller *p = dev->poller;
+    struct chunk *resend[TX_BATCH];
+    uint64_t now = uv_hrtime(), next = UINT64_MAX;
+    size_t i, n = 0;
+
+    p->now_ns = now;
+    p->now_wall = wall_now();
     for (i = 0; i < dev->nchunks; i++) {
         struct chunk *ch = &dev->chunks[i];
-        netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 
-        /* v1/v2c: no varbinds here; request_build_hook writes the chunk's
-         * encoded list when net-snmp builds (or rebuilds) the message. */
-        if (dev->cfg->version == CONFIG_SNMP_V3 || request_prepare(dev, ch) < 0)
-            response_add_vars(dev, ch, pdu);
-        ch->reqid = pdu->reqid;
-        if (device_send(dev, pdu, on_poll, ch) < 0)
-            dev->failures++;
+        if (ch->tries == 0)
+            continue;
+        if (ch->deadline_ns > now + 500000) { /* not due (timers are in ms) */
+            if (ch->deadline_ns < next)
+                next = ch->deadline_ns;
+            continue;
+        }
+        if (ch->tries <= dev->cfg->retries) {
+            ch->tries++;
+            ch->deadline_ns = now + (uint64_t)dev->cfg->timeout_ms * 1000000u;
+            if (ch->deadline_ns < next)
+                next = ch->deadline_ns;
+            resend[n++] = ch;
+            if (n == TX_BATCH) {
+                dev->outstanding -= (int)(n - poll_send_direct(dev, resend, n));
+                n = 0;
+            }
+            continue;
+        }
+        ch->tries = 0;
+        dev->outstanding--;
+        dev->timeouts++;
+        p->timeouts++;
+        dev->failures++;
+        device_error(dev, "timeout");
+        poll_failed(dev, ch, RATE_GAP_TIMEOUT);
     }
+    if (n)
+        dev->outstanding -= (int)(n - poll_send_direct(dev, resend, n));
     if (dev->outstanding == 0)
         device_finish_phase(dev);
+    else if (next != UINT64_MAX)
+        device_arm_snmp_timer(dev, next > now ? (next - now + 999999) / 1000000 : 0);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -1266,5 +1514,7 @@ void poller_free(struct poller *p)
     free(p->devices);
     config_free(p->cfg);
     netsnmp_large_fd_set_cleanup(&p->fdset);
+    free(p->rx);
+    free(p->vars);
     free(p);
 }

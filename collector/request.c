@@ -1,30 +1,43 @@
-/* request.c -- see request.h. BER as in X.690 with definite, shortest
- * lengths and shortest two's-complement integers, which is what net-snmp's
- * reverse encoder (snmp_build) writes; the message is RFC 1157 / RFC 1901:
- * SEQUENCE { version, community, GetRequest-PDU { request-id, 0, 0,
- * varbind list } }. */
+/* request.c -- see request.h. BER as in X.690: net-snmp writes definite,
+ * shortest lengths and shortest two's-complement integers, and so does
+ * this file. The messages are RFC 1157 / RFC 1901:
+ *
+ *   SEQUENCE { version INTEGER, community OCTET STRING,
+ *              GetRequest-PDU [0] / GetResponse-PDU [2] {
+ *                  request-id INTEGER, error-status INTEGER,
+ *                  error-index INTEGER,
+ *                  SEQUENCE OF SEQUENCE { name OID, value } } }
+ *
+ * Answers are read with lengths checked against what encloses them, as
+ * they come from the network. */
 
 #include "request.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "response.h"
-
-#define BER_SEQUENCE 0x30
 #define BER_INTEGER 0x02
 #define BER_OCTET_STRING 0x04
-#define BER_OID 0x06
 #define BER_NULL 0x05
+#define BER_OID 0x06
+#define BER_SEQUENCE 0x30
+#define BER_COUNTER32 0x41
+#define BER_GAUGE32 0x42
+#define BER_TIMETICKS 0x43
+#define BER_COUNTER64 0x46
+#define BER_UINTEGER32 0x47
 #define BER_GET_REQUEST 0xa0
+#define BER_GET_RESPONSE 0xa2
 #define BER_VARBIND_MAX 72 /* 12 subidentifiers of up to 5 bytes, and headers */
-#define BER_HEADER_MAX 4   /* tag and a length below 2^16 */
+#define BER_HEADER_MAX 5   /* tag and a length below 2^32 */
 #define BER_INT_MAX 9      /* a long: up to 8 bytes and a leading 0 */
+
+/* ------------------------------------------------------------ encoding */
 
 /* Bytes of a definite length's encoding. */
 static size_t ber_len_size(size_t len)
 {
-    return len < 0x80 ? 1 : len <= 0xff ? 2 : len <= 0xffff ? 3 : 4;
+    return len < 0x80 ? 1 : len <= 0xff ? 2 : len <= 0xffff ? 3 : len <= 0xffffff ? 4 : 5;
 }
 
 static unsigned char *ber_header(unsigned char *p, unsigned char tag, size_t len)
@@ -101,15 +114,23 @@ static size_t chunk_wide(const struct device *dev, const struct chunk *ch)
     return wide;
 }
 
-int request_prepare(const struct device *dev, struct chunk *ch)
+/* Room for everything before the varbind list: the message, version,
+ * community, PDU and request-id headers and error-status/index. */
+static size_t head_room(size_t community_len)
 {
-    size_t n = RESPONSE_VARBINDS(ch), k, wide = chunk_wide(dev, ch), body_len;
-    unsigned char *body, *p, *list;
+    return 3 * BER_HEADER_MAX + 3 + community_len + 2 + BER_INT_MAX + 6;
+}
+
+int request_prepare(const struct device *dev, struct chunk *ch, const char *community)
+{
+    size_t n = RESPONSE_VARBINDS(ch), k, wide = chunk_wide(dev, ch), room, body_len;
+    unsigned char *body, *p, *msg;
     oid name[MAX_OID_LEN];
 
+    room = head_room(strlen(community));
     /* A width only ever drops from 64 to 32 until the next discovery,
      * which plans new chunks: counting the wide ones tells a change. */
-    if (ch->varbinds && ch->wide == wide)
+    if (ch->msg && ch->wide == wide && ch->head_room >= room)
         return 0;
     request_free(ch);
     body = malloc(n * BER_VARBIND_MAX);
@@ -122,106 +143,249 @@ int request_prepare(const struct device *dev, struct chunk *ch)
         p = ber_null_varbind(p, name, len);
     }
     body_len = (size_t)(p - body);
-    list = malloc(BER_HEADER_MAX + body_len);
-    if (list == NULL || body_len > 0xffff) {
-        free(list);
+    msg = malloc(room + BER_HEADER_MAX + body_len);
+    if (msg == NULL) {
         free(body);
         return -1;
     }
-    p = ber_header(list, BER_SEQUENCE, body_len);
+    p = ber_header(msg + room, BER_SEQUENCE, body_len);
     memcpy(p, body, body_len);
     free(body);
-    ch->varbinds = list;
-    ch->varbinds_len = (size_t)(p - list) + body_len;
+    ch->msg = msg;
+    ch->head_room = room;
+    ch->varbinds_len = (size_t)(p - (msg + room)) + body_len;
     ch->wide = wide;
     return 0;
 }
 
 void request_free(struct chunk *ch)
 {
-    free(ch->varbinds);
-    ch->varbinds = NULL;
+    free(ch->msg);
+    ch->msg = NULL;
+    ch->head_room = 0;
     ch->varbinds_len = 0;
 }
 
-/* The chunk whose pre-encoded GET pdu stands for, or NULL. */
-static const struct chunk *request_chunk(const netsnmp_session *sp, const netsnmp_pdu *pdu)
+const unsigned char *request_message(struct chunk *ch, long version, const char *community,
+                                     long reqid, size_t *len)
 {
-    const struct device *dev = sp->callback_magic;
-    size_t i;
+    size_t community_len = strlen(community), reqid_len, pdu_len, msg_len, head;
+    unsigned char reqid_bytes[BER_INT_MAX], *start, *p;
 
-    if (dev == NULL || pdu->command != SNMP_MSG_GET || pdu->variables != NULL ||
-        (pdu->version != SNMP_VERSION_1 && pdu->version != SNMP_VERSION_2c))
-        return NULL;
-    for (i = 0; i < dev->nchunks; i++)
-        if (dev->chunks[i].reqid == pdu->reqid && dev->chunks[i].varbinds)
-            return &dev->chunks[i];
-    return NULL;
+    reqid_len = ber_int(reqid_bytes, reqid);
+    pdu_len = 1 + ber_len_size(reqid_len) + reqid_len + 6 + ch->varbinds_len;
+    msg_len = 3 + 1 + ber_len_size(community_len) + community_len + 1 + ber_len_size(pdu_len) +
+              pdu_len;
+    head = 1 + ber_len_size(msg_len) + msg_len - ch->varbinds_len;
+    start = p = ch->msg + ch->head_room - head;
+    p = ber_header(p, BER_SEQUENCE, msg_len);
+    *p++ = BER_INTEGER;
+    *p++ = 1;
+    *p++ = (unsigned char)version;
+    p = ber_header(p, BER_OCTET_STRING, community_len);
+    memcpy(p, community, community_len);
+    p += community_len;
+    p = ber_header(p, BER_GET_REQUEST, pdu_len);
+    p = ber_header(p, BER_INTEGER, reqid_len);
+    memcpy(p, reqid_bytes, reqid_len);
+    p += reqid_len;
+    memcpy(p, "\x02\x01\x00\x02\x01\x00", 6); /* error-status, error-index */
+    *len = head + ch->varbinds_len;
+    return start;
 }
 
-/* Room for need bytes in *buf. Returns 0 or -1. */
-static int buf_reserve(u_char **buf, size_t *buf_len, size_t need)
-{
-    u_char *b;
+/* ------------------------------------------------------------ decoding */
 
-    if (*buf_len >= need)
-        return 0;
-    b = realloc(*buf, need);
-    if (b == NULL)
+/* A TLV being read: the bytes left in what encloses it. */
+struct ber_reader {
+    const unsigned char *p, *end;
+};
+
+/* Read the next TLV's tag and content. Returns 0, or -1 when it does not
+ * fit (or uses what X.690 forbids here: the indefinite form, a length of
+ * more than four bytes). */
+static int ber_next(struct ber_reader *r, unsigned char *tag, const unsigned char **content,
+                    size_t *len)
+{
+    size_t n, i, l;
+
+    if (r->end - r->p < 2)
         return -1;
-    *buf = b;
-    *buf_len = need;
+    *tag = *r->p++;
+    l = *r->p++;
+    if (l & 0x80) {
+        n = l & 0x7f;
+        if (n == 0 || n > 4 || (size_t)(r->end - r->p) < n)
+            return -1;
+        for (l = 0, i = 0; i < n; i++)
+            l = l << 8 | *r->p++;
+    }
+    if ((size_t)(r->end - r->p) < l)
+        return -1;
+    *content = r->p;
+    *len = l;
+    r->p += l;
     return 0;
 }
 
-int request_build_hook(netsnmp_session *sp, netsnmp_pdu *pdu, u_char **buf, size_t *buf_len,
-                       size_t *offset)
+/* An INTEGER's content as a long (at most 8 bytes, as net-snmp takes). */
+static int ber_get_long(const unsigned char *c, size_t len, long *out)
 {
-    const struct chunk *ch = request_chunk(sp, pdu);
-    unsigned char reqid[BER_INT_MAX], *p;
-    size_t reqid_len, pdu_len, msg_len, total;
+    uint64_t u;
+    size_t i;
 
-    if (ch == NULL) {
-        /* net-snmp's own encoder, as netsnmp_build_packet() calls it: it
-         * writes backwards from the end of the buffer, or forwards from
-         * its start when so configured (its length is then in len). */
-        size_t len = *buf_len;
+    if (len == 0 || len > sizeof(long))
+        return -1;
+    u = (c[0] & 0x80) ? UINT64_MAX : 0;
+    for (i = 0; i < len; i++)
+        u = u << 8 | c[i];
+    *out = (long)u;
+    return 0;
+}
 
-        *offset = 0;
-        if ((pdu->flags & UCD_MSG_FLAG_FORWARD_ENCODE) ||
-            !netsnmp_ds_get_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_REVERSE_ENCODE)) {
-            if (snmp_build(buf, &len, offset, sp, pdu) != SNMPERR_SUCCESS)
-                return -1;
-            *offset = len;
-            return 0;
-        }
-        if (snmp_build(buf, buf_len, offset, sp, pdu) != SNMPERR_SUCCESS)
+/* An unsigned type's content (at most 8 bytes after a leading 0). */
+static int ber_get_unsigned(const unsigned char *c, size_t len, uint64_t *out)
+{
+    uint64_t u = 0;
+    size_t i;
+
+    if (len == 0 || len > 9 || (len == 9 && c[0] != 0))
+        return -1;
+    for (i = 0; i < len; i++)
+        u = u << 8 | c[i];
+    *out = u;
+    return 0;
+}
+
+static int read_int(struct ber_reader *r, long *out)
+{
+    const unsigned char *c;
+    unsigned char tag;
+    size_t len;
+
+    if (ber_next(r, &tag, &c, &len) < 0 || tag != BER_INTEGER)
+        return -1;
+    return ber_get_long(c, len, out);
+}
+
+int request_parse_answer(const unsigned char *pkt, size_t len, struct request_answer *a)
+{
+    struct ber_reader r = {pkt, pkt + len}, msg, pdu;
+    const unsigned char *c;
+    unsigned char tag;
+    size_t clen;
+
+    if (ber_next(&r, &tag, &c, &clen) < 0 || tag != BER_SEQUENCE)
+        return -1;
+    msg.p = c;
+    msg.end = c + clen;
+    if (read_int(&msg, &a->version) < 0 ||
+        (a->version != SNMP_VERSION_1 && a->version != SNMP_VERSION_2c))
+        return -1;
+    if (ber_next(&msg, &tag, &c, &clen) < 0 || tag != BER_OCTET_STRING) /* community */
+        return -1;
+    if (ber_next(&msg, &tag, &c, &clen) < 0 || tag != BER_GET_RESPONSE)
+        return -1;
+    pdu.p = c;
+    pdu.end = c + clen;
+    if (read_int(&pdu, &a->reqid) < 0 || read_int(&pdu, &a->errstat) < 0 ||
+        read_int(&pdu, &a->errindex) < 0)
+        return -1;
+    if (ber_next(&pdu, &tag, &c, &clen) < 0 || tag != BER_SEQUENCE)
+        return -1;
+    a->varbinds = c;
+    a->varbinds_len = clen;
+    return 0;
+}
+
+/* One varbind's value, tag and content, as a response_var (asked is the
+ * caller's). Returns -1 for a number that does not fit, as net-snmp's
+ * parser refuses it. */
+static int var_decode(unsigned char tag, const unsigned char *c, size_t len,
+                      struct response_var *v)
+{
+    long l;
+
+    v->type = tag;
+    v->numeric = 0;
+    v->value = 0;
+    switch (tag) {
+    case BER_COUNTER64:
+        if (ber_get_unsigned(c, len, &v->value) < 0)
             return -1;
-        memmove(*buf, *buf + *buf_len - *offset, *offset);
+        v->numeric = 1;
+        return 0;
+    case BER_COUNTER32:
+    case BER_GAUGE32:
+    case BER_TIMETICKS:
+    case BER_UINTEGER32:
+        if (ber_get_unsigned(c, len, &v->value) < 0)
+            return -1;
+        v->value = (uint32_t)v->value;
+        v->numeric = 1;
+        return 0;
+    case BER_INTEGER:
+        if (ber_get_long(c, len, &l) < 0)
+            return -1;
+        v->numeric = l >= 0;
+        v->value = l >= 0 ? (uint64_t)l : 0;
+        return 0;
+    default: /* NULL, the exceptions, strings, addresses...: not numbers */
         return 0;
     }
-    reqid_len = ber_int(reqid, pdu->reqid);
-    pdu_len = 2 + reqid_len + 3 + 3 + ch->varbinds_len;
-    msg_len = 3 + 1 + ber_len_size(sp->community_len) + sp->community_len + 1 +
-              ber_len_size(pdu_len) + pdu_len;
-    total = 1 + ber_len_size(msg_len) + msg_len;
-    if (msg_len > 0xffff || buf_reserve(buf, buf_len, total) < 0)
+}
+
+/* The next varbind of a list: its OID's content and its value TLV. */
+static int varbind_next(struct ber_reader *list, const unsigned char **name, size_t *name_len,
+                        unsigned char *tag, const unsigned char **value, size_t *value_len)
+{
+    struct ber_reader vb;
+    const unsigned char *c;
+    unsigned char t;
+    size_t clen;
+
+    if (ber_next(list, &t, &c, &clen) < 0 || t != BER_SEQUENCE)
         return -1;
-    p = ber_header(*buf, BER_SEQUENCE, msg_len);
-    *p++ = BER_INTEGER;
-    *p++ = 1;
-    *p++ = (unsigned char)pdu->version;
-    p = ber_header(p, BER_OCTET_STRING, sp->community_len);
-    memcpy(p, sp->community, sp->community_len);
-    p += sp->community_len;
-    p = ber_header(p, BER_GET_REQUEST, pdu_len);
-    p = ber_header(p, BER_INTEGER, reqid_len);
-    memcpy(p, reqid, reqid_len);
-    p += reqid_len;
-    memcpy(p, "\x02\x01\x00\x02\x01\x00", 6); /* error-status, error-index */
-    p += 6;
-    memcpy(p, ch->varbinds, ch->varbinds_len);
-    p += ch->varbinds_len;
-    *offset = (size_t)(p - *buf);
+    vb.p = c;
+    vb.end = c + clen;
+    if (ber_next(&vb, &t, name, name_len) < 0 || t != BER_OID ||
+        ber_next(&vb, tag, value, value_len) < 0 || vb.p != vb.end)
+        return -1;
+    return 0;
+}
+
+int request_parse_varbinds(const struct chunk *ch, const struct request_answer *a,
+                           struct response_var *vars, size_t max, size_t *n)
+{
+    struct ber_reader got = {a->varbinds, a->varbinds + a->varbinds_len}, asked;
+    const unsigned char *c;
+    unsigned char tag;
+    size_t clen, k = 0;
+
+    /* The list asked, read alongside: its SEQUENCE header, then varbinds. */
+    asked.p = ch->msg + ch->head_room;
+    asked.end = asked.p + ch->varbinds_len;
+    if (ber_next(&asked, &tag, &c, &clen) < 0)
+        return -1;
+    asked.p = c;
+    asked.end = c + clen;
+    while (got.p < got.end) {
+        const unsigned char *name, *value, *want;
+        size_t name_len, value_len, want_len;
+        unsigned char vtag, wtag;
+        struct response_var extra;
+
+        /* Beyond max (more than asked): checked, then ignored. */
+        if (varbind_next(&got, &name, &name_len, &vtag, &value, &value_len) < 0 ||
+            var_decode(vtag, value, value_len, k < max ? &vars[k] : &extra) < 0)
+            return -1;
+        if (k >= max)
+            continue;
+        vars[k].asked = asked.p < asked.end &&
+                        varbind_next(&asked, &want, &want_len, &wtag, &c, &clen) == 0 &&
+                        want_len == name_len && memcmp(want, name, name_len) == 0;
+        k++;
+    }
+    *n = k;
     return 0;
 }

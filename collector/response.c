@@ -12,36 +12,6 @@
 
 /* ------------------------------------------------------------ varbinds */
 
-static int var_uint(const netsnmp_variable_list *v, uint64_t *out)
-{
-    switch (v->type) {
-    case ASN_COUNTER64:
-        *out = ((uint64_t)v->val.counter64->high << 32) | (uint32_t)v->val.counter64->low;
-        return 0;
-    case ASN_COUNTER:
-    case ASN_GAUGE:
-    case ASN_TIMETICKS:
-    case ASN_UINTEGER:
-        *out = (uint32_t)*v->val.integer;
-        return 0;
-    case ASN_INTEGER:
-        if (*v->val.integer < 0)
-            return -1;
-        *out = (uint64_t)*v->val.integer;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-/* Does varbind v carry column `col` of table prefix (len) for ifindex? */
-static int var_is(const netsnmp_variable_list *v, const oid *table, size_t len, oid col,
-                  long ifindex)
-{
-    return v->name_length == len + 1 && v->name[len - 1] == col && v->name[len] == (oid)ifindex &&
-           memcmp(v->name, table, (len - 1) * sizeof(oid)) == 0;
-}
-
 size_t response_var_name(const struct device *dev, const struct chunk *ch, size_t k, oid *name)
 {
     const struct iface *ifc;
@@ -92,35 +62,82 @@ void response_add_vars(const struct device *dev, const struct chunk *ch, netsnmp
 
 /* ------------------------------------------------------------ answers */
 
-/* Read one interface's four varbinds into ifc->sample. Returns 0, or -1
- * when the counters are missing (and says whether the ifIndex is gone). */
-static int iface_read(struct device *dev, struct iface *ifc, const netsnmp_variable_list **vp,
+/* A net-snmp varbind's value as a response_var. */
+static void var_from_netsnmp(const netsnmp_variable_list *v, struct response_var *out)
+{
+    out->type = v->type;
+    out->numeric = 0;
+    out->value = 0;
+    switch (v->type) {
+    case ASN_COUNTER64:
+        if (v->val.counter64 == NULL)
+            break;
+        out->value =
+            ((uint64_t)(uint32_t)v->val.counter64->high << 32) | (uint32_t)v->val.counter64->low;
+        out->numeric = 1;
+        break;
+    case ASN_COUNTER:
+    case ASN_GAUGE:
+    case ASN_TIMETICKS:
+    case ASN_UINTEGER:
+        if (v->val.integer == NULL)
+            break;
+        out->value = (uint32_t)*v->val.integer;
+        out->numeric = 1;
+        break;
+    case ASN_INTEGER:
+        if (v->val.integer == NULL || *v->val.integer < 0)
+            break;
+        out->value = (uint64_t)*v->val.integer;
+        out->numeric = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+size_t response_vars_from_list(const struct device *dev, const struct chunk *ch,
+                               const netsnmp_variable_list *list, struct response_var *vars,
+                               size_t max)
+{
+    size_t n = 0, asked = RESPONSE_VARBINDS(ch);
+    oid name[MAX_OID_LEN];
+
+    for (; list && n < max; list = list->next_variable, n++) {
+        var_from_netsnmp(list, &vars[n]);
+        vars[n].asked = 0;
+        if (n < asked) {
+            size_t len = response_var_name(dev, ch, n, name);
+
+            vars[n].asked = snmp_oid_compare(list->name, list->name_length, name, len) == 0;
+        }
+    }
+    return n;
+}
+
+static int var_number(const struct response_var *v, uint64_t *out)
+{
+    if (v == NULL || !v->asked || !v->numeric)
+        return -1;
+    *out = v->value;
+    return 0;
+}
+
+/* Read one interface's four varbinds (v[k] NULL when the answer is short)
+ * into ifc->sample. Returns 0, or -1 when the counters are missing (and
+ * says whether the ifIndex is gone). */
+static int iface_read(struct device *dev, struct iface *ifc, const struct response_var **v,
                       uint64_t now_ns, uint32_t uptime, int have_uptime)
 {
-    const netsnmp_variable_list *v[RESPONSE_VARBINDS_PER_IFACE];
-    const oid *table = ifc->width == 64 ? oid_if_name : oid_if_descr;
-    size_t tlen = ifc->width == 64 ? IFX_TABLE_COL_LEN : IF_TABLE_COL_LEN;
     uint64_t in, out, speed = 0, oper = 0;
-    int k;
 
-    for (k = 0; k < RESPONSE_VARBINDS_PER_IFACE; k++) {
-        v[k] = *vp;
-        if (*vp)
-            *vp = (*vp)->next_variable;
-    }
-    if (v[3] && var_is(v[3], oid_if_descr, IF_TABLE_COL_LEN, COL_IF_OPER_STATUS, ifc->ifindex) &&
-        var_uint(v[3], &oper) == 0)
+    if (var_number(v[3], &oper) == 0)
         ifc->oper = (int)oper;
     /* A loopback's speed is made up (Linux says 10 Mb/s): unknown, so it
      * is neither shown nor used for the over-speed check. */
-    if (v[2] && var_uint(v[2], &speed) == 0 && !ifc->loopback)
+    if (var_number(v[2], &speed) == 0 && !ifc->loopback)
         ifc->speed_bps = ifc->width == 64 ? speed * 1000000u : speed == UINT32_MAX ? 0 : speed;
-    if (!v[0] || !v[1] ||
-        !var_is(v[0], table, tlen, ifc->width == 64 ? COL_IF_HC_IN_OCTETS : COL_IF_IN_OCTETS,
-                ifc->ifindex) ||
-        !var_is(v[1], table, tlen, ifc->width == 64 ? COL_IF_HC_OUT_OCTETS : COL_IF_OUT_OCTETS,
-                ifc->ifindex) ||
-        var_uint(v[0], &in) < 0 || var_uint(v[1], &out) < 0) {
+    if (var_number(v[0], &in) < 0 || var_number(v[1], &out) < 0) {
         int gone =
             v[3] == NULL || v[3]->type == SNMP_NOSUCHINSTANCE || v[3]->type == SNMP_NOSUCHOBJECT;
 
@@ -145,25 +162,23 @@ static int iface_read(struct device *dev, struct iface *ifc, const netsnmp_varia
     return 0;
 }
 
-void response_read(struct device *dev, const struct chunk *ch, const netsnmp_variable_list *vars,
-                   uint64_t now_ns, response_sample_fn sample, void *ctx)
+void response_read(struct device *dev, const struct chunk *ch, const struct response_var *vars,
+                   size_t n, uint64_t now_ns, response_sample_fn sample, void *ctx)
 {
-    const netsnmp_variable_list *v = vars;
     uint64_t uptime = 0, hold;
     int have_uptime = 0, moved = 0;
-    size_t i;
+    size_t i, k;
 
-    if (v &&
-        snmp_oid_compare(v->name, v->name_length, oid_sys_uptime, OID_LENGTH(oid_sys_uptime)) ==
-            0 &&
-        v->type == ASN_TIMETICKS && var_uint(v, &uptime) == 0)
+    if (n > 0 && vars[0].type == ASN_TIMETICKS && var_number(&vars[0], &uptime) == 0)
         have_uptime = 1;
-    if (v)
-        v = v->next_variable;
     for (i = ch->first; i < ch->first + ch->count; i++) {
         struct iface *ifc = &dev->ifaces[i];
+        const struct response_var *v[RESPONSE_VARBINDS_PER_IFACE];
+        size_t at = 1 + (i - ch->first) * RESPONSE_VARBINDS_PER_IFACE;
 
-        ifc->sample_ok = iface_read(dev, ifc, &v, now_ns, (uint32_t)uptime, have_uptime) == 0;
+        for (k = 0; k < RESPONSE_VARBINDS_PER_IFACE; k++)
+            v[k] = at + k < n ? &vars[at + k] : NULL;
+        ifc->sample_ok = iface_read(dev, ifc, v, now_ns, (uint32_t)uptime, have_uptime) == 0;
         if (ifc->sample_ok && rate_moved(&ifc->rate, &ifc->sample))
             moved = 1;
     }

@@ -23,6 +23,15 @@
 typedef void (*response_sample_fn)(void *ctx, struct device *dev, struct iface *ifc,
                                    const struct rate_result *res);
 
+/* One varbind of an answer, as reading it needs: decoded from the datagram
+ * by request.c (v1/v2c) or taken from net-snmp's PDU (v3). */
+struct response_var {
+    unsigned char type;    /* ASN_COUNTER64, ..., SNMP_NOSUCHINSTANCE */
+    unsigned char asked;   /* its name is the one asked at this position */
+    unsigned char numeric; /* value holds it: an unsigned type, or INTEGER >= 0 */
+    uint64_t value;        /* 32-bit types: the low 32 bits, as net-snmp */
+};
+
 /* Varbinds of chunk ch's poll: sysUpTime.0 and four per interface. */
 #define RESPONSE_VARBINDS(ch) (1 + (ch)->count * RESPONSE_VARBINDS_PER_IFACE)
 
@@ -37,15 +46,22 @@ size_t response_var_name(const struct device *dev, const struct chunk *ch, size_
  * and ifOperStatus. */
 void response_add_vars(const struct device *dev, const struct chunk *ch, netsnmp_pdu *pdu);
 
-/* Account the varbinds of an answer to chunk ch's poll that carried no
+/* Fill vars (room for max) from net-snmp's varbind list of an answer to
+ * chunk ch's poll, comparing each name with the one asked at its position;
+ * returns how many were filled. list stays the caller's. */
+size_t response_vars_from_list(const struct device *dev, const struct chunk *ch,
+                               const netsnmp_variable_list *list, struct response_var *vars,
+                               size_t max);
+
+/* Account the n varbinds of an answer to chunk ch's poll that carried no
  * error status, received at now_ns (uv_hrtime() clock). Varbinds are taken
- * by position, as response_add_vars asked them, and checked by name: a
- * missing, misnamed or non-numeric counter is a RATE_GAP_NO_DATA. Updates
- * each interface's oper, speed, width and rate state, sets
- * dev->need_discovery when an ifIndex is gone or the agent restarted, and
- * calls sample once per interface of the chunk, in order. vars stays the
- * caller's and is not kept. */
-void response_read(struct device *dev, const struct chunk *ch, const netsnmp_variable_list *vars,
-                   uint64_t now_ns, response_sample_fn sample, void *ctx);
+ * by position, as response_add_vars asked them: one that is missing, was
+ * not the name asked, or is not a number is a RATE_GAP_NO_DATA for its
+ * interface. Updates each interface's oper, speed, width and rate state,
+ * sets dev->need_discovery when an ifIndex is gone or the agent restarted,
+ * and calls sample once per interface of the chunk, in order. vars stays
+ * the caller's and is not kept. */
+void response_read(struct device *dev, const struct chunk *ch, const struct response_var *vars,
+                   size_t n, uint64_t now_ns, response_sample_fn sample, void *ctx);
 
 #endif

@@ -1,6 +1,7 @@
 /* fuzz_snmp.c -- libFuzzer target: the collector's reading of poll answers
- * (collector/response.c) on made-up varbind lists, answer after answer,
- * so that rates get computed (rate.c). Varbinds come in any number, with
+ * (collector/response.c) on made-up net-snmp varbind lists (as SNMPv3
+ * answers reach it; tests/fuzz/fuzz_answer.c feeds raw datagrams), answer
+ * after answer, so that rates get computed (rate.c). Varbinds come in any number, with
  * the right, a wrong or a truncated name and any type (Counter32,
  * Counter64, Integer, Gauge32, TimeTicks, OctetString, NULL, noSuchObject,
  * noSuchInstance, endOfMibView...). It must never crash, call back exactly
@@ -211,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     while (size >= 4) {
         netsnmp_variable_list *vars = NULL, **tail = &vars;
+        struct response_var rvars[MAX_VARBINDS];
         struct chunk ch;
         struct expect e;
         size_t nvars, pos;
@@ -239,7 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         e.dev = &dev;
         e.next = ch.first;
         e.end = ch.first + ch.count;
-        response_read(&dev, &ch, vars, now_ns, on_sample, &e);
+        nvars = response_vars_from_list(&dev, &ch, vars, rvars, MAX_VARBINDS);
+        response_read(&dev, &ch, rvars, nvars, now_ns, on_sample, &e);
         if (e.next != e.end)
             abort(); /* an interface without its callback */
         snmp_free_varbind(vars);
