@@ -1,10 +1,20 @@
-/* publish.c -- see publish.h. Commands are formatted here into one reused
- * buffer in the Redis protocol (RESP) and handed to hiredis as formatted
+/* publish.c -- see publish.h. Commands are formatted here in the Redis
+ * protocol (RESP) into reused buffers and handed to hiredis as formatted
  * commands, so a sample costs no printf-style parsing and no allocation of
- * ours. */
+ * ours.
+ *
+ * Replies. Of a sample's commands only RPUSH can fail on its own (a key of
+ * another type, a full Redis); LTRIM, PUBLISH and EXPIRE on the same key
+ * then cannot tell anything new. They are gathered in the `quiet` buffer
+ * and sent at the end of the loop iteration, after that iteration's
+ * RPUSHes, between CLIENT REPLY OFF and CLIENT REPLY ON (Redis 3.2): one
+ * reply for all of them instead of one each, which hiredis would allocate,
+ * parse and match to a callback. A server that refuses CLIENT REPLY (the
+ * check is made once per connection) gets every command with its reply. */
 
 #include "publish.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +28,15 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 500 /* a refused connect costs nothing; data resumes <= 1.5 s after Redis */
 
+static const char reply_off[] = "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n";
+static const char reply_on[] = "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n";
+
+/* Commands in RESP, one after the other. */
+struct resp_buf {
+    char *p;
+    size_t len, cap;
+};
+
 struct publisher {
     uv_loop_t *loop;
     const struct config_redis *cfg;
@@ -25,13 +44,16 @@ struct publisher {
     int connected;
     int closing;
     int ever_connected;
+    int quiet_ok; /* the server accepted CLIENT REPLY on this connection */
     uv_timer_t retry;
+    uv_check_t quiet_check; /* sends `quiet` at the end of the iteration */
     uint64_t backoff_ms;
     void (*on_connected)(void *ctx);
     void *ctx;
-    char *buf; /* RESP scratch */
-    size_t buf_cap, buf_len;
-    uint64_t pending; /* replies not received yet */
+    struct resp_buf cmd;   /* the command being formatted */
+    struct resp_buf quiet; /* commands whose replies are not wanted */
+    size_t quiet_count;
+    uint64_t pending; /* commands sent and not acknowledged yet */
     struct publisher_stats st;
     char last_error[128];
 };
@@ -40,21 +62,28 @@ static void connect_now(struct publisher *pub);
 
 /* ----------------------------------------------------------------- RESP */
 
-static void buf_reserve(struct publisher *pub, size_t more)
+static void buf_reserve(struct resp_buf *b, size_t more)
 {
-    if (pub->buf_len + more <= pub->buf_cap)
+    if (b->len + more <= b->cap)
         return;
-    while (pub->buf_cap < pub->buf_len + more)
-        pub->buf_cap = pub->buf_cap ? pub->buf_cap * 2 : 4096;
-    pub->buf = realloc(pub->buf, pub->buf_cap);
-    if (pub->buf == NULL)
+    while (b->cap < b->len + more)
+        b->cap = b->cap ? b->cap * 2 : 4096;
+    b->p = realloc(b->p, b->cap);
+    if (b->p == NULL)
         abort();
+}
+
+static void buf_append(struct resp_buf *b, const char *s, size_t len)
+{
+    buf_reserve(b, len);
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
 }
 
 /* "<mark><n>\r\n" at the end of the buffer (room reserved by the caller).
  * Hand-rolled: snprintf here took about 4% of the collector's CPU in a
  * perf profile of make bench-collector. */
-static void resp_len(struct publisher *pub, char mark, size_t n)
+static void resp_len(struct resp_buf *b, char mark, size_t n)
 {
     char tmp[24];
     size_t k = 0;
@@ -63,33 +92,32 @@ static void resp_len(struct publisher *pub, char mark, size_t n)
         tmp[k++] = (char)('0' + n % 10);
         n /= 10;
     } while (n);
-    pub->buf[pub->buf_len++] = mark;
+    b->p[b->len++] = mark;
     while (k)
-        pub->buf[pub->buf_len++] = tmp[--k];
-    pub->buf[pub->buf_len++] = '\r';
-    pub->buf[pub->buf_len++] = '\n';
+        b->p[b->len++] = tmp[--k];
+    b->p[b->len++] = '\r';
+    b->p[b->len++] = '\n';
 }
 
-static void resp_begin(struct publisher *pub, int argc)
+static void resp_begin(struct resp_buf *b, int argc)
 {
-    pub->buf_len = 0;
-    buf_reserve(pub, 32);
-    resp_len(pub, '*', (size_t)argc);
+    buf_reserve(b, 32);
+    resp_len(b, '*', (size_t)argc);
 }
 
-static void resp_arg(struct publisher *pub, const char *s, size_t len)
+static void resp_arg(struct resp_buf *b, const char *s, size_t len)
 {
-    buf_reserve(pub, len + 32);
-    resp_len(pub, '$', len);
-    memcpy(pub->buf + pub->buf_len, s, len);
-    pub->buf_len += len;
-    pub->buf[pub->buf_len++] = '\r';
-    pub->buf[pub->buf_len++] = '\n';
+    buf_reserve(b, len + 32);
+    resp_len(b, '$', len);
+    memcpy(b->p + b->len, s, len);
+    b->len += len;
+    b->p[b->len++] = '\r';
+    b->p[b->len++] = '\n';
 }
 
 /* A decimal argument (LTRIM's start, EXPIRE's seconds), once per sample:
  * no snprintf either. */
-static void resp_int(struct publisher *pub, long long v)
+static void resp_int(struct resp_buf *b, long long v)
 {
     char num[24], *p = num + sizeof(num);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -100,18 +128,19 @@ static void resp_int(struct publisher *pub, long long v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    resp_arg(pub, p, (size_t)(num + sizeof(num) - p));
+    resp_arg(b, p, (size_t)(num + sizeof(num) - p));
 }
 
+/* A reply to `privdata` commands (1, or a whole quiet batch). */
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct publisher *pub = ac->data;
     redisReply *reply = r;
+    uint64_t n = (uint64_t)(uintptr_t)privdata;
 
     if (pub == NULL)
         return;
-    if (pub->pending)
-        pub->pending--;
+    pub->pending = pub->pending > n ? pub->pending - n : 0;
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         pub->st.errors++;
         if (strncmp(pub->last_error, reply->str, sizeof(pub->last_error) - 1) != 0) {
@@ -121,13 +150,83 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 }
 
-static int send_buf(struct publisher *pub)
+/* Hand the formatted command(s) in b, acknowledged by one reply, to
+ * hiredis; count is how many commands that reply stands for. */
+static int send_resp(struct publisher *pub, struct resp_buf *b, size_t count)
 {
-    if (redisAsyncFormattedCommand(pub->ac, on_reply, NULL, pub->buf, pub->buf_len) != REDIS_OK)
-        return -1;
-    pub->pending++;
+    int rc = redisAsyncFormattedCommand(pub->ac, on_reply, (void *)(uintptr_t)count, b->p,
+                                        b->len) == REDIS_OK
+                 ? 0
+                 : -1;
+
+    b->len = 0;
+    if (rc == 0)
+        pub->pending += count;
+    return rc;
+}
+
+static int send_cmd(struct publisher *pub)
+{
     pub->st.commands++;
-    return 0;
+    return send_resp(pub, &pub->cmd, 1);
+}
+
+/* uv_check: the quiet commands of this iteration, after its RPUSHes. */
+static void quiet_flush(uv_check_t *h)
+{
+    struct publisher *pub = h->data;
+
+    uv_check_stop(h);
+    if (pub->quiet.len == 0)
+        return;
+    if (!publisher_ready(pub)) { /* lost with the connection */
+        pub->quiet.len = 0;
+        pub->quiet_count = 0;
+        return;
+    }
+    buf_append(&pub->quiet, reply_on, sizeof(reply_on) - 1);
+    send_resp(pub, &pub->quiet, pub->quiet_count);
+    pub->quiet_count = 0;
+}
+
+/* Where a command whose reply is not wanted goes: the quiet buffer, or
+ * cmd with a reply when the server cannot be asked for silence. Ends with
+ * quiet_done(). */
+static struct resp_buf *quiet_begin(struct publisher *pub)
+{
+    if (!pub->quiet_ok)
+        return &pub->cmd;
+    if (pub->quiet.len == 0) {
+        buf_append(&pub->quiet, reply_off, sizeof(reply_off) - 1);
+        uv_check_start(&pub->quiet_check, quiet_flush);
+    }
+    return &pub->quiet;
+}
+
+static void quiet_done(struct publisher *pub, struct resp_buf *b)
+{
+    if (b == &pub->cmd) {
+        send_cmd(pub);
+        return;
+    }
+    pub->quiet_count++;
+    pub->st.commands++;
+}
+
+/* The answer to CLIENT REPLY ON sent at connection: may the quiet buffer
+ * be used? */
+static void on_reply_probe(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct publisher *pub = ac->data;
+    redisReply *reply = r;
+
+    if (pub == NULL)
+        return;
+    if (pub->pending)
+        pub->pending--;
+    pub->quiet_ok = reply && reply->type == REDIS_REPLY_STATUS;
+    if (!pub->quiet_ok && reply && reply->type == REDIS_REPLY_ERROR)
+        log_info("redis: CLIENT REPLY refused (%s): every command gets its reply", reply->str);
 }
 
 /* ----------------------------------------------------------- connection */
@@ -182,11 +281,15 @@ static void on_connect(const redisAsyncContext *ac, int status)
     pub->ever_connected = 1;
     log_info("redis %s:%d: connected", pub->cfg->host, pub->cfg->port);
     if (pub->cfg->password) {
-        resp_begin(pub, 2);
-        resp_arg(pub, "AUTH", 4);
-        resp_arg(pub, pub->cfg->password, strlen(pub->cfg->password));
-        send_buf(pub);
+        resp_begin(&pub->cmd, 2);
+        resp_arg(&pub->cmd, "AUTH", 4);
+        resp_arg(&pub->cmd, pub->cfg->password, strlen(pub->cfg->password));
+        send_cmd(pub);
     }
+    pub->quiet_ok = 0;
+    if (redisAsyncFormattedCommand(pub->ac, on_reply_probe, NULL, reply_on,
+                                   sizeof(reply_on) - 1) == REDIS_OK)
+        pub->pending++;
     if (pub->on_connected)
         pub->on_connected(pub->ctx);
 }
@@ -200,6 +303,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     pub->ac = NULL;
     pub->connected = 0;
     pub->pending = 0;
+    pub->quiet_ok = 0;
     if (pub->closing)
         return;
     note_error(pub, "connection lost", status == REDIS_OK ? "closed" : ac->errstr);
@@ -248,6 +352,8 @@ struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *c
     pub->backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(loop, &pub->retry);
     pub->retry.data = pub;
+    uv_check_init(loop, &pub->quiet_check);
+    pub->quiet_check.data = pub;
     connect_now(pub);
     return pub;
 }
@@ -297,32 +403,37 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
                      const char *history_key, size_t history_key_len, const char *msg,
                      size_t msg_len, int history, int expire_s)
 {
+    struct resp_buf *q;
+
     if (!can_send(pub, 4))
         return -1;
     /* RPUSH before PUBLISH: a reader that subscribes and then reads the
      * list can miss nothing (docs/PROTOCOL.md). */
-    resp_begin(pub, 3);
-    resp_arg(pub, "RPUSH", 5);
-    resp_arg(pub, history_key, history_key_len);
-    resp_arg(pub, msg, msg_len);
-    send_buf(pub);
-    resp_begin(pub, 4);
-    resp_arg(pub, "LTRIM", 5);
-    resp_arg(pub, history_key, history_key_len);
-    resp_int(pub, -(long long)history);
-    resp_arg(pub, "-1", 2);
-    send_buf(pub);
-    resp_begin(pub, 3);
-    resp_arg(pub, "PUBLISH", 7);
-    resp_arg(pub, channel, channel_len);
-    resp_arg(pub, msg, msg_len);
-    send_buf(pub);
+    resp_begin(&pub->cmd, 3);
+    resp_arg(&pub->cmd, "RPUSH", 5);
+    resp_arg(&pub->cmd, history_key, history_key_len);
+    resp_arg(&pub->cmd, msg, msg_len);
+    send_cmd(pub);
+    q = quiet_begin(pub);
+    resp_begin(q, 4);
+    resp_arg(q, "LTRIM", 5);
+    resp_arg(q, history_key, history_key_len);
+    resp_int(q, -(long long)history);
+    resp_arg(q, "-1", 2);
+    quiet_done(pub, q);
+    q = quiet_begin(pub);
+    resp_begin(q, 3);
+    resp_arg(q, "PUBLISH", 7);
+    resp_arg(q, channel, channel_len);
+    resp_arg(q, msg, msg_len);
+    quiet_done(pub, q);
     if (expire_s > 0) {
-        resp_begin(pub, 3);
-        resp_arg(pub, "EXPIRE", 6);
-        resp_arg(pub, history_key, history_key_len);
-        resp_int(pub, expire_s);
-        send_buf(pub);
+        q = quiet_begin(pub);
+        resp_begin(q, 3);
+        resp_arg(q, "EXPIRE", 6);
+        resp_arg(q, history_key, history_key_len);
+        resp_int(q, expire_s);
+        quiet_done(pub, q);
     }
     return 0;
 }
@@ -330,13 +441,17 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
 int publisher_publish(struct publisher *pub, const char *channel, size_t channel_len,
                       const char *msg, size_t msg_len)
 {
+    struct resp_buf *q;
+
     if (!can_send(pub, 1))
         return -1;
-    resp_begin(pub, 3);
-    resp_arg(pub, "PUBLISH", 7);
-    resp_arg(pub, channel, channel_len);
-    resp_arg(pub, msg, msg_len);
-    return send_buf(pub);
+    q = quiet_begin(pub);
+    resp_begin(q, 3);
+    resp_arg(q, "PUBLISH", 7);
+    resp_arg(q, channel, channel_len);
+    resp_arg(q, msg, msg_len);
+    quiet_done(pub, q);
+    return 0;
 }
 
 int publisher_set(struct publisher *pub, const char *key, size_t key_len, const char *value,
@@ -344,11 +459,12 @@ int publisher_set(struct publisher *pub, const char *key, size_t key_len, const 
 {
     if (!can_send(pub, 1))
         return -1;
-    resp_begin(pub, 3);
-    resp_arg(pub, "SET", 3);
-    resp_arg(pub, key, key_len);
-    resp_arg(pub, value, value_len);
-    return send_buf(pub);
+    quiet_flush(&pub->quiet_check); /* what came before goes first */
+    resp_begin(&pub->cmd, 3);
+    resp_arg(&pub->cmd, "SET", 3);
+    resp_arg(&pub->cmd, key, key_len);
+    resp_arg(&pub->cmd, value, value_len);
+    return send_cmd(pub);
 }
 
 void publisher_stats(const struct publisher *pub, struct publisher_stats *out)
@@ -360,6 +476,8 @@ void publisher_stats(const struct publisher *pub, struct publisher_stats *out)
 void publisher_close(struct publisher *pub)
 {
     pub->closing = 1;
+    quiet_flush(&pub->quiet_check);
+    uv_close((uv_handle_t *)&pub->quiet_check, NULL);
     uv_timer_stop(&pub->retry);
     uv_close((uv_handle_t *)&pub->retry, NULL);
     if (pub->ac) {
@@ -372,6 +490,7 @@ void publisher_free(struct publisher *pub)
 {
     if (pub == NULL)
         return;
-    free(pub->buf);
+    free(pub->cmd.p);
+    free(pub->quiet.p);
     free(pub);
 }

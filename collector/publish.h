@@ -16,14 +16,14 @@
 
 #include "config.h"
 
-/* Replies we may wait for before dropping samples: bounds our memory when
- * Redis stalls (about 1 KB per sample). */
 /* Commands wait this long to share a write: the responses of one poll
  * (several PDUs) arrive within a millisecond or so of each other, and
  * polls are spread over the interval. 10 ms (against 2 ms) took the
  * syscalls of 100 devices x 50 interfaces at 1 s from 20,972 to 18,920
  * per 10 s (strace -c); a sample is 10 ms older at most. */
 #define PUBLISH_FLUSH_MS 10
+/* Commands not acknowledged yet before samples are dropped: bounds our
+ * memory when Redis stalls (about 1 KB per sample of three commands). */
 #define PUBLISH_MAX_PENDING 200000
 
 struct publisher;
@@ -50,8 +50,9 @@ void publisher_set_config(struct publisher *pub, const struct config_redis *cfg)
 int publisher_ready(const struct publisher *pub);
 
 /* One interface sample: RPUSH to the history list, LTRIM it to `history`
- * entries, PUBLISH on the channel, and every so often EXPIRE the list.
- * Returns 0, or -1 when the sample was dropped. */
+ * entries, PUBLISH on the channel, and every so often EXPIRE the list;
+ * the last three at the end of the loop iteration, without replies
+ * (publish.c). Returns 0, or -1 when the sample was dropped. */
 int publisher_sample(struct publisher *pub, const char *channel, size_t channel_len,
                      const char *history_key, size_t history_key_len, const char *msg,
                      size_t msg_len, int history, int expire_s);

@@ -126,14 +126,16 @@ class Proc:
 
 
 class RedisServer:
-    def __init__(self, tmp, port=None):
+    def __init__(self, tmp, port=None, extra=()):
         self.tmp, self.port = tmp, port or free_port()
+        self.extra = list(extra)
         self.proc = None
 
     def start(self):
         self.proc = Proc("redis-server", [
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", self.tmp.path], self.tmp.join("redis.log")).start()
+            "--appendonly", "no", "--dir", self.tmp.path, *self.extra],
+            self.tmp.join(f"redis-{self.port}.log")).start()
         wait_for(self._ping, 10, what="redis-server")
         return self
 

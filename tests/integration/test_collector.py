@@ -277,6 +277,40 @@ class TestResilience(CollectorTest):
                  what="inventory rewritten")
         self.assertTrue(self.collectors[0].alive())
 
+    def test_a_history_write_refused_by_redis_is_reported_and_publishing_goes_on(self):
+        # Only RPUSH gets a reply (LTRIM, PUBLISH and EXPIRE go between
+        # CLIENT REPLY OFF and ON): its error must still reach the log, and
+        # the live messages of that interface and the others keep flowing.
+        self.r.set("ifmon:history:edge1:ge-0/0/0", "not a list")
+        sub = self.subscribe()
+        c = self.start([self.sim_device("edge1", "dev1")])
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 3, 15, what="three messages")
+        wait_for(lambda: "WRONGTYPE" in c.text(), 5, what="the RPUSH error in the log")
+        self.assertEqual(c.text().count("WRONGTYPE"), 1, "logged once, not once per sample")
+        self.assertEqual(self.r.get("ifmon:history:edge1:ge-0/0/0"), "not a list")
+        self.assertGreaterEqual(self.r.llen("ifmon:history:edge1:ge-0/0/1"), 3)
+        self.assertTrue(c.alive())
+
+    def test_a_redis_without_client_reply_gets_every_command_with_its_reply(self):
+        # CLIENT renamed away, as some managed or proxied Redis services do:
+        # the collector must notice once and fall back, history still
+        # trimmed and messages still published.
+        other = RedisServer(self.tmp, extra=["--rename-command", "CLIENT", ""]).start()
+        try:
+            path = self.tmp.join("noreply.yml")
+            write_config(path, other.port, [self.sim_device("edge1", "dev1")], history=3)
+            c = Collector(self.tmp, path, name="noreply").start()
+            self.collectors.append(c)
+            sub = Subscriber(other.port, "ifmon:edge1:ge-0/0/0")
+            self.subs.append(sub)
+            wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 5, 15, what="five messages")
+            self.assertIn("CLIENT REPLY refused", c.text())
+            self.assertEqual(other.client().llen("ifmon:history:edge1:ge-0/0/0"), 3)
+            c.stop()
+            self.assertNotIn("redis: ERR", c.text())
+        finally:
+            other.stop()
+
     def test_sighup_adds_devices_and_an_invalid_file_keeps_the_old_inventory(self):
         sub = self.subscribe()
         c = self.start([self.sim_device("edge1", "dev1")], name="reload")
