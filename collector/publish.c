@@ -3,14 +3,19 @@
  * commands, so a sample costs no printf-style parsing and no allocation of
  * ours.
  *
- * Replies. Of a sample's commands only RPUSH can fail on its own (a key of
- * another type, a full Redis); LTRIM, PUBLISH and EXPIRE on the same key
- * then cannot tell anything new. They are gathered in the `quiet` buffer
- * and sent at the end of the loop iteration, after that iteration's
- * RPUSHes, between CLIENT REPLY OFF and CLIENT REPLY ON (Redis 3.2): one
- * reply for all of them instead of one each, which hiredis would allocate,
- * parse and match to a callback. A server that refuses CLIENT REPLY (the
- * check is made once per connection) gets every command with its reply. */
+ * Replies. hiredis allocates, parses and matches to a callback every
+ * reply, and a sample is three commands. Commands are therefore gathered
+ * in call order in the `quiet` buffer between CLIENT REPLY OFF and CLIENT
+ * REPLY ON (Redis 3.2) and handed to hiredis at the end of the loop
+ * iteration: one reply for the lot. Only an RPUSH can fail where the
+ * others would not (a full or read-only Redis, an ACL, a key of another
+ * type); LTRIM, PUBLISH and EXPIRE on the same key cannot tell anything
+ * new. So an RPUSH still gets its reply when it is the first of its
+ * iteration (a Redis-wide failure shows within one iteration) and when it
+ * comes with the EXPIRE, an interface's first sample and every 60th after
+ * (a key-wide one shows at once, and then within 60 samples). A server
+ * that refuses CLIENT REPLY (asked once per connection) gets every command
+ * with its reply. */
 
 #include "publish.h"
 
@@ -171,12 +176,10 @@ static int send_cmd(struct publisher *pub)
     return send_resp(pub, &pub->cmd, 1);
 }
 
-/* uv_check: the quiet commands of this iteration, after its RPUSHes. */
-static void quiet_flush(uv_check_t *h)
+/* Hand what the quiet buffer holds to hiredis, closed by CLIENT REPLY ON
+ * (whose OK is the one reply). */
+static void quiet_close(struct publisher *pub)
 {
-    struct publisher *pub = h->data;
-
-    uv_check_stop(h);
     if (pub->quiet.len == 0)
         return;
     if (!publisher_ready(pub)) { /* lost with the connection */
@@ -187,6 +190,13 @@ static void quiet_flush(uv_check_t *h)
     buf_append(&pub->quiet, reply_on, sizeof(reply_on) - 1);
     send_resp(pub, &pub->quiet, pub->quiet_count);
     pub->quiet_count = 0;
+}
+
+/* uv_check: the end of the loop iteration. */
+static void quiet_flush(uv_check_t *h)
+{
+    uv_check_stop(h);
+    quiet_close(h->data);
 }
 
 /* Where a command whose reply is not wanted goes: the quiet buffer, or
@@ -409,11 +419,17 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
         return -1;
     /* RPUSH before PUBLISH: a reader that subscribes and then reads the
      * list can miss nothing (docs/PROTOCOL.md). */
-    resp_begin(&pub->cmd, 3);
-    resp_arg(&pub->cmd, "RPUSH", 5);
-    resp_arg(&pub->cmd, history_key, history_key_len);
-    resp_arg(&pub->cmd, msg, msg_len);
-    send_cmd(pub);
+    if (expire_s > 0 || pub->quiet.len == 0) {
+        quiet_close(pub); /* keeps the order */
+        q = &pub->cmd;
+    } else {
+        q = quiet_begin(pub);
+    }
+    resp_begin(q, 3);
+    resp_arg(q, "RPUSH", 5);
+    resp_arg(q, history_key, history_key_len);
+    resp_arg(q, msg, msg_len);
+    quiet_done(pub, q);
     q = quiet_begin(pub);
     resp_begin(q, 4);
     resp_arg(q, "LTRIM", 5);
@@ -459,7 +475,7 @@ int publisher_set(struct publisher *pub, const char *key, size_t key_len, const 
 {
     if (!can_send(pub, 1))
         return -1;
-    quiet_flush(&pub->quiet_check); /* what came before goes first */
+    quiet_close(pub); /* what came before goes first */
     resp_begin(&pub->cmd, 3);
     resp_arg(&pub->cmd, "SET", 3);
     resp_arg(&pub->cmd, key, key_len);

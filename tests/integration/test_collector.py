@@ -278,17 +278,28 @@ class TestResilience(CollectorTest):
         self.assertTrue(self.collectors[0].alive())
 
     def test_a_history_write_refused_by_redis_is_reported_and_publishing_goes_on(self):
-        # Only RPUSH gets a reply (LTRIM, PUBLISH and EXPIRE go between
-        # CLIENT REPLY OFF and ON): its error must still reach the log, and
-        # the live messages of that interface and the others keep flowing.
-        self.r.set("ifmon:history:edge1:ge-0/0/0", "not a list")
+        # Most commands go between CLIENT REPLY OFF and ON; an RPUSH keeps
+        # its reply on an interface's first sample (and every 60th), and as
+        # the first command of a loop iteration. A key of another type (not
+        # the chunk's first interface) and then a Redis refusing all writes
+        # (maxmemory) must each reach the log, once, while live messages go
+        # on.
+        self.r.set("ifmon:history:edge1:ge-0/0/1", "not a list")
         sub = self.subscribe()
         c = self.start([self.sim_device("edge1", "dev1")])
-        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 3, 15, what="three messages")
-        wait_for(lambda: "WRONGTYPE" in c.text(), 5, what="the RPUSH error in the log")
-        self.assertEqual(c.text().count("WRONGTYPE"), 1, "logged once, not once per sample")
-        self.assertEqual(self.r.get("ifmon:history:edge1:ge-0/0/0"), "not a list")
-        self.assertGreaterEqual(self.r.llen("ifmon:history:edge1:ge-0/0/1"), 3)
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/1")) >= 3, 15, what="three messages")
+        self.assertEqual(c.text().count("WRONGTYPE"), 1, "logged once, at the first sample")
+        self.assertEqual(self.r.get("ifmon:history:edge1:ge-0/0/1"), "not a list")
+        self.assertGreaterEqual(self.r.llen("ifmon:history:edge1:ge-0/0/0"), 3)
+        try:
+            self.r.config_set("maxmemory", "1")  # noeviction: writes refused
+            n = len(sub.on("ifmon:edge1:xe-1/0/0"))
+            wait_for(lambda: "OOM" in c.text(), 3, what="the refused writes in the log")
+            wait_for(lambda: len(sub.on("ifmon:edge1:xe-1/0/0")) >= n + 2, 5,
+                     what="live messages while Redis refuses writes")
+        finally:
+            self.r.config_set("maxmemory", "0")
+        self.assertEqual(c.text().count("OOM"), 1, "logged once, not once per sample")
         self.assertTrue(c.alive())
 
     def test_a_redis_without_client_reply_gets_every_command_with_its_reply(self):
