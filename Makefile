@@ -48,17 +48,21 @@ bench-gateway: test-deps all
 	@$(MAKE) -s -C tests/bench
 	@/usr/bin/python3 tests/bench/gateway.py --runs 3 --markdown $(BENCH_ARGS)
 
-# Side by side with what operators would use instead (docs/BENCHMARKS.md):
-# the collector against Prometheus' snmp_exporter on the same agents, the
-# gateway against a typical Node.js relay (ws + ioredis) under the same
-# load, and Redis' own ceiling for one sample (RPUSH + LTRIM + PUBLISH).
+# Side by side with what operators would use instead: the collector against
+# Prometheus' snmp_exporter on the same agents, the gateway against a
+# typical Node.js relay (ws + ioredis) under the load of bench-gateway and
+# under a fifth of it, and Redis' own ceiling for one sample (RPUSH + LTRIM
+# + PUBLISH). Each writes its tables into docs/BENCHMARKS.md (between the
+# <!-- bench:NAME --> lines); the prose around them is written by hand.
 bench-compare: all
 	@scripts/install-deps.sh bench
 	@$(MAKE) -s -C tests/sim
 	@$(MAKE) -s -C tests/bench
-	@/usr/bin/python3 tests/bench/compare_collector.py --runs 3 --markdown
-	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --markdown $(BENCH_ARGS)
-	@/usr/bin/python3 tests/bench/redis_ceiling.py --runs 3 --markdown
+	@/usr/bin/python3 tests/bench/compare_collector.py --runs 3 --doc collector
+	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --doc gateway
+	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --clients 1000 --duration 20 \
+		--doc gateway-light
+	@/usr/bin/python3 tests/bench/redis_ceiling.py --runs 3 --doc redis
 
 # 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
 bench-web: test-deps all web

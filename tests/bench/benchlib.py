@@ -1,11 +1,18 @@
 """Helpers shared by the benchmark drivers in tests/bench/: free ports,
-a process's CPU and memory from /proc, stopping what a run started, and
-medians."""
+a process's CPU and memory from /proc, stopping what a run started,
+medians, and writing a result block into docs/BENCHMARKS.md."""
 
+import contextlib
+import datetime
+import io
 import os
 import shutil
 import socket
 import subprocess
+import sys
+
+DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                   "BENCHMARKS.md")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -49,3 +56,31 @@ def median(values):
     v = sorted(values)
     n = len(v)
     return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+@contextlib.contextmanager
+def doc_block(section):
+    """Print what the block prints and, when section is set, also put it in
+    docs/BENCHMARKS.md between the lines <!-- bench:SECTION --> and
+    <!-- /bench:SECTION --> (which must be there), replacing what was
+    between them: make bench-compare rewrites its own tables."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        yield
+    text = buf.getvalue()
+    sys.stdout.write(text)
+    if not section:
+        return
+    begin, end = f"<!-- bench:{section} -->", f"<!-- /bench:{section} -->"
+    with open(DOC) as f:
+        doc = f.read()
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        raise SystemExit(f"{DOC}: no {begin} ... {end} lines to write the results between")
+    stamp = f"_Measured {datetime.date.today().isoformat()} by `make bench-compare`._"
+    doc = doc[:i + len(begin)] + "\n" + stamp + "\n\n" + text.strip() + "\n" + doc[j:]
+    tmp = DOC + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(doc)
+    os.replace(tmp, DOC)
+    print(f"(written into docs/BENCHMARKS.md, section {section})", file=sys.stderr)

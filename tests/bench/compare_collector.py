@@ -34,7 +34,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import collector as cbench  # noqa: E402  (write_device, run_once, wait_udp_agent)
-from benchlib import cpu_seconds, free_port, median, status_kib, stop_all  # noqa: E402
+from benchlib import cpu_seconds, doc_block, free_port, median, status_kib, stop_all  # noqa: E402
 
 TOP = cbench.TOP
 EXPORTER = "prometheus-snmp-exporter"
@@ -192,6 +192,8 @@ def main():
     ap.add_argument("--collector", default=os.environ.get(
         "IFMON_COLLECTOR", os.path.join(TOP, "collector", "ifmon-collector")))
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--doc", metavar="SECTION",
+                    help="also write the Markdown block into docs/BENCHMARKS.md")
     args = ap.parse_args()
     args.agent = "simagent"
     if shutil.which(EXPORTER) is None:
@@ -227,21 +229,34 @@ def main():
     print(f"  versions: {version([EXPORTER, '--version'])}; ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}")
     print(f"  median CPU per 1,000 interface samples: ifmon {mo['ms_per_1000']:.2f} ms, "
           f"snmp_exporter {mt['ms_per_1000']:.2f} ms: exporter / ifmon = {ratio:.1f}x (goal >= 10x)")
-    if args.markdown:
+    if args.markdown or args.doc:
         print()
-        print("| | CPU per 1,000 interface samples | share of one core | peak RSS | polls on time |")
-        print("|---|---|---|---|---|")
-        for name, m in (("ifmon-collector", mo), ("snmp_exporter 0.21 + 1 s scrapes", mt)):
-            print(f"| {name} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
-                  f"| {m['rss_mib']:.1f} MiB | {100 * m['on_time']:.1f}% |")
-        print(f"| ratio (exporter / ifmon) | {ratio:.1f}x | | "
-              f"{mt['rss_mib'] / mo['rss_mib']:.1f}x | |")
-        print()
-        print("Raw runs (CPU ms per 1,000 samples): ifmon " +
-              ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
-              ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
-              f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
-              "of a core, not counted for the exporter.")
+        with doc_block(args.doc):
+            print("| | CPU per 1,000 interface samples | share of one core | peak RSS | polls on time |")
+            print("|---|---|---|---|---|")
+            for name, m in (("ifmon-collector", mo), ("snmp_exporter 0.21 + 1 s scrapes", mt)):
+                print(f"| {name} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
+                      f"| {m['rss_mib']:.1f} MiB | {100 * m['on_time']:.1f}% |")
+            print(f"| ratio (exporter / ifmon) | {ratio:.1f}x | | "
+                  f"{mt['rss_mib'] / mo['rss_mib']:.1f}x | |")
+            print()
+            print("Raw runs (CPU ms per 1,000 samples): ifmon " +
+                  ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
+                  ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
+                  f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
+                  "of a core, not counted for the exporter.")
+            print()
+            print(f"Machine: {cpu}, {os.cpu_count()} cores, kernel {platform.release()}.  ")
+            print(f"Versions: {version([EXPORTER, '--version'])}; ifmon "
+                  f"{open(os.path.join(TOP, 'VERSION')).read().strip()}.  ")
+            print(f"Command: `tests/bench/compare_collector.py --runs {args.runs} --devices "
+                  f"{args.devices} --interfaces {args.interfaces} --duration {args.duration:g}`")
+            print()
+            late = mo["on_time"] < 1.0
+            print(f"Goal: at most a tenth of the exporter's CPU per interface sample "
+                  f"({ratio:.1f}x less: {'met' if ratio >= 10 else 'MISSED'}), no sample late "
+                  f"({100 * mo['on_time']:.1f}% of polls on time: "
+                  f"{'MISSED' if late else 'met'}).")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import cpu_seconds, free_port, median, status_kib, stop_all
+from benchlib import cpu_seconds, doc_block, free_port, median, status_kib, stop_all
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.join(TOP, "tests", "bench")
@@ -118,6 +118,8 @@ def main():
     ap.add_argument("--gwload", default=os.path.join(HERE, "gwload"))
     ap.add_argument("--json", action="store_true", help="also print each run as JSON")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--doc", metavar="SECTION",
+                    help="with --compare, also write the comparison into docs/BENCHMARKS.md")
     args = ap.parse_args()
 
     build_gwload(args.gwload)
@@ -455,75 +457,75 @@ def compare(args):
     node_v = command_output([args.node, "--version"])
     redis_v = re.search(r"v=(\S+)", command_output(["redis-server", "--version"]))
 
-    print(f"### ifmon-gateway against a Node.js relay ({args.clients} clients x "
-          f"{args.per_client} of {args.channels} channels)")
-    print()
-    print(f"Same gwload load for both: {args.clients} WebSocket clients, each subscribed "
-          f"to {args.per_client} of {args.channels} channels, every channel published once "
-          f"a second ({due} deliveries/s due); {args.warmup:.0f} s warm-up, "
-          f"{args.duration:.0f} s measured, {args.runs} run(s) of each server alternating "
-          f"(gateway/relay, then relay/gateway); medians. CPU is the server process's "
-          f"user+sys over the measured window; deliveries are the messages published "
-          f"in the window that the clients received by its end plus 2 s; RSS per "
-          f"connection is VmRSS with the clients subscribed and idle minus VmRSS with "
-          f"none, over the clients.")
-    print()
-    print("| | ifmon-gateway | Node relay (ws + ioredis) | gateway / relay |")
-    print("|---|---|---|---|")
-    print(f"| deliveries/s (of {due} due) | {g['per_s']:.0f} ({100 * g['delivered']:.1f}%) "
-          f"| {n['per_s']:.0f} ({100 * n['delivered']:.1f}%) | {ratio(g['per_s'], n['per_s'])} |")
-    print(f"| **deliveries per CPU second** | **{g['per_cpu_s']:.0f}** | "
-          f"**{n['per_cpu_s']:.0f}** | **{ratio(g['per_cpu_s'], n['per_cpu_s'])}** |")
-    fmt = lambda v: "n/a (no /metrics answer)" if v is None else f"{v:.0f}"
-    go, no = g["out_per_cpu_s"], n["out_per_cpu_s"]
-    print(f"| messages handed to sockets per CPU second (server's counter) "
-          f"| {fmt(go)} | {fmt(no)} | {ratio(go, no) if go and no else '-'} |")
-    print(f"| server CPU (share of one core) | {100 * g['gw_share']:.1f}% "
-          f"| {100 * n['gw_share']:.1f}% | {ratio(g['gw_share'], n['gw_share'])} |")
-    print(f"| latency p50 (PUBLISH -> client) | {g['p50_ms']:.2f} ms | {n['p50_ms']:.2f} ms "
-          f"| {ratio(g['p50_ms'], n['p50_ms'])} |")
-    print(f"| **latency p99** | **{g['p99_ms']:.2f} ms** | **{n['p99_ms']:.2f} ms** "
-          f"| **{ratio(g['p99_ms'], n['p99_ms'])}** |")
-    print(f"| latency max | {g['max_ms']:.1f} ms | {n['max_ms']:.1f} ms "
-          f"| {ratio(g['max_ms'], n['max_ms'])} |")
-    print(f"| **RSS per idle subscribed connection** | **{g['kib_per_conn']:.2f} KiB** "
-          f"| **{n['kib_per_conn']:.2f} KiB** | **{ratio(g['kib_per_conn'], n['kib_per_conn'])}** |")
-    print(f"| peak RSS | {g['rss_peak_kib'] / 1024:.1f} MiB | {n['rss_peak_kib'] / 1024:.1f} MiB "
-          f"| {ratio(g['rss_peak_kib'], n['rss_peak_kib'])} |")
-    print(f"| gwload / redis-server CPU (share of one core) | {100 * g['gen_share']:.0f}% / "
-          f"{100 * g['redis_share']:.0f}% | {100 * n['gen_share']:.0f}% / "
-          f"{100 * n['redis_share']:.0f}% | |")
-    print(f"| other processes on the machine (share of one core) | "
-          f"{100 * g['other_share']:.0f}% | {100 * n['other_share']:.0f}% | |")
-    print(f"| setup: connect + subscribe {args.clients} clients | {g['setup_s']:.1f} s "
-          f"| {n['setup_s']:.1f} s | |")
-    print()
-    print("Per run, deliveries per CPU second / p50 / p99 / KiB per connection:")
-    print()
-    for srv in ("ifmon", "relay"):
-        runs = "; ".join(f"{r['per_cpu_s']:.0f} / {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms / "
-                         f"{r['kib_per_conn']:.2f} KiB" for r in results[srv])
-        print(f"- {SERVER_NAMES[srv]}: {runs}")
-    print()
-    print(f"Machine: {cpu_model()}, {cores} cores, {platform.machine()}, kernel "
-          f"{platform.release()}; the server, gwload and redis-server share the cores.  ")
-    print(f"Versions: ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}, "
-          f"libwebsockets {lws_version(args.gateway)}; Node.js {node_v}, ws "
-          f"{npm_version('ws')}, ioredis {npm_version('ioredis')}; redis-server "
-          f"{redis_v.group(1) if redis_v else '?'}.  ")
-    print(f"Command: `{cmd}`")
-    print()
-    cpu_ratio = g["per_cpu_s"] / n["per_cpu_s"] if n["per_cpu_s"] else float("inf")
-    goal_cpu = cpu_ratio >= TARGET_CPU_RATIO
-    goal_p99 = g["p99_ms"] < n["p99_ms"]
-    print(f"Goal: at least {TARGET_CPU_RATIO:.0f}x the relay's deliveries per CPU second "
-          f"({cpu_ratio:.2f}x: {'met' if goal_cpu else 'MISSED'}) and a lower p99 "
-          f"({g['p99_ms']:.2f} against {n['p99_ms']:.2f} ms: "
-          f"{'met' if goal_p99 else 'MISSED'}).")
-    if n["delivered"] < 0.99:
-        print(f"The relay did not keep up: {n['per_s']:.0f} of {due} deliveries/s due "
-              f"({100 * n['delivered']:.1f}%) reached the clients within the window and "
-              f"the drain.")
+    with doc_block(args.doc):
+        print(f"#### {args.clients} clients x {args.per_client} of {args.channels} channels")
+        print()
+        print(f"Same gwload load for both: {args.clients} WebSocket clients, each subscribed "
+              f"to {args.per_client} of {args.channels} channels, every channel published once "
+              f"a second ({due} deliveries/s due); {args.warmup:.0f} s warm-up, "
+              f"{args.duration:.0f} s measured, {args.runs} run(s) of each server alternating "
+              f"(gateway/relay, then relay/gateway); medians. CPU is the server process's "
+              f"user+sys over the measured window; deliveries are the messages published "
+              f"in the window that the clients received by its end plus 2 s; RSS per "
+              f"connection is VmRSS with the clients subscribed and idle minus VmRSS with "
+              f"none, over the clients.")
+        print()
+        print("| | ifmon-gateway | Node relay (ws + ioredis) | gateway / relay |")
+        print("|---|---|---|---|")
+        print(f"| deliveries/s (of {due} due) | {g['per_s']:.0f} ({100 * g['delivered']:.1f}%) "
+              f"| {n['per_s']:.0f} ({100 * n['delivered']:.1f}%) | {ratio(g['per_s'], n['per_s'])} |")
+        print(f"| **deliveries per CPU second** | **{g['per_cpu_s']:.0f}** | "
+              f"**{n['per_cpu_s']:.0f}** | **{ratio(g['per_cpu_s'], n['per_cpu_s'])}** |")
+        fmt = lambda v: "n/a (no /metrics answer)" if v is None else f"{v:.0f}"
+        go, no = g["out_per_cpu_s"], n["out_per_cpu_s"]
+        print(f"| messages handed to sockets per CPU second (server's counter) "
+              f"| {fmt(go)} | {fmt(no)} | {ratio(go, no) if go and no else '-'} |")
+        print(f"| server CPU (share of one core) | {100 * g['gw_share']:.1f}% "
+              f"| {100 * n['gw_share']:.1f}% | {ratio(g['gw_share'], n['gw_share'])} |")
+        print(f"| latency p50 (PUBLISH -> client) | {g['p50_ms']:.2f} ms | {n['p50_ms']:.2f} ms "
+              f"| {ratio(g['p50_ms'], n['p50_ms'])} |")
+        print(f"| **latency p99** | **{g['p99_ms']:.2f} ms** | **{n['p99_ms']:.2f} ms** "
+              f"| **{ratio(g['p99_ms'], n['p99_ms'])}** |")
+        print(f"| latency max | {g['max_ms']:.1f} ms | {n['max_ms']:.1f} ms "
+              f"| {ratio(g['max_ms'], n['max_ms'])} |")
+        print(f"| **RSS per idle subscribed connection** | **{g['kib_per_conn']:.2f} KiB** "
+              f"| **{n['kib_per_conn']:.2f} KiB** | **{ratio(g['kib_per_conn'], n['kib_per_conn'])}** |")
+        print(f"| peak RSS | {g['rss_peak_kib'] / 1024:.1f} MiB | {n['rss_peak_kib'] / 1024:.1f} MiB "
+              f"| {ratio(g['rss_peak_kib'], n['rss_peak_kib'])} |")
+        print(f"| gwload / redis-server CPU (share of one core) | {100 * g['gen_share']:.0f}% / "
+              f"{100 * g['redis_share']:.0f}% | {100 * n['gen_share']:.0f}% / "
+              f"{100 * n['redis_share']:.0f}% | |")
+        print(f"| other processes on the machine (share of one core) | "
+              f"{100 * g['other_share']:.0f}% | {100 * n['other_share']:.0f}% | |")
+        print(f"| setup: connect + subscribe {args.clients} clients | {g['setup_s']:.1f} s "
+              f"| {n['setup_s']:.1f} s | |")
+        print()
+        print("Per run, deliveries per CPU second / p50 / p99 / KiB per connection:")
+        print()
+        for srv in ("ifmon", "relay"):
+            runs = "; ".join(f"{r['per_cpu_s']:.0f} / {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms / "
+                             f"{r['kib_per_conn']:.2f} KiB" for r in results[srv])
+            print(f"- {SERVER_NAMES[srv]}: {runs}")
+        print()
+        print(f"Machine: {cpu_model()}, {cores} cores, {platform.machine()}, kernel "
+              f"{platform.release()}; the server, gwload and redis-server share the cores.  ")
+        print(f"Versions: ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}, "
+              f"libwebsockets {lws_version(args.gateway)}; Node.js {node_v}, ws "
+              f"{npm_version('ws')}, ioredis {npm_version('ioredis')}; redis-server "
+              f"{redis_v.group(1) if redis_v else '?'}.  ")
+        print(f"Command: `{cmd}`")
+        print()
+        cpu_ratio = g["per_cpu_s"] / n["per_cpu_s"] if n["per_cpu_s"] else float("inf")
+        goal_cpu = cpu_ratio >= TARGET_CPU_RATIO
+        goal_p99 = g["p99_ms"] < n["p99_ms"]
+        print(f"Goal: at least {TARGET_CPU_RATIO:.0f}x the relay's deliveries per CPU second "
+              f"({cpu_ratio:.2f}x: {'met' if goal_cpu else 'MISSED'}) and a lower p99 "
+              f"({g['p99_ms']:.2f} against {n['p99_ms']:.2f} ms: "
+              f"{'met' if goal_p99 else 'MISSED'}).")
+        if n["delivered"] < 0.99:
+            print(f"The relay did not keep up: {n['per_s']:.0f} of {due} deliveries/s due "
+                  f"({100 * n['delivered']:.1f}%) reached the clients within the window and "
+                  f"the drain.")
     if not ok:
         sys.exit(1)
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, median
+from benchlib import doc_block, free_port, median
 
 SAMPLE = ('{"device":"tokyo-edge1","site":"tokyo","interface":"ge-0/0/0","ifindex":3,'
           '"ts":1764052800.123,"interval":1.001,"in_bps":8000362,"out_bps":4000185,'
@@ -41,7 +41,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("-n", type=int, default=400000, help="requests per measurement")
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--doc", metavar="SECTION",
+                    help="also write the Markdown block into docs/BENCHMARKS.md")
     args = ap.parse_args()
+    args.markdown = args.markdown or bool(args.doc)
     if shutil.which("redis-benchmark") is None:
         sys.exit("redis-benchmark is missing (apt-get install redis-tools)")
 
@@ -94,13 +97,19 @@ def main():
                   f"{ceilings[count]:,.0f}")
         if args.markdown:
             print()
-            print("| command (pipelined, -P 32) | per second (median) |")
-            print("|---|---|")
-            for k, v in med.items():
-                print(f"| {k} | {v:,.0f} |")
-            for count, c in ceilings.items():
-                print(f"| **one sample** (RPUSH + LTRIM + PUBLISH), {count} gateway(s) subscribed "
-                      f"| **{c:,.0f}** |")
+            with doc_block(args.doc):
+                print("| command (pipelined, -P 32) | per second (median) |")
+                print("|---|---|")
+                for k, v in med.items():
+                    print(f"| {k} | {v:,.0f} |")
+                for count, c in ceilings.items():
+                    print(f"| **one sample** (RPUSH + LTRIM + PUBLISH), {count} gateway(s) "
+                          f"subscribed | **{c:,.0f}** |")
+                print()
+                print("Runs: " + "; ".join(f"{k} " + " / ".join(f"{x:,.0f}" for x in res[k])
+                                           for k in med) + ".  ")
+                print(f"Version: {version}. Command: `tests/bench/redis_ceiling.py "
+                      f"--runs {args.runs} -n {args.n}`.")
     finally:
         for s in subs:
             s.terminate()
