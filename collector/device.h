@@ -56,12 +56,12 @@ struct chunk {
     size_t first; /* index into dev->ifaces */
     size_t count;
     /* SNMPv1/v2c: the GET, encoded by request.c and sent by poller.c. */
-    unsigned char *msg;  /* room for the header, then the varbind list */
-    size_t head_room;    /* bytes of msg before the varbind list */
-    size_t varbinds_len; /* 0 until encoded */
-    size_t wide;         /* interfaces at width 64 when it was encoded */
-    long reqid;          /* request-id of the GET in flight */
-    int tries;           /* sends of the GET in flight, 0 when none is */
+    unsigned char *msg;   /* room for the header, then the varbind list */
+    size_t head_room;     /* bytes of msg before the varbind list */
+    size_t varbinds_len;  /* 0 until encoded */
+    size_t wide;          /* interfaces at width 64 when it was encoded */
+    long reqid;           /* request-id of the GET in flight */
+    int tries;            /* sends of the GET in flight, 0 when none is */
     uint64_t deadline_ns; /* when the current try times out */
 };
 

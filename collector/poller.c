@@ -47,9 +47,9 @@
 #define WALK_REPETITIONS 24
 #define LATE_BUCKETS 20000 /* 50 us buckets: 0 .. 1 s */
 #define LATE_BUCKET_NS 50000
-#define RX_BATCH 8           /* datagrams per recvmmsg(2) */
-#define RX_SIZE 65536        /* the largest UDP payload, and more */
-#define TX_BATCH 16          /* GETs per sendmmsg(2) */
+#define RX_BATCH 8    /* datagrams per recvmmsg(2) */
+#define RX_SIZE 65536 /* the largest UDP payload, and more */
+#define TX_BATCH 16   /* GETs per sendmmsg(2) */
 
 /* One column being walked. */
 struct walk_col {
@@ -84,7 +84,7 @@ struct poller {
     unsigned char *rx;          /* RX_BATCH x RX_SIZE, for recvmmsg */
     struct response_var *vars;  /* the answer being read */
     size_t vars_cap;
-    uint64_t now_ns;            /* arrival of the response being processed */
+    uint64_t now_ns; /* arrival of the response being processed */
     double now_wall;
     int closing;
     /* stats */
@@ -1142,9 +1142,9 @@ static void poll_read_direct(struct device *dev)
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
-        r = recvmmsg(dev->sock, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
-        if (r < 0 && errno == EINTR)
-            continue;
+        do
+            r = recvmmsg(dev->sock, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+        while (r < 0 && errno == EINTR);
         p->now_ns = uv_hrtime();
         p->now_wall = wall_now();
         /* The device may finish its poll (and replan its chunks) on any

@@ -297,8 +297,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
         send_cmd(pub);
     }
     pub->quiet_ok = 0;
-    if (redisAsyncFormattedCommand(pub->ac, on_reply_probe, NULL, reply_on,
-                                   sizeof(reply_on) - 1) == REDIS_OK)
+    if (redisAsyncFormattedCommand(pub->ac, on_reply_probe, NULL, reply_on, sizeof(reply_on) - 1) ==
+        REDIS_OK)
         pub->pending++;
     if (pub->on_connected)
         pub->on_connected(pub->ctx);
@@ -409,6 +409,19 @@ static int can_send(struct publisher *pub, unsigned commands)
     return 1;
 }
 
+/* PUBLISH, without a reply where the server allows. */
+static void quiet_publish(struct publisher *pub, const char *channel, size_t channel_len,
+                          const char *msg, size_t msg_len)
+{
+    struct resp_buf *q = quiet_begin(pub);
+
+    resp_begin(q, 3);
+    resp_arg(q, "PUBLISH", 7);
+    resp_arg(q, channel, channel_len);
+    resp_arg(q, msg, msg_len);
+    quiet_done(pub, q);
+}
+
 int publisher_sample(struct publisher *pub, const char *channel, size_t channel_len,
                      const char *history_key, size_t history_key_len, const char *msg,
                      size_t msg_len, int history, int expire_s)
@@ -437,12 +450,7 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
     resp_int(q, -(long long)history);
     resp_arg(q, "-1", 2);
     quiet_done(pub, q);
-    q = quiet_begin(pub);
-    resp_begin(q, 3);
-    resp_arg(q, "PUBLISH", 7);
-    resp_arg(q, channel, channel_len);
-    resp_arg(q, msg, msg_len);
-    quiet_done(pub, q);
+    quiet_publish(pub, channel, channel_len, msg, msg_len);
     if (expire_s > 0) {
         q = quiet_begin(pub);
         resp_begin(q, 3);
@@ -457,16 +465,9 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
 int publisher_publish(struct publisher *pub, const char *channel, size_t channel_len,
                       const char *msg, size_t msg_len)
 {
-    struct resp_buf *q;
-
     if (!can_send(pub, 1))
         return -1;
-    q = quiet_begin(pub);
-    resp_begin(q, 3);
-    resp_arg(q, "PUBLISH", 7);
-    resp_arg(q, channel, channel_len);
-    resp_arg(q, msg, msg_len);
-    quiet_done(pub, q);
+    quiet_publish(pub, channel, channel_len, msg, msg_len);
     return 0;
 }
 

@@ -95,8 +95,7 @@ static unsigned char *ber_null_varbind(unsigned char *p, const oid *name, size_t
     b = ber_subid(b, (uint32_t)(name[0] * 40 + name[1]));
     for (i = 2; i < len; i++)
         b = ber_subid(b, (uint32_t)name[i]);
-    p = ber_header(p, BER_SEQUENCE,
-                   1 + ber_len_size((size_t)(b - body)) + (size_t)(b - body) + 2);
+    p = ber_header(p, BER_SEQUENCE, 1 + ber_len_size((size_t)(b - body)) + (size_t)(b - body) + 2);
     p = ber_header(p, BER_OID, (size_t)(b - body));
     memcpy(p, body, (size_t)(b - body));
     p += b - body;
@@ -174,8 +173,8 @@ const unsigned char *request_message(struct chunk *ch, long version, const char 
 
     reqid_len = ber_int(reqid_bytes, reqid);
     pdu_len = 1 + ber_len_size(reqid_len) + reqid_len + 6 + ch->varbinds_len;
-    msg_len = 3 + 1 + ber_len_size(community_len) + community_len + 1 + ber_len_size(pdu_len) +
-              pdu_len;
+    msg_len =
+        3 + 1 + ber_len_size(community_len) + community_len + 1 + ber_len_size(pdu_len) + pdu_len;
     head = 1 + ber_len_size(msg_len) + msg_len - ch->varbinds_len;
     start = p = ch->msg + ch->head_room - head;
     p = ber_header(p, BER_SEQUENCE, msg_len);
@@ -301,8 +300,7 @@ int request_parse_answer(const unsigned char *pkt, size_t len, struct request_an
 /* One varbind's value, tag and content, as a response_var (asked is the
  * caller's). Returns -1 for a number that does not fit, as net-snmp's
  * parser refuses it. */
-static int var_decode(unsigned char tag, const unsigned char *c, size_t len,
-                      struct response_var *v)
+static int var_decode(unsigned char tag, const unsigned char *c, size_t len, struct response_var *v)
 {
     long l;
 
