@@ -266,16 +266,14 @@ static int session_recv(netsnmp_transport *t, void *buf, int size, void **opaque
     return (int)n;
 }
 
-/* SNMPv1/v2c over UDP: take the agent's address from the transport, for
+/* SNMPv1/v2c over a UDP transport t: take the agent's address from it, for
  * the poll GETs sent here (see the top of this file). */
 static void device_init_direct(struct device *dev, const netsnmp_transport *t)
 {
     const netsnmp_indexed_addr_pair *pair = t->data;
 
     dev->direct = 0;
-    if (dev->cfg->version == CONFIG_SNMP_V3 ||
-        (t->domain != netsnmpUDPDomain && t->domain != netsnmp_UDPIPv6Domain) || pair == NULL ||
-        t->data_length != sizeof(*pair))
+    if (dev->cfg->version == CONFIG_SNMP_V3 || pair == NULL || t->data_length != sizeof(*pair))
         return;
     if (pair->remote_addr.sa.sa_family == AF_INET)
         dev->peer_len = sizeof(struct sockaddr_in);
@@ -351,10 +349,11 @@ static int device_open(struct device *dev)
     }
     t = snmp_sess_transport(dev->sessp);
     dev->sock = t ? t->sock : -1;
-    if (t && (t->domain == netsnmpUDPDomain || t->domain == netsnmp_UDPIPv6Domain))
+    dev->direct = 0;
+    if (t && (t->domain == netsnmpUDPDomain || t->domain == netsnmp_UDPIPv6Domain)) {
         t->f_recv = session_recv;
-    if (t)
         device_init_direct(dev, t);
+    }
     if (dev->sock < 0 || uv_poll_init_socket(p->loop, &dev->io, dev->sock) != 0) {
         snmp_sess_close(dev->sessp);
         dev->sessp = NULL;
@@ -373,10 +372,10 @@ static void on_snmp_timer(uv_timer_t *t);
 static void poll_expire_direct(struct device *dev);
 static void poll_read_direct(struct device *dev);
 
-/* Arm the retransmission timer for the requests in flight. net-snmp keeps
- * the real deadlines; we only make sure snmp_sess_timeout() runs just after
- * the earliest one. Loop time is refreshed first so the timer cannot fire
- * before a deadline computed from the real clock. */
+/* Arm the retransmission timer for the requests in flight: net-snmp's
+ * (it keeps the real deadlines; we only make sure snmp_sess_timeout() runs
+ * just after the earliest one) or a direct poll's (poll_expire_direct). Loop time is refreshed
+ * first so the timer cannot fire before a deadline computed from the real clock. */
 static void device_arm_snmp_timer(struct device *dev, uint64_t delay_ms)
 {
     if (dev->outstanding == 0) {
@@ -1001,48 +1000,47 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
     return 1;
 }
 
-/* Send the GETs of chunks[0 .. n-1] (direct), batched into sendmmsg(2)
- * calls. A GET that cannot leave is a failed request, no longer in flight,
- * and a gap. Returns how many left. */
-static size_t poll_send_direct(struct device *dev, struct chunk **chunks, size_t n)
+static long direct_version(const struct device *dev)
 {
-    long version = dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+    return dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+}
+
+/* Send the GETs of chunks[0 .. n-1] (n <= TX_BATCH, each counted in
+ * dev->outstanding) in sendmmsg(2) calls. A GET that cannot leave is a
+ * failed request, no longer in flight, and a gap. */
+static void poll_send_direct(struct device *dev, struct chunk **chunks, size_t n)
+{
     struct mmsghdr msgs[TX_BATCH];
     struct iovec iov[TX_BATCH];
-    size_t i, k, sent = 0;
+    size_t k, done = 0;
 
-    for (i = 0; i < n; i += k) {
-        size_t batch = n - i < TX_BATCH ? n - i : TX_BATCH, done = 0;
+    for (k = 0; k < n; k++) {
+        struct chunk *ch = chunks[k];
 
-        for (k = 0; k < batch; k++) {
-            struct chunk *ch = chunks[i + k];
-
-            iov[k].iov_base = (void *)request_message(ch, version, dev->cfg->community, ch->reqid,
-                                                      &iov[k].iov_len);
-            memset(&msgs[k].msg_hdr, 0, sizeof(msgs[k].msg_hdr));
-            msgs[k].msg_hdr.msg_name = &dev->peer;
-            msgs[k].msg_hdr.msg_namelen = dev->peer_len;
-            msgs[k].msg_hdr.msg_iov = &iov[k];
-            msgs[k].msg_hdr.msg_iovlen = 1;
-        }
-        while (done < batch) {
-            int r = sendmmsg(dev->sock, msgs + done, (unsigned)(batch - done), 0);
-
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) { /* the first of the rest failed: skip it */
-                device_error(dev, "send failed: %s", strerror(errno));
-                dev->failures++;
-                chunks[i + done]->tries = 0;
-                poll_failed(dev, chunks[i + done], RATE_GAP_NO_DATA);
-                done++;
-                continue;
-            }
-            sent += (size_t)r;
-            done += (size_t)r;
-        }
+        iov[k].iov_base = (void *)request_message(ch, direct_version(dev), dev->cfg->community,
+                                                  ch->reqid, &iov[k].iov_len);
+        memset(&msgs[k].msg_hdr, 0, sizeof(msgs[k].msg_hdr));
+        msgs[k].msg_hdr.msg_name = &dev->peer;
+        msgs[k].msg_hdr.msg_namelen = dev->peer_len;
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
     }
-    return sent;
+    while (done < n) {
+        int r = sendmmsg(dev->sock, msgs + done, (unsigned)(n - done), 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) { /* the first of the rest failed: skip it */
+            device_error(dev, "send failed: %s", strerror(errno));
+            dev->failures++;
+            dev->outstanding--;
+            chunks[done]->tries = 0;
+            poll_failed(dev, chunks[done], RATE_GAP_NO_DATA);
+            done++;
+            continue;
+        }
+        done += (size_t)r;
+    }
 }
 
 /* Start the GETs of every chunk, by net-snmp (SNMPv3) or directly. */
@@ -1064,9 +1062,10 @@ static void poll_start(struct device *dev)
             ch->reqid = snmp_get_next_reqid();
             ch->tries = 1;
             ch->deadline_ns = deadline;
+            dev->outstanding++;
             batch[n++] = ch;
-            if (n == TX_BATCH || i + 1 == dev->nchunks) {
-                dev->outstanding += (int)poll_send_direct(dev, batch, n);
+            if (n == TX_BATCH) {
+                poll_send_direct(dev, batch, n);
                 n = 0;
             }
         } else {
@@ -1078,7 +1077,7 @@ static void poll_start(struct device *dev)
         }
     }
     if (n)
-        dev->outstanding += (int)poll_send_direct(dev, batch, n);
+        poll_send_direct(dev, batch, n);
     if (dev->outstanding == 0)
         device_finish_phase(dev);
     else if (dev->direct)
@@ -1101,13 +1100,12 @@ static struct chunk *poll_chunk(struct device *dev, long reqid)
  * earlier walk, anything malformed) is dropped, as net-snmp drops it. */
 static void poll_datagram(struct device *dev, const unsigned char *pkt, size_t len)
 {
-    long version = dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
     struct request_answer a;
     struct response_var *vars;
     struct chunk *ch;
     size_t n;
 
-    if (request_parse_answer(pkt, len, &a) < 0 || a.version != version ||
+    if (request_parse_answer(pkt, len, &a) < 0 || a.version != direct_version(dev) ||
         (ch = poll_chunk(dev, a.reqid)) == NULL)
         return;
     vars = poll_vars(dev->poller, ch);
@@ -1117,10 +1115,8 @@ static void poll_datagram(struct device *dev, const unsigned char *pkt, size_t l
     dev->outstanding--;
     dev->answers++;
     poll_answered(dev, ch, a.errstat, vars, n);
-    if (dev->outstanding == 0) {
-        uv_timer_stop(&dev->snmp_timer);
+    if (dev->outstanding == 0)
         device_finish_phase(dev);
-    }
 }
 
 /* Readable during a direct poll: every datagram queued, RX_BATCH per
@@ -1184,7 +1180,7 @@ static void poll_expire_direct(struct device *dev)
                 next = ch->deadline_ns;
             resend[n++] = ch;
             if (n == TX_BATCH) {
-                dev->outstanding -= (int)(n - poll_send_direct(dev, resend, n));
+                poll_send_direct(dev, resend, n);
                 n = 0;
             }
             continue;
@@ -1198,7 +1194,7 @@ static void poll_expire_direct(struct device *dev)
         poll_failed(dev, ch, RATE_GAP_TIMEOUT);
     }
     if (n)
-        dev->outstanding -= (int)(n - poll_send_direct(dev, resend, n));
+        poll_send_direct(dev, resend, n);
     if (dev->outstanding == 0)
         device_finish_phase(dev);
     else if (next != UINT64_MAX)

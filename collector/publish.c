@@ -159,15 +159,13 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
  * hiredis; count is how many commands that reply stands for. */
 static int send_resp(struct publisher *pub, struct resp_buf *b, size_t count)
 {
-    int rc = redisAsyncFormattedCommand(pub->ac, on_reply, (void *)(uintptr_t)count, b->p,
-                                        b->len) == REDIS_OK
-                 ? 0
-                 : -1;
+    int rc = redisAsyncFormattedCommand(pub->ac, on_reply, (void *)(uintptr_t)count, b->p, b->len);
 
     b->len = 0;
-    if (rc == 0)
-        pub->pending += count;
-    return rc;
+    if (rc != REDIS_OK)
+        return -1;
+    pub->pending += count;
+    return 0;
 }
 
 static int send_cmd(struct publisher *pub)
