@@ -1,7 +1,7 @@
 # ifmon -- real-time interface traffic monitor.
 # This Makefile only delegates to the parts; see README.md.
 
-PARTS = config collector gateway
+PARTS = common config collector gateway
 ASAN_DIR = build/asan
 
 all:

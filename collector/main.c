@@ -164,7 +164,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    log_init("ifmon-collector", level);
+    ifmon_log_init("ifmon-collector", level);
 
     cfg = config_load_reported(c.config_path, !check);
     if (cfg == NULL) {

@@ -333,7 +333,7 @@ static void connect_now(struct publisher *pub)
         return;
     }
     ac->data = pub;
-    if (redis_uv_attach(ac, pub->loop, PUBLISH_FLUSH_MS) != REDIS_OK) {
+    if (ifmon_redis_uv_attach(ac, pub->loop, PUBLISH_FLUSH_MS) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(pub, "connect", "cannot attach to the event loop");
         schedule_retry(pub);

@@ -358,7 +358,7 @@ struct http *http_start(struct gateway *gw)
 
     if (h == NULL)
         abort();
-    lws_set_log_level(LLL_ERR | LLL_WARN | (log_enabled(LOG_LEVEL_DEBUG) ? LLL_NOTICE : 0),
+    lws_set_log_level(LLL_ERR | LLL_WARN | (ifmon_log_enabled(LOG_LEVEL_DEBUG) ? LLL_NOTICE : 0),
                       lws_log);
 
     set_callback_mount(&h->metrics, "/metrics", NULL);

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    log_init("ifmon-gateway", level);
+    ifmon_log_init("ifmon-gateway", level);
 
     cfg = config_load_reported(path, !check);
     if (cfg == NULL) {

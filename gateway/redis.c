@@ -217,7 +217,7 @@ static void connect_link(struct link *l)
         return;
     }
     ac->data = l;
-    if (redis_uv_attach(ac, r->loop, 0) != REDIS_OK) {
+    if (ifmon_redis_uv_attach(ac, r->loop, 0) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(l, "connect", "cannot attach to the event loop");
         schedule_retry(l);

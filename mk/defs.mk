@@ -14,7 +14,7 @@ VERSION := $(shell cat $(TOP)/VERSION 2>/dev/null || echo 0.0.0)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I$(TOP)/config -DIFMON_VERSION='"$(VERSION)"'
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) -I$(TOP)/common -I$(TOP)/config -DIFMON_VERSION='"$(VERSION)"'
 LDFLAGS ?=
 
 ifeq ($(SAN),1)
@@ -26,7 +26,12 @@ endif
 # for the in-place build, "$(O)/$(PART)/" otherwise.
 OUTP := $(if $(filter .,$(O)),,$(abspath $(O))/$(PART)/)
 CONFIG_LIB := $(if $(filter .,$(O)),$(TOP)/config/,$(abspath $(O))/config/)libifmon-config.a
+COMMON_LIB := $(if $(filter .,$(O)),$(TOP)/common/,$(abspath $(O))/common/)libifmon-common.a
+# What a daemon or test links to have the configuration: the loader, then
+# the runtime it uses (order matters to the static linker).
+SHARED_LIBS := $(CONFIG_LIB) $(COMMON_LIB)
 
 $(OUTP)%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+

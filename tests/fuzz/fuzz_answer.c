@@ -45,7 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    log_init("fuzz_answer", LOG_LEVEL_ERR);
+    ifmon_log_init("fuzz_answer", LOG_LEVEL_ERR);
     return 0;
 }
 

@@ -178,7 +178,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    log_init("fuzz_snmp", LOG_LEVEL_ERR); /* not "using 32-bit counters" each time */
+    ifmon_log_init("fuzz_snmp", LOG_LEVEL_ERR); /* not "using 32-bit counters" each time */
     return 0;
 }
 

@@ -15,19 +15,19 @@ static const char *log_ident = "ifmon";
 static int log_max_level = LOG_LEVEL_INFO;
 static int log_journal = 0;
 
-void log_init(const char *ident, int max_level)
+void ifmon_log_init(const char *ident, int max_level)
 {
     log_ident = ident;
     log_max_level = max_level;
     log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
-void log_set_level(int max_level)
+void ifmon_log_set_level(int max_level)
 {
     log_max_level = max_level;
 }
 
-int log_enabled(int level)
+int ifmon_log_enabled(int level)
 {
     return level <= log_max_level;
 }
@@ -46,7 +46,7 @@ static const char *level_name(int level)
     }
 }
 
-void log_msg(int level, const char *fmt, ...)
+void ifmon_log_msg(int level, const char *fmt, ...)
 {
     char line[2048];
     size_t len = 0;

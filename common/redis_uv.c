@@ -110,7 +110,7 @@ static void cleanup(void *p)
     uv_close((uv_handle_t *)&r->flush, on_closed);
 }
 
-int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms)
+int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms)
 {
     struct redis_uv *r;
 

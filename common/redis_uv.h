@@ -20,6 +20,6 @@
  * itself when hiredis calls its cleanup hook (context freed). Commands
  * wait at most flush_ms (plus the loop's own delays) before being
  * written. */
-int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms);
+int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms);
 
 #endif

@@ -1,0 +1,134 @@
+/* json_text.c -- see json_text.h. UTF-8 as RFC 3629 defines it: no
+ * overlong forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF;
+ * the same rule jansson applies to json_string(). */
+
+#include "json_text.h"
+
+#include <string.h>
+
+#include "util.h"
+
+/* Length of the valid UTF-8 character at s (n bytes available), or 0 when
+ * the bytes there are not one. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], cp;
+    size_t len, i;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0; /* a continuation byte, 0xc0/0xc1 (overlong) or above 0xf4 */
+    }
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+size_t ifmon_utf8_valid_prefix(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t at = 0, n;
+
+    while (at < len && (n = utf8_char(p + at, len - at)) > 0)
+        at += n;
+    return at;
+}
+
+size_t ifmon_json_quote_into(char *out, const char *s, size_t len, size_t *replaced)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    char *o = out;
+    size_t at = 0, bad = 0;
+
+    *o++ = '"';
+    while (at < len) {
+        unsigned c = p[at];
+        size_t n;
+
+        if (c >= 0x80) {
+            n = utf8_char(p + at, len - at);
+            if (n == 0) {
+                *o++ = '?';
+                bad++;
+                at++;
+            } else {
+                memcpy(o, p + at, n);
+                o += n;
+                at += n;
+            }
+            continue;
+        }
+        at++;
+        switch (c) {
+        case '"':
+        case '\\':
+            *o++ = '\\';
+            *o++ = (char)c;
+            break;
+        case '\b':
+            *o++ = '\\';
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = '\\';
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        default:
+            if (c < 0x20) {
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 0xf];
+                o += 6;
+            } else {
+                *o++ = (char)c;
+            }
+            break;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    if (replaced)
+        *replaced = bad;
+    return (size_t)(o - out);
+}
+
+char *ifmon_json_quote(const char *s, size_t len, size_t *out_len, size_t *replaced)
+{
+    char *out = ifmon_xmalloc(IFMON_JSON_QUOTED_MAX(len) + 1);
+    size_t n = ifmon_json_quote_into(out, s, len, replaced);
+
+    if (out_len)
+        *out_len = n;
+    return out;
+}
