@@ -57,39 +57,58 @@ enum config_priv_proto {
 #define CONFIG_DEFAULT_REDIS_PORT 6379
 #define CONFIG_DEFAULT_HISTORY 300
 
-/* One polled device. Every string is owned by the config and never NULL
- * unless said otherwise. */
+/* The fields of one polled device, listed once: struct config_device, and
+ * the copy, free and comparison in config/config_device.c, are all
+ * generated from this list, so a field added here is copied, freed and
+ * compared (a device whose entry changed is polled afresh on SIGHUP) with
+ * nothing else to remember. Each entry is one of
+ *   STR(f)          char *f, owned; never NULL unless said otherwise
+ *   INT(f)          int f
+ *   LIST(f, n)      char **f, n owned non-NULL strings, and size_t n
+ * and a user of the list defines the three. `line` is not in the list:
+ * where an entry sits in the file says nothing about how it is polled.
+ * name and site are at most IFMON_NAME_MAX bytes (common/keys.h). */
+#define CONFIG_DEVICE_FIELDS(STR, INT, LIST)                                                       \
+    STR(name)                     /* unique; used in channel names (no ':' '*' or space) */        \
+    STR(site)                     /* grouping for the web page; defaults to "default" */           \
+    STR(address)                  /* as written, for messages */                                   \
+    STR(host)                     /* address without port or brackets */                           \
+    INT(port)                     /* UDP port, default 161 */                                      \
+    INT(version)                  /* enum config_snmp_version */                                   \
+    STR(community)                /* v1/v2c community (default "public") */                        \
+    INT(interval_ms)              /* poll interval */                                              \
+    INT(timeout_ms)               /* per-request timeout */                                        \
+    INT(retries)                  /* retransmissions after the first request */                    \
+    INT(max_varbinds)             /* varbinds per GET PDU (the agent may force fewer) */           \
+    INT(rediscover_ms)            /* periodic ifName/ifDescr re-walk */                            \
+    LIST(interfaces, ninterfaces) /* ifName/ifDescr names or fnmatch(3) globs; 0 = all */          \
+    STR(user)                     /* SNMPv3 (USM) user; NULL for v1/v2c */                         \
+    INT(security_level)           /* enum config_sec_level */                                      \
+    INT(auth_protocol)            /* enum config_auth_proto */                                     \
+    STR(auth_password)            /* NULL when not set */                                          \
+    INT(priv_protocol)            /* enum config_priv_proto */                                     \
+    STR(priv_password)            /* NULL when not set */                                          \
+    STR(context)                  /* SNMPv3 context name, "" by default */
+
+#define CONFIG_DEVICE_STR_MEMBER(f) char *f;
+#define CONFIG_DEVICE_INT_MEMBER(f) int f;
+#define CONFIG_DEVICE_LIST_MEMBER(f, n)                                                            \
+    char **f;                                                                                      \
+    size_t n;
+
+/* One polled device (members: CONFIG_DEVICE_FIELDS above). Every string is
+ * owned by the config. */
 struct config_device {
-    char *name;         /* unique; used in channel names (no ':' '*' or space) */
-    char *site;         /* grouping for the web page; defaults to "default" */
-    char *address;      /* as written, for messages */
-    char *host;         /* address without port or brackets */
-    int port;           /* UDP port, default 161 */
-    int version;        /* enum config_snmp_version */
-    char *community;    /* v1/v2c community (default "public") */
-    int interval_ms;    /* poll interval */
-    int timeout_ms;     /* per-request timeout */
-    int retries;        /* retransmissions after the first request */
-    int max_varbinds;   /* varbinds per GET PDU (the agent may force fewer) */
-    int rediscover_ms;  /* periodic ifName/ifDescr re-walk */
-    char **interfaces;  /* ifName/ifDescr names or fnmatch(3) globs */
-    size_t ninterfaces; /* 0 = all interfaces */
-    /* SNMPv3 (USM); user is NULL for v1/v2c. */
-    char *user;
-    int security_level;  /* enum config_sec_level */
-    int auth_protocol;   /* enum config_auth_proto */
-    char *auth_password; /* NULL when not set */
-    int priv_protocol;   /* enum config_priv_proto */
-    char *priv_password; /* NULL when not set */
-    char *context;       /* SNMPv3 context name, "" by default */
-    int line;            /* line of the device's entry in the file */
+    CONFIG_DEVICE_FIELDS(CONFIG_DEVICE_STR_MEMBER, CONFIG_DEVICE_INT_MEMBER,
+                         CONFIG_DEVICE_LIST_MEMBER)
+    int line; /* line of the device's entry in the file; not compared */
 };
 
 struct config_redis {
     char *host;     /* default 127.0.0.1 */
     int port;       /* default 6379 */
     char *password; /* AUTH password, NULL when not set */
-    char *prefix;   /* channel and key prefix, default "ifmon" */
+    char *prefix;   /* channel and key prefix, default "ifmon"; IFMON_PREFIX_MAX bytes at most */
     int history;    /* samples kept per interface, default 300 */
 };
 
@@ -106,13 +125,13 @@ struct config_gateway {
     int listen_port;   /* default 8080 */
     char *web_root;    /* default "web/" (relative to the working dir) */
     char **allowed_origins;
-    size_t nallowed_origins; /* 0 = only the gateway's own origin */
-    char *token;             /* "" = no full-access token */
+    size_t nallowed_origins;     /* 0 = only the gateway's own origin */
+    char *token;                 /* "" = no full-access token */
     struct config_token *tokens; /* restricted tokens; a token is required */
     size_t ntokens;              /* when token is set or ntokens > 0 */
-    int max_connections;     /* default 10000 */
-    int max_channels;        /* per connection, default 256 */
-    int max_frame;           /* bytes per client frame, default 65536 */
+    int max_connections;         /* default 10000 */
+    int max_channels;            /* per connection, default 256 */
+    int max_frame;               /* bytes per client frame, default 65536 */
 };
 
 struct config {
@@ -160,8 +179,9 @@ int config_parse_duration(const char *text, int *ms);
  * or -1 on malformed input (empty host, bad or out-of-range port). */
 int config_parse_address(const char *text, int default_port, char **host, int *port);
 
-/* 1 when two device entries would be polled identically (every field but
- * `line`), so a reload can keep the device's rate state. */
+/* 1 when two device entries would be polled identically (every field of
+ * CONFIG_DEVICE_FIELDS, that is all but `line`), so a reload can keep the
+ * device's rate state. */
 int config_device_equal(const struct config_device *a, const struct config_device *b);
 
 /* Names for messages and logs. */

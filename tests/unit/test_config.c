@@ -1,6 +1,8 @@
-/* test_config.c -- unit tests of config/config.c: every problem of a bad
- * inventory is reported as FILE:LINE:COLUMN, a good one loads with the
- * right values and defaults. */
+/* test_config.c -- unit tests of the loader in config/: every problem of a
+ * bad inventory is reported as FILE:LINE:COLUMN, a good one loads with the
+ * right values and defaults, names fit their Redis key limits, and every
+ * field of CONFIG_DEVICE_FIELDS is copied deeply and decides equality (one
+ * test per field, generated from the same table). */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_loader.h"
+#include "keys.h"
 
 static struct config_errors errs;
 
@@ -295,18 +299,17 @@ static void bad_gateway_tokens_are_reported(void **unused)
     expect_error("gateway:\n  tokens:\n    - {token: a, channels: [\"ifmon:*:x\"]}\n",
                  "t.yml:3:29:", "only be the last");
     expect_error("gateway:\n  tokens:\n    - {token: a}\n", "t.yml:3:7:", "channels");
-    expect_error("gateway:\n  tokens:\n    - {token: a, channels: []}\n", "t.yml:3:7:",
-                 "channels");
-    expect_error("gateway:\n  tokens:\n    - {channels: [ifmon:x]}\n", "t.yml:3:7:",
-                 "missing or empty \"token\"");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channels: []}\n", "t.yml:3:7:", "channels");
+    expect_error("gateway:\n  tokens:\n    - {channels: [ifmon:x]}\n",
+                 "t.yml:3:7:", "missing or empty \"token\"");
     expect_error("gateway:\n  tokens:\n    - {token: a, channels: [ifmon:x]}\n"
                  "    - {token: a, channels: [ifmon:y]}\n",
                  "t.yml:4:15:", "same token as the entry at line 3");
     expect_error("gateway:\n  token: a\n  tokens:\n    - {token: a, channels: [ifmon:x]}\n",
                  "t.yml:2:3:", "repeats gateway.token");
     expect_error("gateway:\n  tokens: {token: a}\n", "t.yml:2:11:", "expected a list");
-    expect_error("gateway:\n  tokens:\n    - {token: a, channel: [ifmon:x]}\n", "t.yml:3:18:",
-                 "channels");
+    expect_error("gateway:\n  tokens:\n    - {token: a, channel: [ifmon:x]}\n",
+                 "t.yml:3:18:", "channels");
 }
 
 static void every_problem_of_a_file_is_reported(void **unused)
@@ -419,11 +422,287 @@ static void device_equality_ignores_the_line_only(void **unused)
     config_free(a);
 }
 
+/* ------------------------------------------------------------ name limits */
+
+/* n times c, in buf (n < size). */
+static const char *repeated(char *buf, size_t size, char c, size_t n)
+{
+    assert_true(n < size);
+    memset(buf, c, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void prefix_may_have_64_bytes_and_not_one_more(void **unused)
+{
+    char value[IFMON_PREFIX_MAX + 2], text[256];
+    struct config *cfg;
+
+    snprintf(text, sizeof(text), "redis:\n  prefix: %s\n",
+             repeated(value, sizeof(value), 'p', IFMON_PREFIX_MAX));
+    cfg = load(text);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->redis.prefix), IFMON_PREFIX_MAX);
+    config_free(cfg);
+    snprintf(text, sizeof(text), "redis:\n  prefix: %s\n",
+             repeated(value, sizeof(value), 'p', IFMON_PREFIX_MAX + 1));
+    expect_error(text, "t.yml:2:11:", "65 bytes; a prefix may have at most 64 (IFMON_PREFIX_MAX)");
+    assert_int_equal(errs.count, 1);
+}
+
+static void device_name_may_have_128_bytes_and_not_one_more(void **unused)
+{
+    char value[IFMON_NAME_MAX + 2], text[512];
+    struct config *cfg;
+
+    snprintf(text, sizeof(text), "devices:\n  - name: %s\n    address: x\n",
+             repeated(value, sizeof(value), 'n', IFMON_NAME_MAX));
+    cfg = load(text);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->devices[0].name), IFMON_NAME_MAX);
+    config_free(cfg);
+    snprintf(text, sizeof(text), "devices:\n  - name: %s\n    address: x\n",
+             repeated(value, sizeof(value), 'n', IFMON_NAME_MAX + 1));
+    expect_error(text,
+                 "t.yml:2:11:", "129 bytes; a device name may have at most 128 (IFMON_NAME_MAX)");
+    assert_int_equal(errs.count, 1);
+}
+
+static void device_name_limit_holds_after_environment_expansion(void **unused)
+{
+    char value[IFMON_NAME_MAX + 2];
+
+    setenv("IFMON_TEST_LONG", repeated(value, sizeof(value), 'e', IFMON_NAME_MAX + 1), 1);
+    expect_error("devices:\n  - {name: \"${IFMON_TEST_LONG}\", address: x}\n",
+                 "t.yml:2:12:", "a device name may have at most 128");
+    unsetenv("IFMON_TEST_LONG");
+}
+
+static void site_may_have_128_bytes_and_not_one_more(void **unused)
+{
+    char value[IFMON_NAME_MAX + 2], text[512];
+    struct config *cfg;
+
+    snprintf(text, sizeof(text), "devices:\n  - name: a\n    site: %s\n    address: x\n",
+             repeated(value, sizeof(value), 's', IFMON_NAME_MAX));
+    cfg = load(text);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->devices[0].site), IFMON_NAME_MAX);
+    config_free(cfg);
+    snprintf(text, sizeof(text), "devices:\n  - name: a\n    site: %s\n    address: x\n",
+             repeated(value, sizeof(value), 's', IFMON_NAME_MAX + 1));
+    expect_error(text,
+                 "t.yml:3:11:", "129 bytes; a site name may have at most 128 (IFMON_NAME_MAX)");
+    assert_int_equal(errs.count, 1);
+    /* The same in `defaults:`, reported once where it is written. */
+    snprintf(text, sizeof(text), "defaults:\n  site: %s\ndevices:\n  - {name: a, address: x}\n",
+             repeated(value, sizeof(value), 's', IFMON_NAME_MAX + 1));
+    expect_error(text, "t.yml:2:9:", "a site name may have at most 128");
+    assert_int_equal(errs.count, 1);
+}
+
+/* ------------------------------------------------- the device field table */
+
+/* Every field of CONFIG_DEVICE_FIELDS, described from the table itself. */
+enum field_kind { KIND_STR, KIND_INT, KIND_LIST };
+
+struct device_field {
+    const char *name;
+    enum field_kind kind;
+    size_t offset;       /* of the member */
+    size_t count_offset; /* KIND_LIST: of its count */
+};
+
+#define DESCRIBE_STR(f) {#f, KIND_STR, offsetof(struct config_device, f), 0},
+#define DESCRIBE_INT(f) {#f, KIND_INT, offsetof(struct config_device, f), 0},
+#define DESCRIBE_LIST(f, n)                                                                        \
+    {#f, KIND_LIST, offsetof(struct config_device, f), offsetof(struct config_device, n)},
+
+/* FIELD_<field>: the index of each field in device_fields[]. */
+#define INDEX_STR(f) FIELD_##f,
+#define INDEX_INT(f) FIELD_##f,
+#define INDEX_LIST(f, n) FIELD_##f,
+enum { CONFIG_DEVICE_FIELDS(INDEX_STR, INDEX_INT, INDEX_LIST) NFIELDS };
+
+static const struct device_field device_fields[NFIELDS] = {
+    CONFIG_DEVICE_FIELDS(DESCRIBE_STR, DESCRIBE_INT, DESCRIBE_LIST)};
+
+static char **str_member(struct config_device *d, const struct device_field *f)
+{
+    return (char **)((char *)d + f->offset);
+}
+
+static int *int_member(struct config_device *d, const struct device_field *f)
+{
+    return (int *)((char *)d + f->offset);
+}
+
+static char ***list_member(struct config_device *d, const struct device_field *f)
+{
+    return (char ***)((char *)d + f->offset);
+}
+
+static size_t *count_member(struct config_device *d, const struct device_field *f)
+{
+    return (size_t *)((char *)d + f->count_offset);
+}
+
+/* The value field i has in a full device: every field set, each to a value
+ * of its own ("<field>" for a string, 1000 + i for a number, and
+ * "<field>-0", "<field>-1" for a list). */
+static void set_full_value(struct config_device *d, size_t i)
+{
+    const struct device_field *f = &device_fields[i];
+    char item[64];
+
+    switch (f->kind) {
+    case KIND_STR:
+        *str_member(d, f) = strdup(f->name);
+        break;
+    case KIND_INT:
+        *int_member(d, f) = 1000 + (int)i;
+        break;
+    case KIND_LIST:
+        *list_member(d, f) = calloc(2, sizeof(char *));
+        snprintf(item, sizeof(item), "%s-0", f->name);
+        (*list_member(d, f))[0] = strdup(item);
+        snprintf(item, sizeof(item), "%s-1", f->name);
+        (*list_member(d, f))[1] = strdup(item);
+        *count_member(d, f) = 2;
+        break;
+    }
+}
+
+static void make_full_device(struct config_device *d)
+{
+    size_t i;
+
+    memset(d, 0, sizeof(*d));
+    for (i = 0; i < NFIELDS; i++)
+        set_full_value(d, i);
+    d->line = 7;
+}
+
+/* Field i of d holds the value of a full device (reading it is what makes
+ * ASan catch a copy that shares memory with a freed original). */
+static void assert_full_value(struct config_device *d, size_t i)
+{
+    struct config_device expected;
+
+    make_full_device(&expected);
+    switch (device_fields[i].kind) {
+    case KIND_STR:
+        assert_string_equal(*str_member(d, &device_fields[i]),
+                            *str_member(&expected, &device_fields[i]));
+        break;
+    case KIND_INT:
+        assert_int_equal(*int_member(d, &device_fields[i]),
+                         *int_member(&expected, &device_fields[i]));
+        break;
+    case KIND_LIST:
+        assert_int_equal(*count_member(d, &device_fields[i]), 2);
+        assert_string_equal((*list_member(d, &device_fields[i]))[0],
+                            (*list_member(&expected, &device_fields[i]))[0]);
+        assert_string_equal((*list_member(d, &device_fields[i]))[1],
+                            (*list_member(&expected, &device_fields[i]))[1]);
+        break;
+    }
+    config_device_clear(&expected);
+}
+
+/* Two devices that differ in field i only (in each way it can differ) are
+ * two devices, whichever is asked first. */
+static void assert_each_change_makes_another_device(const struct config_device *full, size_t i)
+{
+    const struct device_field *f = &device_fields[i];
+    struct config_device changed;
+    int way, ways = f->kind == KIND_INT ? 1 : 2;
+
+    for (way = 0; way < ways; way++) {
+        config_device_copy(&changed, full);
+        switch (f->kind) {
+        case KIND_STR: /* another text; or not set at all */
+            free(*str_member(&changed, f));
+            *str_member(&changed, f) = way == 0 ? strdup("another") : NULL;
+            break;
+        case KIND_INT:
+            (*int_member(&changed, f))++;
+            break;
+        case KIND_LIST: /* the last item another; or one item fewer */
+            if (way == 0) {
+                free((*list_member(&changed, f))[1]);
+                (*list_member(&changed, f))[1] = strdup("another");
+            } else {
+                free((*list_member(&changed, f))[1]);
+                *count_member(&changed, f) = 1;
+            }
+            break;
+        }
+        assert_false(config_device_equal(full, &changed));
+        assert_false(config_device_equal(&changed, full));
+        config_device_clear(&changed);
+    }
+}
+
+/* One test per field of CONFIG_DEVICE_FIELDS (state: the field's index). */
+static void device_field_is_copied_and_compared(void **state)
+{
+    size_t i = (size_t)(uintptr_t)*state;
+    const struct device_field *f = &device_fields[i];
+    struct config_device original, copy;
+
+    make_full_device(&original);
+    config_device_copy(&copy, &original);
+    assert_true(config_device_equal(&original, &copy));
+    assert_int_equal(copy.line, original.line);
+    /* The copy has its own memory: freeing the original leaves it whole. */
+    if (f->kind == KIND_STR)
+        assert_ptr_not_equal(*str_member(&copy, f), *str_member(&original, f));
+    if (f->kind == KIND_LIST) {
+        assert_ptr_not_equal(*list_member(&copy, f), *list_member(&original, f));
+        assert_ptr_not_equal((*list_member(&copy, f))[0], (*list_member(&original, f))[0]);
+    }
+    config_device_clear(&original);
+    assert_full_value(&copy, i);
+    assert_each_change_makes_another_device(&copy, i);
+    config_device_clear(&copy);
+}
+
+static void devices_differing_in_their_line_only_are_equal(void **unused)
+{
+    struct config_device a, b;
+
+    make_full_device(&a);
+    config_device_copy(&b, &a);
+    b.line = a.line + 10;
+    assert_true(config_device_equal(&a, &b));
+    config_device_clear(&a);
+    config_device_clear(&b);
+}
+
+static void devices_with_nothing_set_are_equal(void **unused)
+{
+    struct config_device a, b;
+
+    memset(&a, 0, sizeof(a));
+    config_device_copy(&b, &a);
+    assert_true(config_device_equal(&a, &b));
+    config_device_clear(&b);
+}
+
 static int teardown(void **unused)
 {
     config_errors_free(&errs);
     return 0;
 }
+
+/* One test entry per field, in table order, each given its field's index. */
+#define FIELD_TEST(f)                                                                              \
+    {"device field " #f ": a copy is equal and its own; changed alone, another device",            \
+     device_field_is_copied_and_compared, NULL, NULL, (void *)(uintptr_t)FIELD_##f},
+#define FIELD_TEST_STR(f) FIELD_TEST(f)
+#define FIELD_TEST_INT(f) FIELD_TEST(f)
+#define FIELD_TEST_LIST(f, n) FIELD_TEST(f)
 
 int main(void)
 {
@@ -457,7 +736,13 @@ int main(void)
         cmocka_unit_test(durations_parse),
         cmocka_unit_test(addresses_parse),
         cmocka_unit_test(device_equality_ignores_the_line_only),
-    };
+        cmocka_unit_test(prefix_may_have_64_bytes_and_not_one_more),
+        cmocka_unit_test(device_name_may_have_128_bytes_and_not_one_more),
+        cmocka_unit_test(device_name_limit_holds_after_environment_expansion),
+        cmocka_unit_test(site_may_have_128_bytes_and_not_one_more),
+        cmocka_unit_test(devices_differing_in_their_line_only_are_equal),
+        cmocka_unit_test(devices_with_nothing_set_are_equal),
+        CONFIG_DEVICE_FIELDS(FIELD_TEST_STR, FIELD_TEST_INT, FIELD_TEST_LIST)};
 
     return cmocka_run_group_tests_name("config", tests, NULL, teardown);
 }

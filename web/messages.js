@@ -1,0 +1,97 @@
+// What the gateway sends, routed: replies to our requests (the inventory
+// list, subscribe confirmations and refusals, errors) and channel messages
+// (history, live samples, device states, inventory changes) into the
+// shared state, then marks what must redraw. Not the subscription
+// bookkeeping itself (subscriptions.js) nor the WebSocket (conn.js).
+
+import { markAll, markChannel } from './draw.js';
+import { loadInventory } from './inventory.js';
+import { renderPicker } from './picker.js';
+import { app } from './state.js';
+import { Series, clock } from './store.js';
+import { subscribeConfirmed, subscribeRefused, syncSubscriptions } from './subscriptions.js';
+import { setError } from './toolbar.js';
+
+let listTimer = null;
+let listId = null;
+
+/** Asks the gateway for the inventory (again). */
+export function requestList() {
+  clearTimeout(listTimer);
+  listId = app.conn.send({ op: 'list' });
+}
+
+/** One message from the gateway (conn.js onMessage). */
+export function handleMessage(m) {
+  if (m.op) {
+    handleReply(m);
+    return;
+  }
+  const ch = m.channel;
+  if (typeof ch !== 'string') return;
+  if (Array.isArray(m.history)) {
+    if (!app.subscribed.has(ch)) return;
+    const s = seriesFor(ch);
+    if (s.add(m.history, false)) markChannel(ch);
+    return;
+  }
+  const d = m.data;
+  if (!d || typeof d !== 'object') return;
+  if (app.prefix && ch === `${app.prefix}:inventory`) {
+    clearTimeout(listTimer);
+    listTimer = setTimeout(requestList, 300);
+    return;
+  }
+  if (d.status !== undefined && d.interface === undefined) {
+    app.devStatus.set(ch, { status: d.status, error: d.error ?? null });
+    markAll();
+    return;
+  }
+  if (d.interface === undefined || !app.subscribed.has(ch)) return;
+  if (typeof d.ts === 'number') clock.note(d.ts);
+  const s = seriesFor(ch);
+  if (s.add([d], true)) markChannel(ch);
+}
+
+function handleReply(m) {
+  if (m.op === 'list' && m.id === listId) {
+    if (!m.inventory) {
+      // The collector has not written it yet.
+      listTimer = setTimeout(requestList, 2000);
+      return;
+    }
+    setInventory(m.inventory);
+  } else if (m.op === 'subscribed') {
+    subscribeConfirmed(m.id);
+    if (app.error && app.error.startsWith('subscribe')) setError(null);
+  } else if (m.op === 'error') {
+    if (m.id === 'ping') return;
+    const refused = subscribeRefused(m.id, m.error);
+    if (refused === 'restricted') {
+      markAll();
+    } else if (refused) {
+      setError(`subscribe refused: ${m.error}`);
+    } else if (m.id === listId) {
+      listTimer = setTimeout(requestList, 2000);
+    } else {
+      setError(m.error);
+    }
+  }
+}
+
+function seriesFor(ch) {
+  let s = app.series.get(ch);
+  if (!s) {
+    s = new Series(ch);
+    app.series.set(ch, s);
+  }
+  return s;
+}
+
+function setInventory(inv) {
+  loadInventory(inv);
+  renderPicker();
+  for (const p of app.panels.values()) p.renderHeader();
+  syncSubscriptions();
+  markAll();
+}

@@ -1,0 +1,84 @@
+// The grid of panels and the layout it shows: adds and removes panels,
+// applies a layout (the URL's), sets the time window, writes the layout
+// back into the URL, and tells listeners (the picker) when the set of
+// panels changed. Not a panel's contents (panel.js) nor the URL format
+// (layout.js).
+
+import { $ } from './dom.js';
+import { markAll } from './draw.js';
+import { formatHash } from './layout.js';
+import { Panel } from './panel.js';
+import { app } from './state.js';
+import { syncSubscriptions } from './subscriptions.js';
+import { renderWindowButtons } from './toolbar.js';
+
+const grid = $('#panels');
+const listeners = [];
+
+/** fn() runs after every change of the set of panels. */
+export function onPanelsChanged(fn) {
+  listeners.push(fn);
+}
+
+function newPanel(entry) {
+  const p = new Panel(entry, () => removePanel(entry));
+  app.panels.set(entry, p);
+  return p;
+}
+
+export function addPanel(entry, save = true) {
+  if (app.panels.has(entry)) return;
+  const p = newPanel(entry);
+  grid.append(p.el);
+  afterPanelsChanged(save);
+}
+
+export function removePanel(entry) {
+  const p = app.panels.get(entry);
+  if (!p) return;
+  p.destroy();
+  app.panels.delete(entry);
+  afterPanelsChanged(true);
+}
+
+function afterPanelsChanged(save) {
+  app.layout.panels = [...app.panels.keys()];
+  if (save) saveLayout();
+  $('#empty').hidden = app.panels.size > 0;
+  for (const p of app.panels.values()) if (p.kind !== 'if') p.renderHeader();
+  syncSubscriptions();
+  for (const fn of listeners) fn();
+  markAll();
+}
+
+/** Writes the layout into the URL fragment (no new history entry). */
+export function saveLayout() {
+  const hash = formatHash(app.layout);
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+
+/** Shows a layout ({window, panels}, layout.js): keeps the panels it
+ * names, in its order, and drops the others. */
+export function applyLayout(layout) {
+  app.layout.window = layout.window;
+  for (const id of [...app.panels.keys()]) {
+    if (!layout.panels.includes(id)) {
+      app.panels.get(id).destroy();
+      app.panels.delete(id);
+    }
+  }
+  for (const id of layout.panels) {
+    if (!app.panels.has(id)) newPanel(id);
+    grid.append(app.panels.get(id).el); // keeps the URL's order
+  }
+  renderWindowButtons();
+  afterPanelsChanged(false);
+}
+
+/** The time window, in minutes (layout.js WINDOWS). */
+export function setWindow(w) {
+  app.layout.window = w;
+  renderWindowButtons();
+  saveLayout();
+  markAll();
+}
