@@ -1,20 +1,34 @@
-/* device.h -- what the collector knows about one polled device and its
- * interfaces. Shared by the poller (which fills it), the message formatter
- * and the inventory snapshot (which read it). */
+/* device.h -- one polled device and its interfaces, as the collector's
+ * parts share them. The struct is assembled from parts, each with one
+ * owner that writes it (the others at most read it):
+ *
+ *   poller.c       schedule, phase and status; the chunk plan
+ *   session.c      the net-snmp session, its socket watcher and timer
+ *   direct_poll.c  the agent's address and each chunk's GET in flight
+ *   discovery.c    the walk and the interface list (identity)
+ *   counters.c     each interface's reading and rate state
+ *   output.c       the Redis names and message heads, sequence numbers
+ *
+ * device.c holds the few operations every part needs (the error text,
+ * planning and freeing chunks and interfaces). */
 
-#ifndef IFMON_DEVICE_H
-#define IFMON_DEVICE_H
+#ifndef IFMON_COLLECTOR_DEVICE_H
+#define IFMON_COLLECTOR_DEVICE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
 #include <uv.h>
 
+#include "ber.h"
 #include "config.h"
-#include "rate.h"
+#include "counters.h"
+#include "direct_poll.h"
+#include "output.h"
+#include "session.h"
 
 struct poller;
+struct walk;
 
 enum device_status {
     DEVICE_UNKNOWN = 0, /* not answered yet */
@@ -26,85 +40,80 @@ enum device_status {
 enum device_phase {
     PHASE_IDLE = 0, /* nothing in flight */
     PHASE_PROBE,    /* SNMPv3 engineID discovery (RFC 3414 4) */
-    PHASE_DISCOVER, /* walking ifName/ifDescr */
+    PHASE_DISCOVER, /* walking ifName/ifDescr/ifType */
     PHASE_POLL,     /* counter GETs in flight */
 };
 
-/* One polled interface. The strings are built once at discovery, so that
- * publishing a sample only appends numbers. */
+/* One polled interface. */
 struct iface {
-    char *name;  /* identity: ifName, or ifDescr when that matched */
+    /* Identity, from the walk (discovery.c). */
+    char *name;  /* ifName, or ifDescr when that matched */
     char *descr; /* ifDescr ("" when the agent has none) */
     long ifindex;
-    int width;          /* counter width: 64 (ifHC*Octets) or 32 */
-    int loopback;       /* ifType softwareLoopback(24): its speed means nothing */
-    int oper;           /* RFC 2863 ifOperStatus, 0 before the first poll */
-    uint64_t speed_bps; /* 0 when unknown */
-    uint64_t seq;       /* messages published for this interface */
-    struct rate_state rate;
-    struct rate_sample sample; /* scratch: the reading being processed */
-    int sample_ok;             /* scratch: sample holds both counters */
-    char *channel;             /* "<prefix>:<device>:<name>" */
-    char *history_key;         /* "<prefix>:history:<device>:<name>" */
-    char *json_head;           /* '{"device":...,"ifindex":N,' */
-    size_t channel_len, history_key_len, json_head_len;
+    int loopback; /* ifType softwareLoopback(24): its speed means nothing */
+
+    struct iface_reading rd; /* counters.c */
+    struct iface_out out;    /* output.c */
 };
 
-/* A group of interfaces polled in one GET PDU; the PDU callback's magic. */
+/* A group of interfaces polled with one GET. */
 struct chunk {
     struct device *dev;
-    size_t first; /* index into dev->ifaces */
+    size_t first; /* index into dev->ifaces (poller.c plans) */
     size_t count;
-    /* SNMPv1/v2c: the GET, encoded by request.c and sent by poller.c. */
-    unsigned char *msg;   /* room for the header, then the varbind list */
-    size_t head_room;     /* bytes of msg before the varbind list */
-    size_t varbinds_len;  /* 0 until encoded */
-    size_t wide;          /* interfaces at width 64 when it was encoded */
-    long reqid;           /* request-id of the GET in flight */
-    int tries;            /* sends of the GET in flight, 0 when none is */
-    uint64_t deadline_ns; /* when the current try times out */
+    struct ber_get get;              /* v1/v2c: the encoded GET (counters_prepare_get) */
+    struct direct_inflight inflight; /* v1/v2c: the GET in flight (direct_poll.c) */
 };
 
 struct device {
     struct poller *poller;
     const struct config_device *cfg; /* owned by the poller's current config */
-    char *channel;                   /* "<prefix>:<device>" */
 
-    void *sessp; /* net-snmp single session, NULL when not open */
-    int sock;
-    int direct;                   /* poll GETs sent and read by poller.c */
-    struct sockaddr_storage peer; /* the agent, when direct */
-    socklen_t peer_len;
-    uv_poll_t io;          /* readability of the session's socket */
-    uv_timer_t tick;       /* the poll schedule */
-    uv_timer_t snmp_timer; /* net-snmp retransmissions and timeouts */
-    int open_handles;      /* uv handles not closed yet */
-    int closing;           /* being removed; freed when handles are closed */
-
+    /* Schedule and state (poller.c). */
+    uv_timer_t tick; /* the poll schedule */
+    uint64_t interval_ns;
+    uint64_t due_ns; /* next scheduled poll, uv_hrtime() clock */
     enum device_phase phase;
     enum device_status status;
-    char error[160];        /* the last failure, while a phase runs */
     char status_error[160]; /* the published reason, "" when up */
     int need_probe;         /* SNMPv3: (re)discover the engineID */
     int need_discovery;     /* (re)walk the interface table */
     uint64_t discovered_ns;
-    int outstanding;   /* requests in flight */
-    int failures;      /* requests of the current phase that failed */
-    int answers;       /* requests of the current phase answered */
-    int max_varbinds;  /* may shrink when the agent says tooBig */
-    int replan;        /* re-split the chunks when the poll is over */
-    uint64_t events;   /* callbacks seen, to tell a retransmission */
-    struct walk *walk; /* discovery state, NULL outside PHASE_DISCOVER */
+    int max_varbinds; /* may shrink when the agent says tooBig */
+    int replan;       /* re-split the chunks when the poll is over */
+    int open_handles; /* libuv handles not closed yet (each part counts its own) */
+    int closing;      /* being removed; freed when handles are closed */
+    uint64_t polls, polls_skipped, timeouts;
 
-    uint64_t interval_ns;
-    uint64_t due_ns; /* next scheduled poll, uv_hrtime() clock */
+    /* The current phase's requests, counted by whichever part does the
+     * I/O; poller_phase_done() when outstanding drops to 0. */
+    int outstanding; /* requests in flight */
+    int failures;    /* requests of the phase that failed */
+    int answers;     /* requests of the phase answered */
+    char error[160]; /* the last failure, while a phase runs */
 
-    struct iface *ifaces;
+    struct session sess;       /* session.c */
+    struct direct_peer direct; /* direct_poll.c */
+    struct walk *walk;         /* discovery.c, during PHASE_DISCOVER */
+
+    struct iface *ifaces; /* discovery.c, sorted by ifIndex */
     size_t nifaces;
-    struct chunk *chunks;
+    struct chunk *chunks; /* poller.c (device_plan_chunks) */
     size_t nchunks;
 
-    uint64_t polls, polls_skipped, timeouts;
+    struct device_out out; /* output.c */
 };
+
+/* Why the device is failing (dev->error, for its state message);
+ * truncated if long. */
+void device_error(struct device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Split the interfaces into GETs of at most dev->max_varbinds varbinds
+ * (the chunks of a previous plan are freed). */
+void device_plan_chunks(struct device *dev);
+void device_free_chunks(struct device *dev);
+
+/* Free an interface list of n entries (what each part allocated in it). */
+void device_free_ifaces(struct iface *list, size_t n);
 
 #endif

@@ -4,7 +4,6 @@
  * Parse options, load the inventory, create the loop, attach the poller,
  * the publisher and the output, run until SIGTERM; SIGHUP reloads. */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +11,20 @@
 
 #include <uv.h>
 
+#include "cli.h"
 #include "config.h"
+#include "device.h"
 #include "log.h"
 #include "output.h"
 #include "poller.h"
 #include "publish.h"
+#include "session.h"
 
 #define STATS_EVERY_MS 60000
 
 struct collector {
     uv_loop_t *loop;
-    const char *config_path;
+    const char *config_path; /* argv's */
     struct poller *poller;
     struct publisher *pub;
     struct output *out;
@@ -31,24 +33,14 @@ struct collector {
     int stopping;
 };
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: ifmon-collector --config FILE [--check] [--verbose]\n"
-               "\n"
-               "Polls the devices of the inventory FILE over SNMP and publishes\n"
-               "per-interface bit rates to Redis (see docs/PROTOCOL.md).\n"
-               "\n"
-               "  -c, --config FILE   inventory and settings (YAML)\n"
-               "      --check         validate FILE, print every problem, and exit\n"
-               "  -v, --verbose       debug logging\n"
-               "  -q, --quiet         warnings and errors only\n"
-               "  -V, --version       print the version and exit\n"
-               "  -h, --help          this text\n"
-               "\n"
-               "Signals: SIGHUP reloads FILE (an invalid file keeps the current\n"
+static const struct ifmon_cli_text cli_text = {
+    .prog = "ifmon-collector",
+    .about = "Polls the devices of the inventory FILE over SNMP and publishes\n"
+             "per-interface bit rates to Redis (see docs/PROTOCOL.md).\n",
+    .signals = "Signals: SIGHUP reloads FILE (an invalid file keeps the current\n"
                "inventory), SIGUSR1 logs statistics and starts a new window\n"
-               "for the lateness percentiles, SIGTERM and SIGINT stop cleanly.\n");
-}
+               "for the lateness percentiles, SIGTERM and SIGINT stop cleanly.\n",
+};
 
 static void log_stats(struct collector *c)
 {
@@ -96,8 +88,7 @@ static void on_signal(uv_signal_t *s, int signum)
                     c->config_path);
             return;
         }
-        /* The publisher reads the new redis settings before the poller
-         * frees the old config. */
+        /* The publisher copies the new redis settings. */
         publisher_set_config(c->pub, &cfg->redis);
         poller_apply(c->poller, cfg);
         return;
@@ -120,58 +111,23 @@ static void on_signal(uv_signal_t *s, int signum)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     struct collector c = {0};
+    struct poller_hooks hooks;
+    struct ifmon_cli cli;
     struct config *cfg;
-    int opt, check = 0, level = LOG_LEVEL_INFO;
+    int rc = ifmon_cli_parse(argc, argv, &cli_text, &cli);
 
-    while ((opt = getopt_long(argc, argv, "c:vqVh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            c.config_path = optarg;
-            break;
-        case 'k':
-            check = 1;
-            break;
-        case 'v':
-            level = LOG_LEVEL_DEBUG;
-            break;
-        case 'q':
-            level = LOG_LEVEL_WARN;
-            break;
-        case 'V':
-            printf("ifmon-collector %s\n", IFMON_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || c.config_path == NULL) {
-        fprintf(stderr, "ifmon-collector: %s\n",
-                optind < argc ? "unexpected argument" : "--config FILE is required");
-        usage(stderr);
-        return 2;
-    }
-    ifmon_log_init("ifmon-collector", level);
+    if (rc >= 0)
+        return rc;
+    c.config_path = cli.config_path;
+    ifmon_log_init("ifmon-collector", cli.log_level);
 
-    cfg = config_load_reported(c.config_path, !check);
+    cfg = config_load_reported(c.config_path, !cli.check);
     if (cfg == NULL) {
         fprintf(stderr, "ifmon-collector: %s is invalid; nothing polled\n", c.config_path);
         return 1;
     }
-    if (check) {
+    if (cli.check) {
         printf("%s: OK, %zu devices\n", c.config_path, cfg->ndevices);
         config_free(cfg);
         return 0;
@@ -179,14 +135,11 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     c.loop = uv_default_loop();
-    poller_library_init();
+    session_library_init();
     c.out = output_create(c.loop);
     c.pub = publisher_create(c.loop, &cfg->redis, output_on_redis_connected, c.out);
-    {
-        struct poller_hooks hooks = output_poller_hooks(c.out);
-
-        c.poller = poller_create(c.loop, &hooks);
-    }
+    output_poller_hooks(c.out, &hooks);
+    c.poller = poller_create(c.loop, &hooks);
     output_attach(c.out, c.poller, c.pub);
     poller_apply(c.poller, cfg);
 
@@ -210,7 +163,7 @@ int main(int argc, char **argv)
     poller_free(c.poller);
     output_free(c.out);
     publisher_free(c.pub);
-    poller_library_shutdown();
+    session_library_shutdown();
     uv_loop_close(c.loop);
     log_info("stopped");
     return 0;

@@ -1,6 +1,6 @@
 /* mib.h -- the MIB objects the collector asks for (RFC 3418 sysUpTime,
- * RFC 2863 ifTable and ifXTable columns), shared by the discovery walk in
- * poller.c and the poll varbinds in response.c. */
+ * RFC 2863 ifTable and ifXTable columns), shared by the discovery walk
+ * (discovery.c) and the poll varbinds (counters.c). */
 
 #ifndef IFMON_COLLECTOR_MIB_H
 #define IFMON_COLLECTOR_MIB_H

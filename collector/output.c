@@ -1,6 +1,7 @@
-/* output.c -- see output.h. Samples are formatted with snprintf into one
- * reused buffer after the per-interface JSON head built at discovery; the
- * inventory snapshot (rare, structured) is built with jansson. */
+/* output.c -- see output.h. Samples are formatted by hand into one reused
+ * buffer after the per-interface JSON head built at discovery; the
+ * inventory snapshot and device states (rare, structured) are built with
+ * jansson. Every key and channel name comes from common/keys.h. */
 
 #include "output.h"
 
@@ -8,11 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "device.h"
+#include "json_text.h"
+#include "keys.h"
 #include "log.h"
+#include "poller.h"
+#include "publish.h"
+#include "util.h"
 
 #define INVENTORY_MIN_GAP_MS 1000
 #define INVENTORY_FIRST_DELAY_MS 100
@@ -42,13 +48,68 @@ const char *output_oper_name(int oper)
     return oper_names[oper];
 }
 
-static double now_wall(void)
-{
-    struct timespec ts;
+/* ---------------------------------------------------------------- names */
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+int output_iface_init(struct iface_out *o, const char *prefix, const struct config_device *dc,
+                      const char *name, long ifindex)
+{
+    struct ifmon_key channel, history;
+    char *qdev, *qsite, *qname;
+    size_t n;
+
+    if (ifmon_key_interface(&channel, prefix, dc->name, name) < 0 ||
+        ifmon_key_history(&history, prefix, dc->name, name) < 0) {
+        memset(o, 0, offsetof(struct iface_out, seq));
+        return -1;
+    }
+    o->channel = ifmon_xstrndup(channel.s, channel.len);
+    o->channel_len = channel.len;
+    o->history_key = ifmon_xstrndup(history.s, history.len);
+    o->history_key_len = history.len;
+    /* Agent strings need not be UTF-8: keep what can be shown. */
+    qdev = ifmon_json_quote(dc->name, strlen(dc->name), NULL, NULL);
+    qsite = ifmon_json_quote(dc->site, strlen(dc->site), NULL, NULL);
+    qname = ifmon_json_quote(name, strlen(name), NULL, NULL);
+    n = strlen(qdev) + strlen(qsite) + strlen(qname) + 96;
+    o->json_head = ifmon_xmalloc(n);
+    o->json_head_len = (size_t)snprintf(o->json_head, n,
+                                        "{\"device\":%s,\"site\":%s,\"interface\":%s,"
+                                        "\"ifindex\":%ld,",
+                                        qdev, qsite, qname, ifindex);
+    IFMON_ASSERT(o->json_head_len < n);
+    free(qdev);
+    free(qsite);
+    free(qname);
+    return 0;
 }
+
+void output_iface_free(struct iface_out *o)
+{
+    free(o->channel);
+    free(o->history_key);
+    free(o->json_head);
+    o->channel = o->history_key = o->json_head = NULL;
+}
+
+void output_device_init(struct device_out *o, const char *prefix, const struct config_device *dc)
+{
+    struct ifmon_key k;
+    int rc = ifmon_key_device(&k, prefix, dc->name);
+
+    /* The loader holds prefix and device names to IFMON_PREFIX_MAX and
+     * IFMON_NAME_MAX, far below a channel's limit. */
+    IFMON_ASSERT(rc == 0);
+    o->channel = ifmon_xstrndup(k.s, k.len);
+    o->channel_len = k.len;
+}
+
+void output_device_free(struct device_out *o)
+{
+    free(o->channel);
+    o->channel = NULL;
+}
+
+/* ------------------------------------------------------------- samples */
 
 /* Decimal digits of v at p; returns the end. */
 static char *put_u64(char *p, uint64_t v)
@@ -90,10 +151,10 @@ static char *put_str(char *p, const char *s)
 size_t output_format_sample(char *buf, size_t cap, const struct iface *ifc,
                             const struct rate_result *res, double ts)
 {
-    char *p = buf + ifc->json_head_len;
+    char *p = buf + ifc->out.json_head_len;
 
-    (void)cap; /* callers guarantee json_head_len + OUTPUT_NUMBERS_MAX */
-    memcpy(buf, ifc->json_head, ifc->json_head_len);
+    IFMON_ASSERT(cap >= ifc->out.json_head_len + OUTPUT_NUMBERS_MAX);
+    memcpy(buf, ifc->out.json_head, ifc->out.json_head_len);
     p = put_str(p, "\"ts\":");
     p = put_milli(p, ts > 0 ? ts : 0);
     if (res->status == RATE_GAP) {
@@ -107,11 +168,11 @@ size_t output_format_sample(char *buf, size_t cap, const struct iface *ifc,
         p = put_u64(p, (uint64_t)(res->out_bps + 0.5));
     }
     p = put_str(p, ",\"speed_bps\":");
-    p = ifc->speed_bps ? put_u64(p, ifc->speed_bps) : put_str(p, "null");
+    p = ifc->rd.speed_bps ? put_u64(p, ifc->rd.speed_bps) : put_str(p, "null");
     p = put_str(p, ",\"oper\":\"");
-    p = put_str(p, output_oper_name(ifc->oper));
+    p = put_str(p, output_oper_name(ifc->rd.oper));
     p = put_str(p, "\",\"seq\":");
-    p = put_u64(p, ifc->seq);
+    p = put_u64(p, ifc->out.seq);
     if (res->status == RATE_GAP) {
         p = put_str(p, ",\"gap\":\"");
         p = put_str(p, rate_gap_name(res->gap));
@@ -126,23 +187,21 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
 {
     struct output *out = ctx;
     const struct config *cfg = poller_config(out->poller);
-    size_t need = ifc->json_head_len + OUTPUT_NUMBERS_MAX, len;
+    size_t need = ifc->out.json_head_len + OUTPUT_NUMBERS_MAX, len;
     int expire = 0;
 
     if (need > out->cap) {
         out->cap = need * 2;
-        out->buf = realloc(out->buf, out->cap);
-        if (out->buf == NULL)
-            abort();
+        out->buf = ifmon_xrealloc(out->buf, out->cap);
     }
-    ifc->seq++;
+    ifc->out.seq++;
     len = output_format_sample(out->buf, out->cap, ifc, res, ts);
-    if (ifc->seq % EXPIRE_EVERY == 1)
+    if (ifc->out.seq % EXPIRE_EVERY == 1)
         expire =
             (int)(((int64_t)cfg->redis.history + 2 * EXPIRE_EVERY) * dev->cfg->interval_ms / 1000) +
             60;
-    publisher_sample(out->pub, ifc->channel, ifc->channel_len, ifc->history_key,
-                     ifc->history_key_len, out->buf, len, cfg->redis.history, expire);
+    publisher_sample(out->pub, ifc->out.channel, ifc->out.channel_len, ifc->out.history_key,
+                     ifc->out.history_key_len, out->buf, len, cfg->redis.history, expire);
 }
 
 static const char *status_name(enum device_status s)
@@ -162,7 +221,7 @@ static void publish_status(struct output *out, struct device *dev, double ts)
                   dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error));
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     if (text)
-        publisher_publish(out->pub, dev->channel, strlen(dev->channel), text, strlen(text));
+        publisher_publish(out->pub, dev->out.channel, dev->out.channel_len, text, strlen(text));
     free(text);
     json_decref(j);
 }
@@ -191,9 +250,7 @@ static json_t *inventory_json(struct output *out)
     struct device **devs = poller_devices(out->poller, &n), **sorted;
     json_t *root, *sites = json_array(), *site = NULL, *site_devs = NULL;
 
-    sorted = malloc((n ? n : 1) * sizeof(*sorted));
-    if (sorted == NULL)
-        abort();
+    sorted = ifmon_xcalloc(n, sizeof(*sorted));
     memcpy(sorted, devs, n * sizeof(*sorted));
     qsort(sorted, n, sizeof(*sorted), cmp_device);
     for (i = 0; i < n; i++) {
@@ -209,25 +266,25 @@ static json_t *inventory_json(struct output *out)
         for (k = 0; k < d->nifaces; k++) {
             struct iface *f = &d->ifaces[k];
             json_t *jf = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "descr", f->descr,
-                                   "ifindex", (json_int_t)f->ifindex, "channel", f->channel,
-                                   "history", f->history_key);
+                                   "ifindex", (json_int_t)f->ifindex, "channel", f->out.channel,
+                                   "history", f->out.history_key);
 
             if (jf == NULL) /* not UTF-8: leave the interface out rather than fail */
                 continue;
             json_object_set_new(jf, "speed_bps",
-                                f->speed_bps ? json_integer((json_int_t)f->speed_bps)
-                                             : json_null());
+                                f->rd.speed_bps ? json_integer((json_int_t)f->rd.speed_bps)
+                                                : json_null());
             json_array_append_new(ifs, jf);
         }
         json_array_append_new(site_devs,
                               json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}", "name", d->cfg->name,
-                                        "site", d->cfg->site, "channel", d->channel, "status",
+                                        "site", d->cfg->site, "channel", d->out.channel, "status",
                                         status_name(d->status), "interval",
                                         d->cfg->interval_ms / 1000.0, "interfaces", ifs));
     }
     free(sorted);
     root = json_pack("{s:i, s:s, s:f, s:o}", "version", 1, "prefix", cfg->redis.prefix, "ts",
-                     now_wall(), "sites", sites);
+                     ifmon_wall_now(), "sites", sites);
     return root;
 }
 
@@ -235,8 +292,9 @@ static void inventory_write(struct output *out)
 {
     const struct config *cfg = poller_config(out->poller);
     json_t *j;
-    char *text, key[256], note[64];
-    int klen, nlen;
+    struct ifmon_key key;
+    char *text, note[64];
+    int nlen, rc;
 
     if (!publisher_ready(out->pub))
         return; /* rewritten on connection */
@@ -245,10 +303,13 @@ static void inventory_write(struct output *out)
     json_decref(j);
     if (text == NULL)
         return;
-    klen = snprintf(key, sizeof(key), "%s:inventory", cfg->redis.prefix);
-    nlen = snprintf(note, sizeof(note), "{\"ts\":%.3f}", now_wall());
-    publisher_set(out->pub, key, (size_t)klen, text, strlen(text));
-    publisher_publish(out->pub, key, (size_t)klen, note, (size_t)nlen);
+    /* The loader's limit on the prefix makes the key always fit. */
+    rc = ifmon_key_inventory(&key, cfg->redis.prefix);
+    IFMON_ASSERT(rc == 0);
+    nlen = snprintf(note, sizeof(note), "{\"ts\":%.3f}", ifmon_wall_now());
+    IFMON_ASSERT(nlen > 0 && (size_t)nlen < sizeof(note));
+    publisher_set(out->pub, key.s, key.len, text, strlen(text));
+    publisher_publish(out->pub, key.s, key.len, note, (size_t)nlen);
     free(text);
     out->inventory_dirty = 0;
     out->inventory_written_ms = uv_now(out->loop);
@@ -283,10 +344,8 @@ static void on_inventory(void *ctx)
 
 struct output *output_create(uv_loop_t *loop)
 {
-    struct output *out = calloc(1, sizeof(*out));
+    struct output *out = ifmon_xcalloc(1, sizeof(*out));
 
-    if (out == NULL)
-        abort();
     out->loop = loop;
     uv_timer_init(loop, &out->inventory_timer);
     out->inventory_timer.data = out;
@@ -299,12 +358,12 @@ void output_attach(struct output *out, struct poller *poller, struct publisher *
     out->pub = pub;
 }
 
-struct poller_hooks output_poller_hooks(struct output *out)
+void output_poller_hooks(struct output *out, struct poller_hooks *h)
 {
-    struct poller_hooks h = {
-        .ctx = out, .sample = on_sample, .status = on_status, .inventory = on_inventory};
-
-    return h;
+    h->ctx = out;
+    h->sample = on_sample;
+    h->status = on_status;
+    h->inventory = on_inventory;
 }
 
 void output_on_redis_connected(void *ctx)
@@ -317,7 +376,7 @@ void output_on_redis_connected(void *ctx)
         return;
     devs = poller_devices(out->poller, &n);
     for (i = 0; i < n; i++)
-        publish_status(out, devs[i], now_wall());
+        publish_status(out, devs[i], ifmon_wall_now());
     inventory_write(out);
 }
 

@@ -1,21 +1,30 @@
-/* poller.h -- polls every device of the inventory over SNMP, all of them
- * concurrently on one libuv loop, and turns responses into rates.
+/* poller.h -- the schedule of every device of the inventory, all polled
+ * concurrently on one libuv loop: each device's state machine (engine
+ * probe, discovery, polls), its timer, its up/down status, and the
+ * lateness statistics.
  *
- * Each device has one net-snmp single session (snmp_sess_*) whose socket is
- * watched by a uv_poll and whose retransmissions are driven by a uv_timer,
- * and its own schedule timer; nothing here blocks. What to do with a rate
- * is the caller's business, through the hooks. */
+ * The I/O of each phase is another file's: session.c (net-snmp: probe,
+ * walks, SNMPv3 polls), discovery.c (the walk and its result),
+ * direct_poll.c (v1/v2c polls), counters.c (what an answer means). They
+ * report back through the second half of this header. What to do with a
+ * rate is the caller's business, through the hooks. Nothing here blocks. */
 
-#ifndef IFMON_POLLER_H
-#define IFMON_POLLER_H
+#ifndef IFMON_COLLECTOR_POLLER_H
+#define IFMON_COLLECTOR_POLLER_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
+#include "ber.h"
 #include "config.h"
-#include "device.h"
 #include "rate.h"
 
 struct poller;
+struct device;
+struct iface;
+struct chunk;
 
 struct poller_hooks {
     void *ctx;
@@ -41,23 +50,19 @@ struct poller_stats {
     double late_max_ms;
 };
 
-/* Initialise net-snmp for the process (no MIB loading, no config files,
- * no persistent state writes). Call once before poller_create(). */
-void poller_library_init(void);
-void poller_library_shutdown(void);
-
+/* session_library_init() must have run. */
 struct poller *poller_create(uv_loop_t *loop, const struct poller_hooks *hooks);
 
-/* Make the poller poll what `cfg` says. Takes ownership of cfg (the previous
- * one is freed). Devices whose entry did not change keep their session,
- * interfaces and rate state; the others are closed or opened. New devices'
- * first polls are spread over their interval. Returns 0, or -1 if a device
- * could not be opened (it is then retried on its schedule). */
-int poller_apply(struct poller *p, struct config *cfg);
+/* Make the poller poll what `cfg` says. Takes ownership of cfg (the
+ * previous one is freed). Devices whose entry did not change keep their
+ * session, interfaces and rate state; the others are closed or opened. New
+ * devices' first polls are spread over their interval. A device whose
+ * session cannot be opened now is retried on its schedule. */
+void poller_apply(struct poller *p, struct config *cfg);
 
 /* The devices currently polled, in inventory order. */
 struct device **poller_devices(struct poller *p, size_t *count);
-const struct config *poller_config(struct poller *p);
+const struct config *poller_config(const struct poller *p);
 
 /* Stats since the last call (lateness percentiles), counters since start. */
 void poller_stats(struct poller *p, struct poller_stats *out, int reset_window);
@@ -66,5 +71,34 @@ void poller_stats(struct poller *p, struct poller_stats *out, int reset_window);
  * poller_free() after uv_run() has returned. */
 void poller_close(struct poller *p);
 void poller_free(struct poller *p);
+
+/* ------------------------------------------------------------------------
+ * For the parts that do a device's I/O (session.c, direct_poll.c,
+ * discovery.c). */
+
+/* An answer arrived, or a timer fired: take the clock now, so that every
+ * reading of it has the same arrival time. */
+void poller_mark_arrival(struct poller *p);
+
+/* Every request of dev's current phase is answered or given up:
+ * decide what comes next. */
+void poller_phase_done(struct device *dev);
+
+/* An answer to chunk ch's poll GET with error-status errstat and n
+ * varbinds (read-only, not kept). The GET is no longer in flight. */
+void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat,
+                          const struct ber_var *vars, size_t n);
+
+/* No usable answer to chunk ch's poll GET; gap says why. */
+void poller_poll_failed(struct device *dev, struct chunk *ch, enum rate_gap gap);
+
+/* A request got no answer after its retries. */
+void poller_count_timeout(struct device *dev);
+
+/* Room for an answer of n varbinds, reused from one answer to the next. */
+struct ber_var *poller_vars(struct poller *p, size_t n);
+
+/* The device's interface list changed (names, ifIndexes). */
+void poller_inventory_changed(struct poller *p);
 
 #endif

@@ -28,10 +28,8 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
-#include "redis_uv.h"
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 500 /* a refused connect costs nothing; data resumes <= 1.5 s after Redis */
+#include "redis_link.h"
+#include "util.h"
 
 static const char reply_off[] = "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n";
 static const char reply_on[] = "*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n";
@@ -43,16 +41,9 @@ struct resp_buf {
 };
 
 struct publisher {
-    uv_loop_t *loop;
-    const struct config_redis *cfg;
-    redisAsyncContext *ac;
-    int connected;
-    int closing;
-    int ever_connected;
-    int quiet_ok; /* the server accepted CLIENT REPLY on this connection */
-    uv_timer_t retry;
+    struct ifmon_redis_link link;
+    int quiet_ok;           /* the server accepted CLIENT REPLY on this connection */
     uv_check_t quiet_check; /* sends `quiet` at the end of the iteration */
-    uint64_t backoff_ms;
     void (*on_connected)(void *ctx);
     void *ctx;
     struct resp_buf cmd;   /* the command being formatted */
@@ -60,11 +51,7 @@ struct publisher {
     size_t quiet_count;
     uint64_t pending; /* commands sent and not acknowledged yet */
     struct publisher_stats st;
-    char last_error[128];
 };
-
-static void connect_now(struct publisher *pub);
-
 /* ----------------------------------------------------------------- RESP */
 
 static void buf_reserve(struct resp_buf *b, size_t more)
@@ -73,9 +60,7 @@ static void buf_reserve(struct resp_buf *b, size_t more)
         return;
     while (b->cap < b->len + more)
         b->cap = b->cap ? b->cap * 2 : 4096;
-    b->p = realloc(b->p, b->cap);
-    if (b->p == NULL)
-        abort();
+    b->p = ifmon_xrealloc(b->p, b->cap);
 }
 
 static void buf_append(struct resp_buf *b, const char *s, size_t len)
@@ -139,19 +124,15 @@ static void resp_int(struct resp_buf *b, long long v)
 /* A reply to `privdata` commands (1, or a whole quiet batch). */
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    struct publisher *pub = ac->data;
+    struct ifmon_redis_link *l = ac->data;
+    struct publisher *pub = l->owner;
     redisReply *reply = r;
     uint64_t n = (uint64_t)(uintptr_t)privdata;
 
-    if (pub == NULL)
-        return;
     pub->pending = pub->pending > n ? pub->pending - n : 0;
     if (reply && reply->type == REDIS_REPLY_ERROR) {
         pub->st.errors++;
-        if (strncmp(pub->last_error, reply->str, sizeof(pub->last_error) - 1) != 0) {
-            log_warn("redis: %s", reply->str);
-            snprintf(pub->last_error, sizeof(pub->last_error), "%s", reply->str);
-        }
+        ifmon_redis_link_reply_error(l, reply->str);
     }
 }
 
@@ -159,7 +140,8 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
  * hiredis; count is how many commands that reply stands for. */
 static int send_resp(struct publisher *pub, struct resp_buf *b, size_t count)
 {
-    int rc = redisAsyncFormattedCommand(pub->ac, on_reply, (void *)(uintptr_t)count, b->p, b->len);
+    int rc =
+        redisAsyncFormattedCommand(pub->link.ac, on_reply, (void *)(uintptr_t)count, b->p, b->len);
 
     b->len = 0;
     if (rc != REDIS_OK)
@@ -225,11 +207,10 @@ static void quiet_done(struct publisher *pub, struct resp_buf *b)
  * be used? */
 static void on_reply_probe(redisAsyncContext *ac, void *r, void *privdata)
 {
-    struct publisher *pub = ac->data;
+    struct ifmon_redis_link *l = ac->data;
+    struct publisher *pub = l->owner;
     redisReply *reply = r;
 
-    if (pub == NULL)
-        return;
     if (pub->pending)
         pub->pending--;
     pub->quiet_ok = reply && reply->type == REDIS_REPLY_STATUS;
@@ -239,109 +220,27 @@ static void on_reply_probe(redisAsyncContext *ac, void *r, void *privdata)
 
 /* ----------------------------------------------------------- connection */
 
-static void on_retry(uv_timer_t *t)
+/* The link's up hook: after every (re)connection. */
+static void on_link_up(struct ifmon_redis_link *l)
 {
-    connect_now(t->data);
-}
+    struct publisher *pub = l->owner;
 
-static void schedule_retry(struct publisher *pub)
-{
-    if (pub->closing)
-        return;
-    uv_timer_start(&pub->retry, on_retry, pub->backoff_ms, 0);
-    pub->backoff_ms *= 2;
-    if (pub->backoff_ms < BACKOFF_MIN_MS)
-        pub->backoff_ms = BACKOFF_MIN_MS;
-    if (pub->backoff_ms > BACKOFF_MAX_MS)
-        pub->backoff_ms = BACKOFF_MAX_MS;
-}
-
-static void note_error(struct publisher *pub, const char *what, const char *err)
-{
-    char msg[sizeof(pub->last_error)];
-
-    snprintf(msg, sizeof(msg), "%s: %s", what, err);
-    /* Once per distinct error, not once per retry. */
-    if (strcmp(msg, pub->last_error) != 0)
-        log_warn("redis %s:%d: %s (retrying)", pub->cfg->host, pub->cfg->port, msg);
-    snprintf(pub->last_error, sizeof(pub->last_error), "%s", msg);
-}
-
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    struct publisher *pub = ac->data;
-
-    if (pub == NULL)
-        return;
-    if (status != REDIS_OK) {
-        /* hiredis frees the context after this callback. */
-        note_error(pub, "connect", ac->errstr);
-        pub->ac = NULL;
-        schedule_retry(pub);
-        return;
-    }
-    pub->connected = 1;
     pub->pending = 0;
-    pub->backoff_ms = BACKOFF_MIN_MS;
-    pub->last_error[0] = '\0';
-    if (pub->ever_connected)
-        pub->st.reconnects++;
-    pub->ever_connected = 1;
-    log_info("redis %s:%d: connected", pub->cfg->host, pub->cfg->port);
-    if (pub->cfg->password) {
-        resp_begin(&pub->cmd, 2);
-        resp_arg(&pub->cmd, "AUTH", 4);
-        resp_arg(&pub->cmd, pub->cfg->password, strlen(pub->cfg->password));
-        send_cmd(pub);
-    }
     pub->quiet_ok = 0;
-    if (redisAsyncFormattedCommand(pub->ac, on_reply_probe, NULL, reply_on, sizeof(reply_on) - 1) ==
+    if (redisAsyncFormattedCommand(l->ac, on_reply_probe, NULL, reply_on, sizeof(reply_on) - 1) ==
         REDIS_OK)
         pub->pending++;
     if (pub->on_connected)
         pub->on_connected(pub->ctx);
 }
 
-static void on_disconnect(const redisAsyncContext *ac, int status)
+/* Lost: what was gathered for the connection goes with it. */
+static void on_link_down(struct ifmon_redis_link *l)
 {
-    struct publisher *pub = ac->data;
+    struct publisher *pub = l->owner;
 
-    if (pub == NULL)
-        return;
-    pub->ac = NULL;
-    pub->connected = 0;
     pub->pending = 0;
     pub->quiet_ok = 0;
-    if (pub->closing)
-        return;
-    note_error(pub, "connection lost", status == REDIS_OK ? "closed" : ac->errstr);
-    schedule_retry(pub);
-}
-
-static void connect_now(struct publisher *pub)
-{
-    redisAsyncContext *ac;
-
-    if (pub->closing || pub->ac)
-        return;
-    ac = redisAsyncConnect(pub->cfg->host, pub->cfg->port);
-    if (ac == NULL || ac->err) {
-        note_error(pub, "connect", ac ? ac->errstr : "out of memory");
-        if (ac)
-            redisAsyncFree(ac);
-        schedule_retry(pub);
-        return;
-    }
-    ac->data = pub;
-    if (ifmon_redis_uv_attach(ac, pub->loop, PUBLISH_FLUSH_MS) != REDIS_OK) {
-        redisAsyncFree(ac);
-        note_error(pub, "connect", "cannot attach to the event loop");
-        schedule_retry(pub);
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    pub->ac = ac;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -349,53 +248,26 @@ static void connect_now(struct publisher *pub)
 struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *cfg,
                                    void (*on_connected)(void *ctx), void *ctx)
 {
-    struct publisher *pub = calloc(1, sizeof(*pub));
+    static const struct ifmon_redis_link_hooks hooks = {.up = on_link_up, .down = on_link_down};
+    struct publisher *pub = ifmon_xcalloc(1, sizeof(*pub));
 
-    if (pub == NULL)
-        abort();
-    pub->loop = loop;
-    pub->cfg = cfg;
     pub->on_connected = on_connected;
     pub->ctx = ctx;
-    pub->backoff_ms = BACKOFF_MIN_MS;
-    uv_timer_init(loop, &pub->retry);
-    pub->retry.data = pub;
     uv_check_init(loop, &pub->quiet_check);
     pub->quiet_check.data = pub;
-    connect_now(pub);
+    ifmon_redis_link_init(&pub->link, loop, "publisher", PUBLISH_FLUSH_MS, 0, &hooks, pub);
+    ifmon_redis_link_set_target(&pub->link, cfg->host, cfg->port, cfg->password);
     return pub;
-}
-
-static int same_str(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
 void publisher_set_config(struct publisher *pub, const struct config_redis *cfg)
 {
-    int same = strcmp(pub->cfg->host, cfg->host) == 0 && pub->cfg->port == cfg->port &&
-               same_str(pub->cfg->password, cfg->password);
-
-    pub->cfg = cfg;
-    if (same)
-        return;
-    log_info("redis: settings changed, connecting to %s:%d", cfg->host, cfg->port);
-    if (pub->ac) {
-        redisAsyncContext *ac = pub->ac;
-
-        /* on_disconnect schedules the new connection. */
-        pub->backoff_ms = 0;
-        redisAsyncDisconnect(ac);
-    } else {
-        uv_timer_stop(&pub->retry);
-        pub->backoff_ms = BACKOFF_MIN_MS;
-        connect_now(pub);
-    }
+    ifmon_redis_link_set_target(&pub->link, cfg->host, cfg->port, cfg->password);
 }
 
 int publisher_ready(const struct publisher *pub)
 {
-    return pub->connected && pub->ac != NULL;
+    return ifmon_redis_link_is_up(&pub->link);
 }
 
 static int can_send(struct publisher *pub, unsigned commands)
@@ -485,26 +357,23 @@ int publisher_set(struct publisher *pub, const char *key, size_t key_len, const 
 void publisher_stats(const struct publisher *pub, struct publisher_stats *out)
 {
     *out = pub->st;
+    out->reconnects = pub->link.reconnects;
     out->connected = publisher_ready(pub);
 }
 
 void publisher_close(struct publisher *pub)
 {
-    pub->closing = 1;
     quiet_flush(&pub->quiet_check);
     uv_close((uv_handle_t *)&pub->quiet_check, NULL);
-    uv_timer_stop(&pub->retry);
-    uv_close((uv_handle_t *)&pub->retry, NULL);
-    if (pub->ac) {
-        /* Sends what is queued, then calls on_disconnect. */
-        redisAsyncDisconnect(pub->ac);
-    }
+    /* Sends what is queued, then disconnects. */
+    ifmon_redis_link_close(&pub->link);
 }
 
 void publisher_free(struct publisher *pub)
 {
     if (pub == NULL)
         return;
+    ifmon_redis_link_release(&pub->link);
     free(pub->cmd.p);
     free(pub->quiet.p);
     free(pub);

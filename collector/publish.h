@@ -1,10 +1,11 @@
-/* publish.h -- the collector's Redis connection: hiredis async on the
- * collector's libuv loop, pipelined, never blocking polling.
+/* publish.h -- the collector's writes to Redis: commands formatted in RESP
+ * and pipelined on one connection (a common/redis_link.h link on the
+ * collector's loop), most of them without replies, never blocking polling.
  *
  * Commands are only queued while connected; while Redis is away, or too far
  * behind, samples are dropped and counted (publishing resumes with the
- * newest values, there is no backlog to replay). The connection is
- * re-established with exponential backoff. */
+ * newest values, there is no backlog to replay). The link reconnects on
+ * its own, with backoff. */
 
 #ifndef IFMON_PUBLISH_H
 #define IFMON_PUBLISH_H
@@ -41,8 +42,7 @@ struct publisher_stats {
 
 /* on_connected runs after every successful (re)connection, so the owner
  * can rewrite what Redis may have lost (inventory, device states). The
- * config is read at each connection attempt and must outlive the call to
- * publisher_set_config() that replaces it. */
+ * settings in cfg are copied. */
 struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *cfg,
                                    void (*on_connected)(void *ctx), void *ctx);
 

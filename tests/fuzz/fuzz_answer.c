@@ -1,6 +1,6 @@
 /* fuzz_answer.c -- libFuzzer target: the collector's decoding of SNMPv1/v2c
- * poll answers straight from the datagram (collector/request.c), then the
- * reading of what it decoded into rates (response.c), as poller.c does for
+ * poll answers straight from the datagram (collector/ber.c), then the
+ * reading of what it decoded into rates (counters.c), as direct_poll.c does for
  * every answer. It must never read outside the datagram, never fill more
  * varbinds than there is room for, call back once per interface and never
  * give a rate that is NaN, infinite or negative.
@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../collector/request.h"
-#include "../../collector/response.h"
+#include "../../collector/device.h"
 #include "log.h"
 
 #define MAX_IFACES 8
@@ -55,8 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct device dev;
     struct iface ifaces[MAX_IFACES];
     struct chunk ch;
-    struct request_answer a;
-    struct response_var vars[1 + MAX_IFACES * RESPONSE_VARBINDS_PER_IFACE + 1];
+    struct ber_answer a;
+    struct ber_var vars[1 + MAX_IFACES * COUNTERS_PER_IFACE + 1];
     struct expect e;
     unsigned char *pkt;
     size_t i, n, max;
@@ -75,12 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < dev.nifaces; i++) {
         ifaces[i].name = "eth";
         ifaces[i].ifindex = (long)(i + 1);
-        ifaces[i].width = (data[0] >> 3) & 1 ? 32 : 64;
-        rate_reset(&ifaces[i].rate);
+        ifaces[i].rd.width = (data[0] >> 3) & 1 ? 32 : 64;
+        rate_reset(&ifaces[i].rd.rate);
     }
     ch.dev = &dev;
     ch.count = dev.nifaces;
-    if (request_prepare(&dev, &ch, "public") < 0)
+    if (counters_prepare_get(&dev, &ch, "public") < 0)
         abort();
     /* The datagram in a buffer of its own size, so that ASan sees any
      * read past its end. */
@@ -88,21 +87,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (pkt == NULL)
         abort();
     memcpy(pkt, data + 1, size - 1);
-    max = RESPONSE_VARBINDS(&ch);
+    max = COUNTERS_VARBINDS(&ch);
     memset(vars, 0xa5, sizeof(vars));
-    if (request_parse_answer(pkt, size - 1, &a) == 0 &&
-        request_parse_varbinds(&ch, &a, vars, max, &n) == 0) {
+    if (ber_parse_answer(pkt, size - 1, &a) == 0 &&
+        ber_parse_varbinds(&ch.get, &a, vars, max, &n) == 0) {
         if (n > max || vars[max].type != 0xa5)
             abort(); /* more varbinds than room */
         if (a.varbinds < pkt || a.varbinds + a.varbinds_len > pkt + size - 1)
             abort();
         e.dev = &dev;
         e.next = 0;
-        response_read(&dev, &ch, vars, n, 2000000000ULL, on_sample, &e);
+        counters_read(&dev, &ch, vars, n, 2000000000ULL, on_sample, &e);
         if (e.next != dev.nifaces)
             abort();
     }
     free(pkt);
-    request_free(&ch);
+    ber_get_free(&ch.get);
     return 0;
 }

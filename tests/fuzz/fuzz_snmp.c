@@ -1,5 +1,5 @@
 /* fuzz_snmp.c -- libFuzzer target: the collector's reading of poll answers
- * (collector/response.c) on made-up net-snmp varbind lists (as SNMPv3
+ * (collector/counters.c) on made-up net-snmp varbind lists (as SNMPv3
  * answers reach it; tests/fuzz/fuzz_answer.c feeds raw datagrams), answer
  * after answer, so that rates get computed (rate.c). Varbinds come in any number, with
  * the right, a wrong or a truncated name and any type (Counter32,
@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../collector/device.h"
 #include "../../collector/mib.h"
-#include "../../collector/response.h"
 #include "log.h"
 
 #define MAX_IFACES 4
-#define MAX_VARBINDS (1 + RESPONSE_VARBINDS_PER_IFACE * MAX_IFACES + 3)
+#define MAX_VARBINDS (1 + COUNTERS_PER_IFACE * MAX_IFACES + 3)
 #define VARBIND_BYTES 11
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -50,32 +50,32 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
     if (dev != e->dev || e->next >= e->end || ifc != &dev->ifaces[e->next])
         abort(); /* not once per interface, in order */
     e->next++;
-    if (ifc->width != 32 && ifc->width != 64)
+    if (ifc->rd.width != 32 && ifc->rd.width != 64)
         abort();
     if (res->status == RATE_GAP)
         return;
     if (!isfinite(res->in_bps) || !isfinite(res->out_bps) || res->in_bps < 0 || res->out_bps < 0 ||
         !isfinite(res->interval) || !(res->interval > 0))
         abort();
-    if (res->status == RATE_OK && ifc->sample.speed_bps &&
-        (res->in_bps > (double)ifc->sample.speed_bps * RATE_OVER_SPEED_FACTOR ||
-         res->out_bps > (double)ifc->sample.speed_bps * RATE_OVER_SPEED_FACTOR))
+    if (res->status == RATE_OK && ifc->rd.sample.speed_bps &&
+        (res->in_bps > (double)ifc->rd.sample.speed_bps * RATE_OVER_SPEED_FACTOR ||
+         res->out_bps > (double)ifc->rd.sample.speed_bps * RATE_OVER_SPEED_FACTOR))
         abort();
 }
 
 /* The name of varbind `pos` of a chunk starting at interface `first`, as
- * response_add_vars asks it, or a wrong one depending on `choice`. */
+ * counters_add_vars asks it, or a wrong one depending on `choice`. */
 static size_t var_name(const struct device *dev, size_t first, size_t pos, uint8_t choice,
                        uint8_t extra, oid *name)
 {
-    size_t k = pos == 0 ? 0 : (pos - 1) % RESPONSE_VARBINDS_PER_IFACE;
-    size_t i = pos == 0 ? first : first + (pos - 1) / RESPONSE_VARBINDS_PER_IFACE;
+    size_t k = pos == 0 ? 0 : (pos - 1) % COUNTERS_PER_IFACE;
+    size_t i = pos == 0 ? first : first + (pos - 1) / COUNTERS_PER_IFACE;
     const struct iface *ifc = &dev->ifaces[i < dev->nifaces ? i : dev->nifaces - 1];
     static const oid cols32[] = {COL_IF_IN_OCTETS, COL_IF_OUT_OCTETS, COL_IF_SPEED,
                                  COL_IF_OPER_STATUS};
     static const oid cols64[] = {COL_IF_HC_IN_OCTETS, COL_IF_HC_OUT_OCTETS, COL_IF_HIGH_SPEED,
                                  COL_IF_OPER_STATUS};
-    int x64 = ifc->width == 64 && k != 3;
+    int x64 = ifc->rd.width == 64 && k != 3;
     size_t len = x64 ? IFX_TABLE_COL_LEN + 1 : IF_TABLE_COL_LEN + 1;
 
     if (pos == 0 || choice % 8 == 3) {
@@ -113,15 +113,15 @@ static size_t var_name(const struct device *dev, size_t first, size_t pos, uint8
 /* The type the agent is expected to answer varbind `pos` with. */
 static u_char asked_type(const struct device *dev, size_t first, size_t pos)
 {
-    size_t i = pos == 0 ? first : first + (pos - 1) / RESPONSE_VARBINDS_PER_IFACE;
+    size_t i = pos == 0 ? first : first + (pos - 1) / COUNTERS_PER_IFACE;
 
     if (pos == 0)
         return ASN_TIMETICKS;
-    if ((pos - 1) % RESPONSE_VARBINDS_PER_IFACE >= 2)
+    if ((pos - 1) % COUNTERS_PER_IFACE >= 2)
         return ASN_INTEGER; /* speed, ifOperStatus (Gauge32 and INTEGER really) */
     if (i >= dev->nifaces)
         return ASN_COUNTER;
-    return dev->ifaces[i].width == 64 ? ASN_COUNTER64 : ASN_COUNTER;
+    return dev->ifaces[i].rd.width == 64 ? ASN_COUNTER64 : ASN_COUNTER;
 }
 
 /* One varbind of type `type`, its value made from 8 input bytes. */
@@ -203,16 +203,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < dev.nifaces; i++) {
         ifaces[i].name = "eth";
         ifaces[i].ifindex = (long)(i + 1 + (data[0] >> 4));
-        ifaces[i].width = (data[0] >> (2 + i)) & 1 ? 32 : 64;
+        ifaces[i].rd.width = (data[0] >> (2 + i)) & 1 ? 32 : 64;
         ifaces[i].loopback = i == 3 && (data[0] & 0x80);
-        rate_reset(&ifaces[i].rate);
+        rate_reset(&ifaces[i].rd.rate);
     }
     data += 2;
     size -= 2;
 
     while (size >= 4) {
         netsnmp_variable_list *vars = NULL, **tail = &vars;
-        struct response_var rvars[MAX_VARBINDS];
+        struct ber_var rvars[MAX_VARBINDS];
         struct chunk ch;
         struct expect e;
         size_t nvars, pos;
@@ -241,8 +241,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         e.dev = &dev;
         e.next = ch.first;
         e.end = ch.first + ch.count;
-        nvars = response_vars_from_list(&dev, &ch, vars, rvars, MAX_VARBINDS);
-        response_read(&dev, &ch, rvars, nvars, now_ns, on_sample, &e);
+        nvars = counters_vars_from_list(&dev, &ch, vars, rvars, MAX_VARBINDS);
+        counters_read(&dev, &ch, rvars, nvars, now_ns, on_sample, &e);
         if (e.next != e.end)
             abort(); /* an interface without its callback */
         snmp_free_varbind(vars);

@@ -1,4 +1,4 @@
-/* request.c -- see request.h. BER as in X.690: net-snmp writes definite,
+/* ber.c -- see ber.h. BER as in X.690: net-snmp writes definite,
  * shortest lengths and shortest two's-complement integers, and so does
  * this file. The messages are RFC 1157 / RFC 1901:
  *
@@ -11,10 +11,12 @@
  * Answers are read with lengths checked against what encloses them, as
  * they come from the network. */
 
-#include "request.h"
+#include "ber.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #define BER_INTEGER 0x02
 #define BER_OCTET_STRING 0x04
@@ -28,7 +30,7 @@
 #define BER_UINTEGER32 0x47
 #define BER_GET_REQUEST 0xa0
 #define BER_GET_RESPONSE 0xa2
-#define BER_VARBIND_MAX 72 /* 12 subidentifiers of up to 5 bytes, and headers */
+#define BER_VARBIND_MAX 72 /* BER_NAME_MAX subidentifiers of up to 5 bytes, and headers */
 #define BER_HEADER_MAX 5   /* tag and a length below 2^32 */
 #define BER_INT_MAX 9      /* a long: up to 8 bytes and a leading 0 */
 
@@ -104,15 +106,6 @@ static unsigned char *ber_null_varbind(unsigned char *p, const oid *name, size_t
     return p;
 }
 
-static size_t chunk_wide(const struct device *dev, const struct chunk *ch)
-{
-    size_t i, wide = 0;
-
-    for (i = ch->first; i < ch->first + ch->count; i++)
-        wide += dev->ifaces[i].width == 64;
-    return wide;
-}
-
 /* Room for everything before the varbind list: the message, version,
  * community, PDU and request-id headers and error-status/index. */
 static size_t head_room(size_t community_len)
@@ -120,25 +113,24 @@ static size_t head_room(size_t community_len)
     return 3 * BER_HEADER_MAX + 3 + community_len + 2 + BER_INT_MAX + 6;
 }
 
-int request_prepare(const struct device *dev, struct chunk *ch, const char *community)
+int ber_get_prepare(struct ber_get *g, size_t plan, size_t community_len, size_t n,
+                    ber_name_fn name_of, const void *ctx)
 {
-    size_t n = RESPONSE_VARBINDS(ch), k, wide = chunk_wide(dev, ch), room, body_len;
+    size_t k, room = head_room(community_len), body_len;
     unsigned char *body, *p, *msg;
-    oid name[MAX_OID_LEN];
+    oid name[BER_NAME_MAX];
 
-    room = head_room(strlen(community));
-    /* A width only ever drops from 64 to 32 until the next discovery,
-     * which plans new chunks: counting the wide ones tells a change. */
-    if (ch->msg && ch->wide == wide && ch->head_room >= room)
+    if (g->msg && g->plan == plan && g->head_room >= room)
         return 0;
-    request_free(ch);
+    ber_get_free(g);
     body = malloc(n * BER_VARBIND_MAX);
     if (body == NULL)
         return -1;
     p = body;
     for (k = 0; k < n; k++) {
-        size_t len = response_var_name(dev, ch, k, name);
+        size_t len = name_of(ctx, k, name);
 
+        IFMON_ASSERT(len >= 2 && len <= BER_NAME_MAX);
         p = ber_null_varbind(p, name, len);
     }
     body_len = (size_t)(p - body);
@@ -150,33 +142,34 @@ int request_prepare(const struct device *dev, struct chunk *ch, const char *comm
     p = ber_header(msg + room, BER_SEQUENCE, body_len);
     memcpy(p, body, body_len);
     free(body);
-    ch->msg = msg;
-    ch->head_room = room;
-    ch->varbinds_len = (size_t)(p - (msg + room)) + body_len;
-    ch->wide = wide;
+    g->msg = msg;
+    g->head_room = room;
+    g->varbinds_len = (size_t)(p - (msg + room)) + body_len;
+    g->plan = plan;
     return 0;
 }
 
-void request_free(struct chunk *ch)
+void ber_get_free(struct ber_get *g)
 {
-    free(ch->msg);
-    ch->msg = NULL;
-    ch->head_room = 0;
-    ch->varbinds_len = 0;
+    free(g->msg);
+    g->msg = NULL;
+    g->head_room = 0;
+    g->varbinds_len = 0;
 }
 
-const unsigned char *request_message(struct chunk *ch, long version, const char *community,
+const unsigned char *ber_get_message(struct ber_get *g, long version, const char *community,
                                      long reqid, size_t *len)
 {
     size_t community_len = strlen(community), reqid_len, pdu_len, msg_len, head;
     unsigned char reqid_bytes[BER_INT_MAX], *start, *p;
 
+    IFMON_ASSERT(head_room(community_len) <= g->head_room);
     reqid_len = ber_int(reqid_bytes, reqid);
-    pdu_len = 1 + ber_len_size(reqid_len) + reqid_len + 6 + ch->varbinds_len;
+    pdu_len = 1 + ber_len_size(reqid_len) + reqid_len + 6 + g->varbinds_len;
     msg_len =
         3 + 1 + ber_len_size(community_len) + community_len + 1 + ber_len_size(pdu_len) + pdu_len;
-    head = 1 + ber_len_size(msg_len) + msg_len - ch->varbinds_len;
-    start = p = ch->msg + ch->head_room - head;
+    head = 1 + ber_len_size(msg_len) + msg_len - g->varbinds_len;
+    start = p = g->msg + g->head_room - head;
     p = ber_header(p, BER_SEQUENCE, msg_len);
     *p++ = BER_INTEGER;
     *p++ = 1;
@@ -189,7 +182,7 @@ const unsigned char *request_message(struct chunk *ch, long version, const char 
     memcpy(p, reqid_bytes, reqid_len);
     p += reqid_len;
     memcpy(p, "\x02\x01\x00\x02\x01\x00", 6); /* error-status, error-index */
-    *len = head + ch->varbinds_len;
+    *len = head + g->varbinds_len;
     return start;
 }
 
@@ -267,7 +260,7 @@ static int read_int(struct ber_reader *r, long *out)
     return ber_get_long(c, len, out);
 }
 
-int request_parse_answer(const unsigned char *pkt, size_t len, struct request_answer *a)
+int ber_parse_answer(const unsigned char *pkt, size_t len, struct ber_answer *a)
 {
     struct ber_reader r = {pkt, pkt + len}, msg, pdu;
     const unsigned char *c;
@@ -297,10 +290,10 @@ int request_parse_answer(const unsigned char *pkt, size_t len, struct request_an
     return 0;
 }
 
-/* One varbind's value, tag and content, as a response_var (asked is the
+/* One varbind's value, tag and content, as a ber_var (asked is the
  * caller's). Returns -1 for a number that does not fit, as net-snmp's
  * parser refuses it. */
-static int var_decode(unsigned char tag, const unsigned char *c, size_t len, struct response_var *v)
+static int var_decode(unsigned char tag, const unsigned char *c, size_t len, struct ber_var *v)
 {
     long l;
 
@@ -352,8 +345,8 @@ static int varbind_next(struct ber_reader *list, const unsigned char **name, siz
     return 0;
 }
 
-int request_parse_varbinds(const struct chunk *ch, const struct request_answer *a,
-                           struct response_var *vars, size_t max, size_t *n)
+int ber_parse_varbinds(const struct ber_get *g, const struct ber_answer *a, struct ber_var *vars,
+                       size_t max, size_t *n)
 {
     struct ber_reader got = {a->varbinds, a->varbinds + a->varbinds_len}, asked;
     const unsigned char *c;
@@ -361,8 +354,8 @@ int request_parse_varbinds(const struct chunk *ch, const struct request_answer *
     size_t clen, k = 0;
 
     /* The list asked, read alongside: its SEQUENCE header, then varbinds. */
-    asked.p = ch->msg + ch->head_room;
-    asked.end = asked.p + ch->varbinds_len;
+    asked.p = g->msg + g->head_room;
+    asked.end = asked.p + g->varbinds_len;
     if (ber_next(&asked, &tag, &c, &clen) < 0)
         return -1;
     asked.p = c;
@@ -371,7 +364,7 @@ int request_parse_varbinds(const struct chunk *ch, const struct request_answer *
         const unsigned char *name, *value, *want;
         size_t name_len, value_len, want_len;
         unsigned char vtag, wtag;
-        struct response_var extra;
+        struct ber_var extra;
 
         /* Beyond max (more than asked): checked, then ignored. */
         if (varbind_next(&got, &name, &name_len, &vtag, &value, &value_len) < 0 ||

@@ -1,4 +1,4 @@
-/* test_request.c -- collector/request.c: the poll GETs are the bytes
+/* test_ber.c -- collector/ber.c: the poll GETs are the bytes
  * net-snmp's own encoder writes for the same PDU, and an answer decodes to
  * what net-snmp's parser reads from the same bytes. */
 
@@ -12,11 +12,10 @@
 #include <cmocka.h>
 
 #include "../../collector/mib.h"
-#include "../../collector/request.h"
-#include "../../collector/response.h"
+#include "../../collector/device.h"
 
 #define NIFACES 6
-#define MAX_VARS (1 + NIFACES * RESPONSE_VARBINDS_PER_IFACE + 4)
+#define MAX_VARS (1 + NIFACES * COUNTERS_PER_IFACE + 4)
 
 struct fixture {
     struct device dev;
@@ -35,7 +34,7 @@ static void fixture_init(struct fixture *f, long version, const char *community)
     memset(f, 0, sizeof(*f));
     for (i = 0; i < NIFACES; i++) {
         f->ifaces[i].ifindex = ifindexes[i];
-        f->ifaces[i].width = i % 3 == 2 ? 32 : 64;
+        f->ifaces[i].rd.width = i % 3 == 2 ? 32 : 64;
     }
     f->dev.ifaces = f->ifaces;
     f->dev.nifaces = NIFACES;
@@ -65,13 +64,13 @@ static u_char *build(struct fixture *f, netsnmp_pdu *pdu, size_t *len)
     return out;
 }
 
-/* What snmp_build writes for the GET response_add_vars fills. */
+/* What snmp_build writes for the GET counters_add_vars fills. */
 static u_char *reference_get(struct fixture *f, long reqid, size_t *len)
 {
     netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
     u_char *out;
 
-    response_add_vars(&f->dev, &f->chunk, pdu);
+    counters_add_vars(&f->dev, &f->chunk, pdu);
     pdu->reqid = reqid;
     pdu->version = f->sess.version;
     out = build(f, pdu, len);
@@ -85,8 +84,8 @@ static void assert_same_get(struct fixture *f, long reqid)
     u_char *want = reference_get(f, reqid, &want_len);
     const unsigned char *got;
 
-    assert_int_equal(request_prepare(&f->dev, &f->chunk, f->community), 0);
-    got = request_message(&f->chunk, f->sess.version, f->community, reqid, &got_len);
+    assert_int_equal(counters_prepare_get(&f->dev, &f->chunk, f->community), 0);
+    got = ber_get_message(&f->chunk.get, f->sess.version, f->community, reqid, &got_len);
     assert_int_equal(got_len, want_len);
     assert_memory_equal(got, want, want_len);
     free(want);
@@ -101,12 +100,12 @@ static void encodes_the_bytes_net_snmp_writes(void **state)
     fixture_init(&f, SNMP_VERSION_2c, "public");
     for (i = 0; i < sizeof(reqids) / sizeof(reqids[0]); i++)
         assert_same_get(&f, reqids[i]);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
     fixture_init(&f, SNMP_VERSION_1,
                  "a-community-string-long-enough-for-no-reason-but-"
                  "that-goes-on-past-a-hundred-and-twenty-eight-bytes-to-need-a-long-form-length");
     assert_same_get(&f, 123456);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
 }
 
 static void encodes_a_full_chunk_with_long_lengths(void **state)
@@ -123,10 +122,10 @@ static void encodes_a_full_chunk_with_long_lengths(void **state)
     f.dev.ifaces = many;
     f.dev.nifaces = f.chunk.count = 15; /* 61 varbinds: lengths above 255 */
     assert_same_get(&f, 99);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
     f.dev.nifaces = f.chunk.count = 70; /* 281 varbinds: several kilobytes */
     assert_same_get(&f, 100);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
 }
 
 static void follows_a_fall_back_to_32_bit_counters(void **state)
@@ -135,9 +134,9 @@ static void follows_a_fall_back_to_32_bit_counters(void **state)
 
     fixture_init(&f, SNMP_VERSION_2c, "public");
     assert_same_get(&f, 7);
-    f.ifaces[0].width = 32; /* as response_read does without ifHCInOctets */
+    f.ifaces[0].rd.width = 32; /* as counters_read does without ifHCInOctets */
     assert_same_get(&f, 8);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -159,7 +158,7 @@ static u_char *make_answer(struct fixture *f, long reqid, long errstat, size_t n
     pdu->community = (u_char *)strdup(f->community); /* an answer carries the request's */
     pdu->community_len = strlen(f->community);
     for (k = 0; k < nvars; k++) {
-        size_t nlen = response_var_name(&f->dev, &f->chunk, k % RESPONSE_VARBINDS(&f->chunk), name);
+        size_t nlen = counters_var_name(&f->dev, &f->chunk, k % COUNTERS_VARBINDS(&f->chunk), name);
         long l = (spoil ? -1 : 1) * (long)(k * 1000003); /* negative: not a number */
         u_long ul = (u_long)(k * 2654435761u) & 0xffffffffu;
         struct counter64 c64 = {.high = (u_long)(k * 7) & 0xffffffffu,
@@ -210,20 +209,20 @@ static u_char *make_answer(struct fixture *f, long reqid, long errstat, size_t n
 }
 
 /* The datagram decoded by request.c, and by net-snmp's parser then
- * response_vars_from_list: the same header and the same varbinds. */
+ * counters_vars_from_list: the same header and the same varbinds. */
 static void assert_decodes_as_net_snmp(struct fixture *f, const u_char *pkt, size_t len,
                                        size_t want_vars)
 {
-    struct response_var got[MAX_VARS], want[MAX_VARS];
-    struct request_answer a;
+    struct ber_var got[MAX_VARS], want[MAX_VARS];
+    struct ber_answer a;
     netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_RESPONSE);
     u_char *copy = malloc(len);
     size_t n, wn, k;
 
     memset(got, 0xa5, sizeof(got));
     memset(want, 0x5a, sizeof(want));
-    assert_int_equal(request_parse_answer(pkt, len, &a), 0);
-    assert_int_equal(request_parse_varbinds(&f->chunk, &a, got, RESPONSE_VARBINDS(&f->chunk), &n),
+    assert_int_equal(ber_parse_answer(pkt, len, &a), 0);
+    assert_int_equal(ber_parse_varbinds(&f->chunk.get, &a, got, COUNTERS_VARBINDS(&f->chunk), &n),
                      0);
     memcpy(copy, pkt, len);
     assert_int_equal(snmp_parse(NULL, &f->sess, pdu, copy, len), 0);
@@ -231,8 +230,8 @@ static void assert_decodes_as_net_snmp(struct fixture *f, const u_char *pkt, siz
     assert_int_equal(a.reqid, pdu->reqid);
     assert_int_equal(a.errstat, pdu->errstat);
     assert_int_equal(a.errindex, pdu->errindex);
-    wn = response_vars_from_list(&f->dev, &f->chunk, pdu->variables, want,
-                                 RESPONSE_VARBINDS(&f->chunk));
+    wn = counters_vars_from_list(&f->dev, &f->chunk, pdu->variables, want,
+                                 COUNTERS_VARBINDS(&f->chunk));
     assert_int_equal(n, wn);
     assert_int_equal(n, want_vars);
     for (k = 0; k < n; k++) {
@@ -253,9 +252,9 @@ static void decodes_answers_as_net_snmp_does(void **state)
     int spoil;
 
     fixture_init(&f, SNMP_VERSION_2c, "public");
-    f.ifaces[1].width = 32;
-    assert_int_equal(request_prepare(&f.dev, &f.chunk, f.community), 0);
-    all = RESPONSE_VARBINDS(&f.chunk);
+    f.ifaces[1].rd.width = 32;
+    assert_int_equal(counters_prepare_get(&f.dev, &f.chunk, f.community), 0);
+    all = COUNTERS_VARBINDS(&f.chunk);
     for (spoil = 0; spoil < 2; spoil++) {
         pkt = make_answer(&f, 4242, 0, all, spoil, &len);
         assert_decodes_as_net_snmp(&f, pkt, len, all);
@@ -270,23 +269,23 @@ static void decodes_answers_as_net_snmp_does(void **state)
     pkt = make_answer(&f, 77, SNMP_ERR_TOOBIG, 0, 0, &len);
     assert_decodes_as_net_snmp(&f, pkt, len, 0);
     free(pkt);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
     fixture_init(&f, SNMP_VERSION_1, "private");
-    assert_int_equal(request_prepare(&f.dev, &f.chunk, f.community), 0);
-    pkt = make_answer(&f, 5, 0, RESPONSE_VARBINDS(&f.chunk), 0, &len);
-    assert_decodes_as_net_snmp(&f, pkt, len, RESPONSE_VARBINDS(&f.chunk));
+    assert_int_equal(counters_prepare_get(&f.dev, &f.chunk, f.community), 0);
+    pkt = make_answer(&f, 5, 0, COUNTERS_VARBINDS(&f.chunk), 0, &len);
+    assert_decodes_as_net_snmp(&f, pkt, len, COUNTERS_VARBINDS(&f.chunk));
     free(pkt);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
 }
 
 static int parses(struct fixture *f, const u_char *pkt, size_t len)
 {
-    struct response_var vars[MAX_VARS];
-    struct request_answer a;
+    struct ber_var vars[MAX_VARS];
+    struct ber_answer a;
     size_t n;
 
-    return request_parse_answer(pkt, len, &a) == 0 &&
-           request_parse_varbinds(&f->chunk, &a, vars, RESPONSE_VARBINDS(&f->chunk), &n) == 0;
+    return ber_parse_answer(pkt, len, &a) == 0 &&
+           ber_parse_varbinds(&f->chunk.get, &a, vars, COUNTERS_VARBINDS(&f->chunk), &n) == 0;
 }
 
 static void refuses_what_is_not_a_whole_answer(void **state)
@@ -296,8 +295,8 @@ static void refuses_what_is_not_a_whole_answer(void **state)
     u_char *pkt, *bad;
 
     fixture_init(&f, SNMP_VERSION_2c, "public");
-    assert_int_equal(request_prepare(&f.dev, &f.chunk, f.community), 0);
-    pkt = make_answer(&f, 9, 0, RESPONSE_VARBINDS(&f.chunk), 0, &len);
+    assert_int_equal(counters_prepare_get(&f.dev, &f.chunk, f.community), 0);
+    pkt = make_answer(&f, 9, 0, COUNTERS_VARBINDS(&f.chunk), 0, &len);
     assert_true(parses(&f, pkt, len));
     /* Every truncation: the enclosing lengths no longer fit. */
     for (cut = 0; cut < len; cut++)
@@ -330,7 +329,7 @@ static void refuses_what_is_not_a_whole_answer(void **state)
     assert_false(parses(&f, pkt, len));
     free(pkt);
     free(bad);
-    request_free(&f.chunk);
+    ber_get_free(&f.chunk.get);
 }
 
 int main(void)
@@ -349,8 +348,8 @@ int main(void)
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
     snmp_disable_log();
-    init_snmp("test_request");
+    init_snmp("test_ber");
     rc = cmocka_run_group_tests(tests, NULL, NULL);
-    snmp_shutdown("test_request");
+    snmp_shutdown("test_ber");
     return rc;
 }

@@ -1,0 +1,58 @@
+/* device.c -- see device.h: the operations on a device that every part
+ * of the collector needs. */
+
+#include "device.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "util.h"
+
+void device_error(struct device *dev, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(dev->error, sizeof(dev->error), fmt, ap);
+    va_end(ap);
+}
+
+void device_free_chunks(struct device *dev)
+{
+    size_t i;
+
+    for (i = 0; i < dev->nchunks; i++)
+        ber_get_free(&dev->chunks[i].get);
+    free(dev->chunks);
+    dev->chunks = NULL;
+    dev->nchunks = 0;
+}
+
+void device_plan_chunks(struct device *dev)
+{
+    size_t per = (size_t)(dev->max_varbinds - 1) / COUNTERS_PER_IFACE, i;
+
+    if (per == 0)
+        per = 1;
+    device_free_chunks(dev);
+    dev->nchunks = dev->nifaces ? (dev->nifaces + per - 1) / per : 0;
+    dev->chunks = ifmon_xcalloc(dev->nchunks, sizeof(*dev->chunks));
+    for (i = 0; i < dev->nchunks; i++) {
+        dev->chunks[i].dev = dev;
+        dev->chunks[i].first = i * per;
+        dev->chunks[i].count = dev->nifaces - i * per < per ? dev->nifaces - i * per : per;
+    }
+}
+
+void device_free_ifaces(struct iface *list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        free(list[i].name);
+        free(list[i].descr);
+        output_iface_free(&list[i].out);
+    }
+    free(list);
+}

@@ -1,0 +1,225 @@
+/* direct_poll.c -- see direct_poll.h. */
+
+#include "direct_poll.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include "device.h"
+#include "poller.h"
+#include "util.h"
+
+#define RX_BATCH 8    /* datagrams per recvmmsg(2) */
+#define RX_SIZE 65536 /* the largest UDP payload, and more */
+#define TX_BATCH 16   /* GETs per sendmmsg(2) */
+
+/* RX_BATCH x RX_SIZE for recvmmsg, allocated on the first poll. */
+static unsigned char *rx_buf;
+
+void direct_poll_init(struct device *dev, const netsnmp_transport *t)
+{
+    const netsnmp_indexed_addr_pair *pair = t->data;
+
+    dev->direct.on = 0;
+    if (dev->cfg->version == CONFIG_SNMP_V3 || pair == NULL || t->data_length != sizeof(*pair))
+        return;
+    if (pair->remote_addr.sa.sa_family == AF_INET)
+        dev->direct.addr_len = sizeof(struct sockaddr_in);
+    else if (pair->remote_addr.sa.sa_family == AF_INET6)
+        dev->direct.addr_len = sizeof(struct sockaddr_in6);
+    else
+        return;
+    memcpy(&dev->direct.addr, &pair->remote_addr, dev->direct.addr_len);
+    dev->direct.on = 1;
+}
+
+static long direct_version(const struct device *dev)
+{
+    return dev->cfg->version == CONFIG_SNMP_V1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+}
+
+/* Send the GETs of chunks[0 .. n-1] (n <= TX_BATCH, each counted in
+ * dev->outstanding) in sendmmsg(2) calls. A GET that cannot leave is a
+ * failed request, no longer in flight, and a gap. */
+static void send_batch(struct device *dev, struct chunk **chunks, size_t n)
+{
+    struct mmsghdr msgs[TX_BATCH];
+    struct iovec iov[TX_BATCH];
+    size_t k, done = 0;
+
+    IFMON_ASSERT(n <= TX_BATCH);
+    for (k = 0; k < n; k++) {
+        struct chunk *ch = chunks[k];
+
+        iov[k].iov_base =
+            (void *)ber_get_message(&ch->get, direct_version(dev), dev->cfg->community,
+                                    ch->inflight.reqid, &iov[k].iov_len);
+        memset(&msgs[k].msg_hdr, 0, sizeof(msgs[k].msg_hdr));
+        msgs[k].msg_hdr.msg_name = &dev->direct.addr;
+        msgs[k].msg_hdr.msg_namelen = dev->direct.addr_len;
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    while (done < n) {
+        int r = sendmmsg(dev->sess.sock, msgs + done, (unsigned)(n - done), 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) { /* the first of the rest failed: skip it */
+            device_error(dev, "send failed: %s", strerror(errno));
+            dev->failures++;
+            dev->outstanding--;
+            chunks[done]->inflight.tries = 0;
+            poller_poll_failed(dev, chunks[done], RATE_GAP_NO_DATA);
+            done++;
+            continue;
+        }
+        done += (size_t)r;
+    }
+}
+
+void direct_poll_start(struct device *dev)
+{
+    struct chunk *batch[TX_BATCH];
+    uint64_t deadline = uv_hrtime() + (uint64_t)dev->cfg->timeout_ms * 1000000u;
+    size_t i, n = 0;
+
+    for (i = 0; i < dev->nchunks; i++) {
+        struct chunk *ch = &dev->chunks[i];
+
+        if (counters_prepare_get(dev, ch, dev->cfg->community) < 0) {
+            device_error(dev, "out of memory");
+            dev->failures++;
+            continue;
+        }
+        ch->inflight.reqid = snmp_get_next_reqid();
+        ch->inflight.tries = 1;
+        ch->inflight.deadline_ns = deadline;
+        dev->outstanding++;
+        batch[n++] = ch;
+        if (n == TX_BATCH) {
+            send_batch(dev, batch, n);
+            n = 0;
+        }
+    }
+    if (n)
+        send_batch(dev, batch, n);
+}
+
+/* The in-flight chunk whose GET has request-id reqid, or NULL. */
+static struct chunk *chunk_of(struct device *dev, long reqid)
+{
+    size_t i;
+
+    for (i = 0; i < dev->nchunks; i++)
+        if (dev->chunks[i].inflight.tries && dev->chunks[i].inflight.reqid == reqid)
+            return &dev->chunks[i];
+    return NULL;
+}
+
+/* One datagram on the device's socket during its poll. What is not the
+ * answer to a GET in flight (a late or repeated answer, one to an earlier
+ * walk, anything malformed) is dropped, as net-snmp drops it. */
+static void take_datagram(struct device *dev, const unsigned char *pkt, size_t len)
+{
+    struct ber_answer a;
+    struct ber_var *vars;
+    struct chunk *ch;
+    size_t n;
+
+    if (ber_parse_answer(pkt, len, &a) < 0 || a.version != direct_version(dev) ||
+        (ch = chunk_of(dev, a.reqid)) == NULL)
+        return;
+    vars = poller_vars(dev->poller, COUNTERS_VARBINDS(ch));
+    if (ber_parse_varbinds(&ch->get, &a, vars, COUNTERS_VARBINDS(ch), &n) < 0)
+        return;
+    ch->inflight.tries = 0;
+    dev->outstanding--;
+    dev->answers++;
+    poller_poll_answered(dev, ch, a.errstat, vars, n);
+    if (dev->outstanding == 0)
+        poller_phase_done(dev);
+}
+
+void direct_poll_read(struct device *dev)
+{
+    struct mmsghdr msgs[RX_BATCH];
+    struct iovec iov[RX_BATCH];
+    int i, r;
+
+    if (rx_buf == NULL)
+        rx_buf = ifmon_xmalloc((size_t)RX_BATCH * RX_SIZE);
+    do {
+        for (i = 0; i < RX_BATCH; i++) {
+            iov[i].iov_base = rx_buf + (size_t)i * RX_SIZE;
+            iov[i].iov_len = RX_SIZE;
+            memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+            msgs[i].msg_hdr.msg_iov = &iov[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        do
+            r = recvmmsg(dev->sess.sock, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+        while (r < 0 && errno == EINTR);
+        poller_mark_arrival(dev->poller);
+        /* The device may finish its poll (and replan its chunks) on any
+         * of them; the rest then match no GET in flight. */
+        for (i = 0; i < r && dev->phase == PHASE_POLL; i++)
+            if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+                take_datagram(dev, iov[i].iov_base, msgs[i].msg_len);
+    } while (r == RX_BATCH && dev->phase == PHASE_POLL);
+}
+
+void direct_poll_expire(struct device *dev)
+{
+    struct chunk *resend[TX_BATCH];
+    uint64_t now = uv_hrtime(), next = UINT64_MAX;
+    size_t i, n = 0;
+
+    poller_mark_arrival(dev->poller);
+    for (i = 0; i < dev->nchunks; i++) {
+        struct chunk *ch = &dev->chunks[i];
+        struct direct_inflight *f = &ch->inflight;
+
+        if (f->tries == 0)
+            continue;
+        if (f->deadline_ns > now + 500000) { /* not due (timers are in ms) */
+            if (f->deadline_ns < next)
+                next = f->deadline_ns;
+            continue;
+        }
+        if (f->tries <= dev->cfg->retries) {
+            f->tries++;
+            f->deadline_ns = now + (uint64_t)dev->cfg->timeout_ms * 1000000u;
+            if (f->deadline_ns < next)
+                next = f->deadline_ns;
+            resend[n++] = ch;
+            if (n == TX_BATCH) {
+                send_batch(dev, resend, n);
+                n = 0;
+            }
+            continue;
+        }
+        f->tries = 0;
+        dev->outstanding--;
+        poller_count_timeout(dev);
+        dev->failures++;
+        device_error(dev, "timeout");
+        poller_poll_failed(dev, ch, RATE_GAP_TIMEOUT);
+    }
+    if (n)
+        send_batch(dev, resend, n);
+    if (dev->outstanding == 0)
+        poller_phase_done(dev);
+    else if (next != UINT64_MAX)
+        session_arm_timer(dev, next > now ? (next - now + 999999) / 1000000 : 0);
+}
+
+void direct_poll_cleanup(void)
+{
+    free(rx_buf);
+    rx_buf = NULL;
+}

@@ -1,0 +1,190 @@
+/* test_common.c -- common/: JSON quoting is what jansson writes for valid
+ * UTF-8 and replaces exactly the invalid bytes otherwise; key builders
+ * refuse, never cut, what exceeds their limits; channel kinds. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "json_text.h"
+#include "keys.h"
+
+/* jansson's own quoting of a valid string. */
+static char *jansson_quote(const char *s, size_t len)
+{
+    json_t *j = json_stringn(s, len);
+    char *out;
+
+    assert_non_null(j);
+    out = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_decref(j);
+    return out;
+}
+
+static void assert_quotes_as_jansson(const char *s, size_t len)
+{
+    size_t n, replaced = 99;
+    char *mine = ifmon_json_quote(s, len, &n, &replaced);
+    char *theirs = jansson_quote(s, len);
+
+    assert_string_equal(mine, theirs);
+    assert_int_equal(n, strlen(theirs));
+    assert_int_equal(replaced, 0);
+    assert_true(n <= IFMON_JSON_QUOTED_MAX(len));
+    free(mine);
+    free(theirs);
+}
+
+static void quotes_valid_utf8_exactly_as_jansson(void **state)
+{
+    static const char every_escape[] = "q\"b\\s/\b\f\n\r\t\x01\x1f\x7f end";
+    char all_ascii[128];
+    unsigned seed = 1;
+    int i, round;
+
+    (void)state;
+    assert_quotes_as_jansson("", 0);
+    assert_quotes_as_jansson("ge-0/0/0", 8);
+    assert_quotes_as_jansson(every_escape, sizeof(every_escape) - 1);
+    assert_quotes_as_jansson("nul\0inside", 10);
+    assert_quotes_as_jansson("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa1", 14);
+    for (i = 0; i < 128; i++)
+        all_ascii[i] = (char)i;
+    assert_quotes_as_jansson(all_ascii, sizeof(all_ascii));
+    /* Random mixes of ASCII and multi-byte characters. */
+    for (round = 0; round < 2000; round++) {
+        static const char *const pieces[] = {"a", "\"", "\\", "\n", "\x02", "\xc3\xa9",
+                                             "\xe2\x82\xac", "\xf0\x9f\x93\xa1", "\xef\xbf\xbf"};
+        char buf[256];
+        size_t len = 0;
+
+        while (len < 200) {
+            const char *p;
+
+            seed = seed * 1103515245u + 12345u;
+            p = pieces[(seed >> 16) % (sizeof(pieces) / sizeof(pieces[0]))];
+            memcpy(buf + len, p, strlen(p));
+            len += strlen(p);
+            if ((seed >> 8) % 17 == 0)
+                break;
+        }
+        assert_quotes_as_jansson(buf, len);
+    }
+}
+
+static void replaces_each_invalid_byte_and_keeps_the_rest(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *out;
+        size_t replaced;
+    } cases[] = {
+        {"Ethernet \xe9t\xe9", 12, "\"Ethernet ?t?\"", 2},   /* Latin-1 */
+        {"\xc3\xa9\xe9", 3, "\"\xc3\xa9?\"", 1},             /* valid, then not */
+        {"\xc0\xaf", 2, "\"??\"", 2},                        /* overlong '/' */
+        {"\xed\xa0\x80", 3, "\"???\"", 3},                   /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, "\"????\"", 4},              /* above U+10FFFF */
+        {"\xe2\x82", 2, "\"??\"", 2},                        /* cut short */
+        {"\x80\x80", 2, "\"??\"", 2},                        /* lone continuations */
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n, replaced;
+        char *q = ifmon_json_quote(cases[i].in, cases[i].len, &n, &replaced);
+        json_error_t err;
+        json_t *back = json_loads(q, JSON_DECODE_ANY, &err);
+
+        assert_string_equal(q, cases[i].out);
+        assert_int_equal(replaced, cases[i].replaced);
+        assert_non_null(back); /* always valid JSON */
+        json_decref(back);
+        free(q);
+    }
+}
+
+static void finds_the_longest_valid_prefix(void **state)
+{
+    (void)state;
+    assert_int_equal(ifmon_utf8_valid_prefix("abc", 3), 3);
+    assert_int_equal(ifmon_utf8_valid_prefix("ab\xc3\xa9", 4), 4);
+    assert_int_equal(ifmon_utf8_valid_prefix("ab\xc3\xa9", 3), 2); /* would cut é */
+    assert_int_equal(ifmon_utf8_valid_prefix("ab\xe9z", 4), 2);
+    assert_int_equal(ifmon_utf8_valid_prefix("", 0), 0);
+}
+
+static void builds_every_name_of_the_protocol(void **state)
+{
+    struct ifmon_key k;
+
+    (void)state;
+    assert_int_equal(ifmon_key_inventory(&k, "ifmon"), 0);
+    assert_string_equal(k.s, "ifmon:inventory");
+    assert_int_equal(k.len, strlen(k.s));
+    assert_int_equal(ifmon_key_device(&k, "ifmon", "tokyo-edge1"), 0);
+    assert_string_equal(k.s, "ifmon:tokyo-edge1");
+    assert_int_equal(ifmon_key_interface(&k, "ifmon", "tokyo-edge1", "ge-0/0/0:1"), 0);
+    assert_string_equal(k.s, "ifmon:tokyo-edge1:ge-0/0/0:1");
+    assert_int_equal(ifmon_key_history(&k, "ifmon", "tokyo-edge1", "ge-0/0/0:1"), 0);
+    assert_string_equal(k.s, "ifmon:history:tokyo-edge1:ge-0/0/0:1");
+    assert_int_equal(ifmon_key_history_of(&k, "ifmon", "ifmon:tokyo-edge1:ge-0/0/0:1"), 0);
+    assert_string_equal(k.s, "ifmon:history:tokyo-edge1:ge-0/0/0:1");
+    assert_int_equal(ifmon_key_history_of(&k, "ifmon", "ifmon:tokyo-edge1"), -1);
+    assert_int_equal(ifmon_key_history_of(&k, "ifmon", "other:a:b"), -1);
+    assert_string_equal(k.s, "");
+}
+
+static void refuses_rather_than_cuts_a_long_name(void **state)
+{
+    char name[IFMON_CHANNEL_MAX + 2];
+    struct ifmon_key k;
+    size_t fits = IFMON_CHANNEL_MAX - strlen("ifmon:d:");
+
+    (void)state;
+    memset(name, 'x', sizeof(name));
+    name[fits] = '\0';
+    assert_int_equal(ifmon_key_interface(&k, "ifmon", "d", name), 0);
+    assert_int_equal(k.len, IFMON_CHANNEL_MAX);
+    /* Its history key is longer than a channel, and still fits a key. */
+    assert_int_equal(ifmon_key_history(&k, "ifmon", "d", name), 0);
+    assert_true(k.len > IFMON_CHANNEL_MAX && k.len <= IFMON_KEY_MAX);
+    name[fits] = 'x';
+    name[fits + 1] = '\0';
+    assert_int_equal(ifmon_key_interface(&k, "ifmon", "d", name), -1);
+    assert_int_equal(k.len, 0);
+    assert_string_equal(k.s, "");
+}
+
+static void tells_the_kind_of_a_channel(void **state)
+{
+    (void)state;
+    assert_int_equal(ifmon_channel_kind("ifmon:inventory", "ifmon"), IFMON_CHANNEL_INVENTORY);
+    assert_int_equal(ifmon_channel_kind("ifmon:r1", "ifmon"), IFMON_CHANNEL_DEVICE);
+    assert_int_equal(ifmon_channel_kind("ifmon:r1:eth0", "ifmon"), IFMON_CHANNEL_INTERFACE);
+    assert_int_equal(ifmon_channel_kind("ifmon:r1:a:b c", "ifmon"), IFMON_CHANNEL_INTERFACE);
+    assert_int_equal(ifmon_channel_kind("ifmon:", "ifmon"), IFMON_CHANNEL_OTHER);
+    assert_int_equal(ifmon_channel_kind("ifmonx:r1", "ifmon"), IFMON_CHANNEL_OTHER);
+    assert_int_equal(ifmon_channel_kind("ifmo", "ifmon"), IFMON_CHANNEL_OTHER);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quotes_valid_utf8_exactly_as_jansson),
+        cmocka_unit_test(replaces_each_invalid_byte_and_keeps_the_rest),
+        cmocka_unit_test(finds_the_longest_valid_prefix),
+        cmocka_unit_test(builds_every_name_of_the_protocol),
+        cmocka_unit_test(refuses_rather_than_cuts_a_long_name),
+        cmocka_unit_test(tells_the_kind_of_a_channel),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
