@@ -10,7 +10,7 @@
 static void usage(FILE *f, const struct ifmon_cli_text *t)
 {
     fprintf(f,
-            "Usage: %s --config FILE [--check] [--verbose]\n"
+            "Usage: %s --config FILE [--check] [--verbose | --quiet]\n"
             "\n"
             "%s"
             "\n"
@@ -25,8 +25,7 @@ static void usage(FILE *f, const struct ifmon_cli_text *t)
             t->prog, t->about, t->signals);
 }
 
-int ifmon_cli_parse(int argc, char **argv, const struct ifmon_cli_text *text,
-                    struct ifmon_cli *out)
+int ifmon_cli_parse(int argc, char **argv, const struct ifmon_cli_text *text, struct ifmon_cli *out)
 {
     /* clang-format off */
     static const struct option opts[] = {

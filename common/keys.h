@@ -50,10 +50,10 @@ int ifmon_key_history(struct ifmon_key *k, const char *prefix, const char *devic
 int ifmon_key_history_of(struct ifmon_key *k, const char *prefix, const char *channel);
 
 enum ifmon_channel_kind {
-    IFMON_CHANNEL_OTHER = 0,  /* not under "<prefix>:", or nothing after it */
-    IFMON_CHANNEL_INVENTORY,  /* "<prefix>:inventory" */
-    IFMON_CHANNEL_DEVICE,     /* "<prefix>:<device>" */
-    IFMON_CHANNEL_INTERFACE,  /* "<prefix>:<device>:<interface>": has a history */
+    IFMON_CHANNEL_OTHER = 0, /* not under "<prefix>:", or nothing after it */
+    IFMON_CHANNEL_INVENTORY, /* "<prefix>:inventory" */
+    IFMON_CHANNEL_DEVICE,    /* "<prefix>:<device>" */
+    IFMON_CHANNEL_INTERFACE, /* "<prefix>:<device>:<interface>": has a history */
 };
 
 /* What a channel name of prefix is. Device names never contain ':', so

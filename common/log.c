@@ -63,10 +63,10 @@ void ifmon_log_msg(int level, const char *fmt, ...)
 
         gettimeofday(&tv, NULL);
         gmtime_r(&tv.tv_sec, &tm);
-        n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d]: %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, (int)(tv.tv_usec / 1000), log_ident, (int)getpid(),
-                     level_name(level));
+        n = snprintf(line, sizeof(line),
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s[%d]: %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(tv.tv_usec / 1000), log_ident, (int)getpid(), level_name(level));
     }
     len = n > 0 ? (size_t)n : 0;
     va_start(ap, fmt);

@@ -33,8 +33,8 @@ void ifmon_log_msg(int level, const char *fmt, ...) __attribute__((format(printf
 #define log_info(...) ifmon_log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...)                                                                             \
     do {                                                                                           \
-        if (ifmon_log_enabled(LOG_LEVEL_DEBUG))                                                          \
-            ifmon_log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                                 \
+        if (ifmon_log_enabled(LOG_LEVEL_DEBUG))                                                    \
+            ifmon_log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__);                                           \
     } while (0)
 
 #endif

@@ -12,9 +12,9 @@ struct redis_uv {
     uv_poll_t poll;
     uv_timer_t flush; /* writes what was queued, after flush_ms */
     uint64_t flush_ms;
-    int events; /* UV_READABLE | UV_WRITABLE currently watched */
-    int flushing;       /* inside the flush's redisAsyncHandleWrite() */
-    int open_handles;   /* freed when both handles are closed */
+    int events;       /* UV_READABLE | UV_WRITABLE currently watched */
+    int flushing;     /* inside the flush's redisAsyncHandleWrite() */
+    int open_handles; /* freed when both handles are closed */
 };
 
 static void on_poll(uv_poll_t *handle, int status, int events)

@@ -25,13 +25,11 @@ char *ifmon_xstrndup(const char *s, size_t n);
 double ifmon_wall_now(void);
 
 /* Logs "assertion failed: EXPR (FILE:LINE)" and aborts. */
-void ifmon_assert_failed(const char *expr, const char *file, int line)
-    __attribute__((noreturn));
+void ifmon_assert_failed(const char *expr, const char *file, int line) __attribute__((noreturn));
 
 /* An invariant the code relies on (redis' serverAssert): where a comment
  * would say "callers guarantee", say it here instead. Always compiled in:
  * the checks are on cold paths or cost a compare. */
-#define IFMON_ASSERT(expr)                                                                         \
-    ((expr) ? (void)0 : ifmon_assert_failed(#expr, __FILE__, __LINE__))
+#define IFMON_ASSERT(expr) ((expr) ? (void)0 : ifmon_assert_failed(#expr, __FILE__, __LINE__))
 
 #endif

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "keys.h"
 
 const struct config_token access_all = {0};
 
@@ -158,15 +159,13 @@ static int entry_reaches_device(const char *entry, const char *dev, size_t dlen)
     return stem > dlen || epat;
 }
 
-int access_channel_permitted(const struct config_token *t, const char *channel,
-                             const char *prefix)
+int access_channel_permitted(const struct config_token *t, const char *channel, const char *prefix)
 {
     size_t plen = strlen(prefix), i;
 
     if (t == &access_all)
         return 1;
-    if (strncmp(channel, prefix, plen) == 0 && channel[plen] == ':' &&
-        strcmp(channel + plen + 1, "inventory") == 0)
+    if (ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INVENTORY)
         return 1;
     for (i = 0; i < t->nchannels; i++)
         if (entry_covers(t->channels[i], channel))

@@ -51,7 +51,6 @@ const struct config_token *access_token_find(const char *given, const struct con
  * "<prefix>:<device>" is permitted with any of its interface channels.
  * "<prefix>:inventory" only says the inventory changed and is always
  * permitted. */
-int access_channel_permitted(const struct config_token *t, const char *channel,
-                             const char *prefix);
+int access_channel_permitted(const struct config_token *t, const char *channel, const char *prefix);
 
 #endif

@@ -28,31 +28,28 @@
 #include <libwebsockets.h>
 
 #include "access.h"
+#include "client_request.h"
 #include "fanout.h"
+#include "inventory.h"
+#include "json_text.h"
 #include "log.h"
-#include "queue.h"
-#include "redis.h"
-#include "request.h"
+#include "outmsg.h"
+#include "outqueue.h"
+#include "ratelimit.h"
+#include "util.h"
 
 #define STALL_CHECK_MS 1000
 /* The receive buffer is kept between messages up to this size. */
 #define RX_KEEP 4096
 
-_Static_assert(LWS_PRE <= MESSAGE_HEADROOM, "MESSAGE_HEADROOM must cover LWS_PRE");
-
-/* A "list" waiting for the inventory; c is NULL once the client left. */
-struct list_request {
-    struct list_request *prev, *next;
-    struct client *c;
-    json_t *id;
-};
+_Static_assert(LWS_PRE <= OUTMSG_HEADROOM, "OUTMSG_HEADROOM must cover LWS_PRE");
 
 struct client {
     struct client_set *cs;
     struct lws *wsi;
     struct client *prev, *next;
     struct fanout_peer *peer;
-    struct queue queue;
+    struct outqueue queue;
     uint64_t waiting_since; /* ms: data queued and nothing written since */
     int killed;
     /* The message being received (lws hands it over in pieces). */
@@ -60,11 +57,11 @@ struct client {
     size_t rx_len, rx_cap;
     int rx_started, rx_binary, rx_too_big;
     struct ratelimit rate;
-    struct list_request *lists;
+    struct inventory_requests lists;  /* "list" requests in flight */
     const struct config_token *grant; /* what this connection may see */
-    int closing;                       /* the peer sent a close frame */
-    int flush_pending;                 /* on cs->flush_head */
-    int want_writable;                 /* lws_callback_on_writable() asked */
+    int closing;                      /* the peer sent a close frame */
+    int flush_pending;                /* on cs->flush_head */
+    int want_writable;                /* lws_callback_on_writable() asked */
     struct client *flush_prev, *flush_next;
 };
 
@@ -76,17 +73,8 @@ struct client_set {
     uv_timer_t stall_timer;
     uv_check_t flush_check;    /* writes queued messages after each loop iteration */
     struct client *flush_head; /* clients with something queued to write */
-    unsigned char *batch; /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
+    unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
 };
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-
-    if (p == NULL)
-        abort();
-    return p;
-}
 
 static uint64_t now_ms(const struct client_set *cs)
 {
@@ -105,13 +93,13 @@ static void request_writable(struct client *c)
 
 /* Queue m; it is written when this loop iteration's I/O is done
  * (flush_clients), or in the WRITEABLE callback already asked for. */
-static void enqueue(struct client *c, struct message *m)
+static void enqueue(struct client *c, struct outmsg *m)
 {
     struct client_set *cs = c->cs;
 
     if (c->killed)
         return;
-    cs->st.dropped += queue_push(&c->queue, m);
+    cs->st.dropped += outqueue_push(&c->queue, m);
     if (c->waiting_since == 0)
         c->waiting_since = now_ms(cs);
     if (c->want_writable || c->flush_pending)
@@ -131,17 +119,17 @@ static void enqueue(struct client *c, struct message *m)
 }
 
 /* fanout_deliver_fn */
-static void deliver(void *ctx, struct message *m)
+static void deliver(void *ctx, struct outmsg *m)
 {
     enqueue(ctx, m);
 }
 
 static void enqueue_text(struct client *c, const char *text, size_t len)
 {
-    struct message *m = message_from_text(text, len);
+    struct outmsg *m = outmsg_from_text(text, len);
 
     enqueue(c, m);
-    message_unref(m);
+    outmsg_unref(m);
 }
 
 /* Send obj (a reply object; stolen) with the request's id, if any. */
@@ -163,19 +151,14 @@ static void send_reply(struct client *c, json_t *obj, json_t *id)
 /* {"op":"error","error":what}: the connection stays open (docs/PROTOCOL.md, part 2). */
 static void send_error(struct client *c, const char *what, json_t *id)
 {
-    size_t len = strlen(what);
-    json_t *s = NULL;
+    /* A truncated channel name may have cut a UTF-8 sequence: keep what
+     * comes before it, which jansson accepts. */
+    json_t *s = json_stringn(what, ifmon_utf8_valid_prefix(what, strlen(what)));
 
-    /* A truncated channel name may have cut a UTF-8 sequence: shorten
-     * until jansson accepts the text. */
-    while (len > 0 && (s = json_stringn(what, len)) == NULL)
-        len--;
-    if (s == NULL)
-        s = json_string("bad request");
     send_reply(c, json_pack("{s:s,s:o}", "op", "error", "error", s), id);
 }
 
-static void send_ack(struct client *c, const char *op, const struct request *req)
+static void send_ack(struct client *c, const char *op, const struct client_request *req)
 {
     json_t *list = json_array();
     size_t i;
@@ -187,144 +170,29 @@ static void send_ack(struct client *c, const char *op, const struct request *req
 
 /* -------------------------------------------------------------- "list" */
 
-/* 1 when obj's "channel" is permitted to c. */
-static int permitted(const struct client *c, json_t *obj)
+/* inventory_reply_fn */
+static void on_list_reply(void *ctx, const char *reply, size_t len, json_t *id)
 {
-    const char *ch = json_string_value(json_object_get(obj, "channel"));
+    struct client *c = ctx;
 
-    return ch && access_channel_permitted(c->grant, ch, c->cs->gw->cfg->redis.prefix);
-}
-
-/* Remove from the array the elements keep() refuses. */
-static void filter_array(json_t *a, int (*keep)(const struct client *, json_t *),
-                         const struct client *c)
-{
-    size_t i = 0;
-
-    while (i < json_array_size(a)) {
-        if (keep(c, json_array_get(a, i)))
-            i++;
-        else
-            json_array_remove(a, i);
-    }
-}
-
-static int keep_device(const struct client *c, json_t *dev)
-{
-    json_t *ifs = json_object_get(dev, "interfaces");
-
-    if (json_is_array(ifs))
-        filter_array(ifs, permitted, c);
-    return permitted(c, dev) || json_array_size(ifs) > 0;
-}
-
-static int keep_site(const struct client *c, json_t *site)
-{
-    json_t *devs = json_object_get(site, "devices");
-
-    if (json_is_array(devs))
-        filter_array(devs, keep_device, c);
-    return json_array_size(devs) > 0;
-}
-
-/* The inventory as a restricted token sees it: only the interfaces and
- * devices whose channels it may subscribe, and the sites left with a
- * device. Returns the new JSON text (caller frees). */
-static char *inventory_for(const struct client *c, json_t *inv, size_t *len)
-{
-    json_t *sites = json_object_get(inv, "sites");
-    char *text;
-
-    if (json_is_array(sites))
-        filter_array(sites, keep_site, c);
-    text = json_dumps(inv, JSON_COMPACT);
-    if (text == NULL)
-        abort();
-    *len = strlen(text);
-    return text;
-}
-
-static void on_inventory(void *arg, redisReply *reply)
-{
-    struct list_request *lr = arg;
-    struct client *c = lr->c;
-    const char *raw = "null";
-    size_t rlen = 4, n;
-    char *id = NULL, *text, *filtered = NULL;
-    json_t *inv = NULL;
-
-    if (c == NULL)
-        goto out;
-    if (lr->prev)
-        lr->prev->next = lr->next;
+    if (reply == NULL)
+        send_error(c, "redis unavailable", id);
     else
-        c->lists = lr->next;
-    if (lr->next)
-        lr->next->prev = lr->prev;
-    if (reply == NULL) {
-        send_error(c, "redis unavailable", lr->id);
-        goto out;
-    }
-    if (reply->type == REDIS_REPLY_STRING) {
-        /* Embedded as stored, after checking it is a JSON object. */
-        inv = json_loadb(reply->str, reply->len, 0, NULL);
-        if (json_is_object(inv) && c->grant != &access_all) {
-            raw = filtered = inventory_for(c, inv, &rlen);
-        } else if (json_is_object(inv)) {
-            raw = reply->str;
-            rlen = reply->len;
-        }
-    }
-    if (lr->id)
-        id = json_dumps(lr->id, JSON_ENCODE_ANY | JSON_COMPACT);
-    n = rlen + (id ? strlen(id) : 0) + 64;
-    text = malloc(n);
-    if (text == NULL)
-        abort();
-    memcpy(text, "{\"op\":\"list\",\"inventory\":", 25);
-    memcpy(text + 25, raw, rlen);
-    n = 25 + rlen;
-    if (id)
-        n += (size_t)sprintf(text + n, ",\"id\":%s", id);
-    text[n++] = '}';
-    enqueue_text(c, text, n);
-    free(text);
-    free(id);
-    free(filtered);
-out:
-    json_decref(inv);
-    json_decref(lr->id);
-    free(lr);
+        enqueue_text(c, reply, len);
 }
 
-static void do_list(struct client *c, const struct request *req)
+static void do_list(struct client *c, const struct client_request *req)
 {
-    struct gateway *gw = c->cs->gw;
-    struct list_request *lr = xcalloc(1, sizeof(*lr));
-    char key[128];
-
-    snprintf(key, sizeof(key), "%s:inventory", gw->cfg->redis.prefix);
-    lr->c = c;
-    lr->id = json_incref(req->id);
-    if (redis_get(gw->redis, key, on_inventory, lr) < 0) {
-        send_error(c, "redis unavailable", req->id);
-        json_decref(lr->id);
-        free(lr);
-        return;
-    }
-    lr->next = c->lists;
-    if (c->lists)
-        c->lists->prev = lr;
-    c->lists = lr;
+    inventory_list(c->cs->gw->inventory, &c->lists, c->grant, req->id, on_list_reply, c);
 }
 
 /* ------------------------------------------------------------ requests */
 
-static void do_subscribe(struct client *c, const struct request *req)
+static void do_subscribe(struct client *c, const struct client_request *req)
 {
     int max = c->cs->gw->cfg->gateway.max_channels;
     size_t i, fresh = 0;
-    char err[REQUEST_ERROR_MAX];
+    char err[CLIENT_REQUEST_ERROR_MAX];
 
     for (i = 0; i < req->nchannels; i++) {
         if (!access_channel_permitted(c->grant, req->channels[i], c->cs->gw->cfg->redis.prefix)) {
@@ -348,7 +216,7 @@ static void do_subscribe(struct client *c, const struct request *req)
         fanout_peer_subscribe(c->peer, req->channels[i]);
 }
 
-static void do_unsubscribe(struct client *c, const struct request *req)
+static void do_unsubscribe(struct client *c, const struct client_request *req)
 {
     size_t i;
 
@@ -363,8 +231,8 @@ static void do_unsubscribe(struct client *c, const struct request *req)
 static int handle_message(struct client *c)
 {
     struct gateway *gw = c->cs->gw;
-    struct request req;
-    char err[REQUEST_ERROR_MAX];
+    struct client_request req;
+    char err[CLIENT_REQUEST_ERROR_MAX];
 
     if (ratelimit_take(&c->rate, now_ms(c->cs), CLIENT_RATE, CLIENT_BURST) < 0) {
         if (c->rate.over > CLIENT_FLOOD_MAX) {
@@ -392,24 +260,24 @@ static int handle_message(struct client *c)
         send_error(c, err, NULL);
         return 0;
     }
-    if (request_parse(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix, &req, err,
-                      sizeof(err)) < 0) {
+    if (client_request_parse(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix, &req, err,
+                             sizeof(err)) < 0) {
         send_error(c, err, req.id);
-        request_free(&req);
+        client_request_free(&req);
         return 0;
     }
     switch (req.op) {
-    case REQUEST_SUBSCRIBE:
+    case CLIENT_REQUEST_SUBSCRIBE:
         do_subscribe(c, &req);
         break;
-    case REQUEST_UNSUBSCRIBE:
+    case CLIENT_REQUEST_UNSUBSCRIBE:
         do_unsubscribe(c, &req);
         break;
-    case REQUEST_LIST:
+    case CLIENT_REQUEST_LIST:
         do_list(c, &req);
         break;
     }
-    request_free(&req);
+    client_request_free(&req);
     return 0;
 }
 
@@ -436,9 +304,7 @@ int client_receive(struct client *c, const void *in, size_t len)
 
                 while (ncap < c->rx_len + len + 1)
                     ncap *= 2;
-                c->rx = realloc(c->rx, ncap);
-                if (c->rx == NULL)
-                    abort();
+                c->rx = ifmon_xrealloc(c->rx, ncap);
                 c->rx_cap = ncap;
             }
             memcpy(c->rx + c->rx_len, in, len);
@@ -460,9 +326,9 @@ int client_receive(struct client *c, const void *in, size_t len)
 
 /* --------------------------------------------------------------- write */
 
-static int batchable(const struct message *m, size_t used)
+static int batchable(const struct outmsg *m, size_t used)
 {
-    return m && m->kind == MESSAGE_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
+    return m && m->kind == OUTMSG_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
 }
 
 /* Write the frame at the head of c's queue: one message, or the samples
@@ -471,31 +337,31 @@ static int batchable(const struct message *m, size_t used)
 static int write_frame(struct client *c)
 {
     struct client_set *cs = c->cs;
-    struct message *m = queue_peek(&c->queue, 0);
+    struct outmsg *m = outqueue_peek(&c->queue, 0);
     unsigned char *out;
     size_t len, count = 0;
     int n;
 
-    if (!batchable(m, 1) || !batchable(queue_peek(&c->queue, 1), 1 + m->len)) {
+    if (!batchable(m, 1) || !batchable(outqueue_peek(&c->queue, 1), 1 + m->len)) {
         /* One message: written from the shared buffer itself; lws_write()
          * puts the frame header in the headroom before it and copies only
          * what the socket did not take. */
-        out = (unsigned char *)message_text(m);
+        out = (unsigned char *)outmsg_text(m);
         len = m->len;
         n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
-        message_unref(queue_pop(&c->queue));
+        outmsg_unref(outqueue_pop(&c->queue));
         count = 1;
     } else {
         /* Several samples: one frame holding a JSON array of them. */
         out = cs->batch + LWS_PRE;
         len = 0;
         out[len++] = '[';
-        while ((m = queue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
+        while ((m = outqueue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
             if (count)
                 out[len++] = ',';
-            memcpy(out + len, message_text(m), m->len);
+            memcpy(out + len, outmsg_text(m), m->len);
             len += m->len;
-            message_unref(queue_pop(&c->queue));
+            outmsg_unref(outqueue_pop(&c->queue));
             count++;
         }
         out[len++] = ']';
@@ -561,16 +427,15 @@ static void flush_clients(uv_check_t *h)
 
 /* ---------------------------------------------------------- connection */
 
-struct client *client_open(struct client_set *cs, struct lws *wsi,
-                           const struct config_token *grant)
+struct client *client_open(struct client_set *cs, struct lws *wsi, const struct config_token *grant)
 {
-    struct client *c = xcalloc(1, sizeof(*c));
+    struct client *c = ifmon_xcalloc(1, sizeof(*c));
 
     c->cs = cs;
     c->wsi = wsi;
     c->grant = grant;
     c->peer = fanout_peer_new(cs->gw->fanout, deliver, c);
-    queue_init(&c->queue, CLIENT_QUEUE_MAX, CLIENT_QUEUE_MAX_BYTES);
+    outqueue_init(&c->queue, CLIENT_QUEUE_MAX, CLIENT_QUEUE_MAX_BYTES);
     c->next = cs->head;
     if (cs->head)
         cs->head->prev = c;
@@ -588,7 +453,6 @@ void client_peer_closing(struct client *c)
 void client_close(struct client *c)
 {
     struct client_set *cs;
-    struct list_request *lr;
 
     if (c == NULL)
         return;
@@ -609,10 +473,9 @@ void client_close(struct client *c)
         c->next->prev = c->prev;
     cs->count--;
     cs->st.connections = cs->count;
-    for (lr = c->lists; lr; lr = lr->next)
-        lr->c = NULL; /* on_inventory frees it when the reply comes */
+    inventory_requests_cancel(&c->lists);
     fanout_peer_free(c->peer);
-    queue_clear(&c->queue);
+    outqueue_clear(&c->queue);
     free(c->rx);
     free(c);
 }
@@ -652,10 +515,10 @@ static void on_stall_timer(uv_timer_t *t)
 
 struct client_set *client_set_create(struct gateway *gw)
 {
-    struct client_set *cs = xcalloc(1, sizeof(*cs));
+    struct client_set *cs = ifmon_xcalloc(1, sizeof(*cs));
 
     cs->gw = gw;
-    cs->batch = xcalloc(1, LWS_PRE + CLIENT_BATCH_MAX_BYTES);
+    cs->batch = ifmon_xcalloc(1, LWS_PRE + CLIENT_BATCH_MAX_BYTES);
     uv_timer_init(gw->loop, &cs->stall_timer);
     cs->stall_timer.data = cs;
     uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
@@ -692,6 +555,7 @@ void client_set_free(struct client_set *cs)
 {
     if (cs == NULL)
         return;
+    IFMON_ASSERT(cs->head == NULL && cs->count == 0);
     free(cs->batch);
     free(cs);
 }

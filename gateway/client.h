@@ -1,8 +1,11 @@
-/* client.h -- one WebSocket connection: its requests (subscribe,
- * unsubscribe, list), its bounded outgoing queue and the limits that keep
- * one client from hurting the others (frame size, request rate, a stalled
- * reader). http.c calls in from the lws protocol callback; the protocol is
- * described in docs/PROTOCOL.md, part 2. */
+/* client.h -- one WebSocket connection: receiving its requests and acting
+ * on them (subscribe and unsubscribe through fanout.h, list through
+ * inventory.h), writing its bounded outgoing queue, and the limits that
+ * keep one client from hurting the others (frame size, request rate, a
+ * stalled reader). http.c calls in from the lws protocol callback; the
+ * protocol is described in docs/PROTOCOL.md, part 2. Not here: the
+ * upgrade checks (http.c, access.h) and a request's parsing
+ * (client_request.h). */
 
 #ifndef IFMON_GATEWAY_CLIENT_H
 #define IFMON_GATEWAY_CLIENT_H
@@ -12,7 +15,7 @@
 
 #include "gateway.h"
 
-/* Outgoing queue bounds per connection (queue.h explains the policy). */
+/* Outgoing queue bounds per connection (outqueue.h explains the policy). */
 #define CLIENT_QUEUE_MAX 1024
 #define CLIENT_QUEUE_MAX_BYTES (4u << 20)
 /* Data messages batched into one frame (a JSON array) per write. */
@@ -36,14 +39,18 @@ struct client_stats {
     uint64_t stalled;      /* connections closed for not reading */
 };
 
+/* The gateway's connections; starts the stall timer on gw->loop. */
 struct client_set *client_set_create(struct gateway *gw);
 /* The gateway is stopping: start closing every connection with 1001
  * (going away); lws sends the close frame and waits for the answer. */
 void client_set_shutdown(struct client_set *cs);
-/* Stop the stall timer (before the loop's last run). */
+/* Close the stall timer and the end-of-iteration writer (before the
+ * loop's last run). */
 void client_set_close(struct client_set *cs);
-/* Free after every connection was closed (lws context destroyed). */
+/* Free after every connection was closed (lws context destroyed;
+ * asserted). cs may be NULL. */
 void client_set_free(struct client_set *cs);
+/* The figures of /metrics. */
 void client_set_stats(const struct client_set *cs, struct client_stats *out);
 /* Established connections. */
 size_t client_set_count(const struct client_set *cs);

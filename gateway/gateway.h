@@ -13,17 +13,19 @@
 #include "config.h"
 
 struct lws_context;
-struct redis;
+struct pubsub;
 struct fanout;
+struct inventory;
 struct client_set;
 
 struct gateway {
     uv_loop_t *loop;
     const struct config *cfg;
-    struct redis *redis;        /* redis.c: subscriber + query connections */
-    struct fanout *fanout;      /* fanout.c: channel registry, history hand-off */
-    struct client_set *clients; /* client.c: WebSocket connections */
-    struct lws_context *lws;    /* http.c; NULL once destroyed */
+    struct fanout *fanout;       /* fanout.c: channel registry and routing */
+    struct pubsub *pubsub;       /* pubsub.c: subscriber + query connections */
+    struct inventory *inventory; /* inventory.c: the `list` request */
+    struct client_set *clients;  /* client.c: WebSocket connections */
+    struct lws_context *lws;     /* http.c; NULL once destroyed */
 };
 
 #endif

@@ -21,7 +21,8 @@
 #include "client.h"
 #include "fanout.h"
 #include "log.h"
-#include "redis.h"
+#include "pubsub.h"
+#include "util.h"
 #include "webpath.h"
 
 #define PROTOCOL_NAME "ifmon"
@@ -56,16 +57,15 @@ static char *metrics_text(struct gateway *gw, size_t *len)
 {
     struct client_stats cst;
     struct fanout_stats fst;
-    struct redis_stats rst;
+    struct pubsub_stats pst;
     char *buf = NULL;
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
 
-    if (f == NULL)
-        abort();
+    IFMON_ASSERT(f != NULL); /* fails only when out of memory */
     client_set_stats(gw->clients, &cst);
     fanout_stats(gw->fanout, &fst);
-    redis_stats(gw->redis, &rst);
+    pubsub_stats(gw->pubsub, &pst);
 #define METRIC(name, type, help, value)                                                            \
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %" PRIu64 "\n",       \
             (uint64_t)(value))
@@ -75,16 +75,16 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     METRIC("ifmon_gateway_redis_channels", "gauge", "Channels and patterns subscribed in Redis.",
            fst.redis_channels);
     METRIC("ifmon_gateway_messages_in_total", "counter", "Pub/sub messages received from Redis.",
-           rst.messages);
+           pst.messages);
     METRIC("ifmon_gateway_messages_out_total", "counter", "Messages delivered to clients.",
            cst.messages_out);
     METRIC("ifmon_gateway_dropped_total", "counter",
            "Messages replaced or dropped because a client did not read fast enough.",
            cst.dropped + fst.dropped);
     METRIC("ifmon_gateway_redis_reconnects_total", "counter",
-           "Reconnections of the Redis subscriber connection.", rst.reconnects);
+           "Reconnections of the Redis subscriber connection.", pst.reconnects);
     METRIC("ifmon_gateway_redis_up", "gauge", "1 while the Redis subscriber connection is up.",
-           rst.up ? 1 : 0);
+           pst.up ? 1 : 0);
 #undef METRIC
     fclose(f);
     *len = size;
@@ -110,22 +110,13 @@ static int respond(struct lws *wsi, struct pss *pss, unsigned status, const char
     return 0;
 }
 
-static char *copy(const char *s)
-{
-    char *d = strdup(s);
-
-    if (d == NULL)
-        abort();
-    return d;
-}
-
 /* LWS_CALLBACK_HTTP: /healthz, /metrics, and 404 for anything no mount
  * serves (every path when web_root is missing). */
 static int serve_http(struct lws *wsi, struct pss *pss)
 {
     struct gateway *gw = gateway_of(wsi);
     char uri[256];
-    struct redis_stats rst;
+    struct pubsub_stats pst;
     size_t len;
     char *body;
 
@@ -134,10 +125,10 @@ static int serve_http(struct lws *wsi, struct pss *pss)
     switch (webpath_route(uri)) {
     case WEBPATH_ROUTE_HEALTHZ:
         /* Healthy means data can flow: the subscriber connection is up. */
-        redis_stats(gw->redis, &rst);
-        if (rst.up)
-            return respond(wsi, pss, HTTP_STATUS_OK, "text/plain", copy("ok\n"), 3);
-        body = copy("redis down\n");
+        pubsub_stats(gw->pubsub, &pst);
+        if (pst.up)
+            return respond(wsi, pss, HTTP_STATUS_OK, "text/plain", ifmon_xstrdup("ok\n"), 3);
+        body = ifmon_xstrdup("redis down\n");
         return respond(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body, strlen(body));
     case WEBPATH_ROUTE_METRICS:
         body = metrics_text(gw, &len);
@@ -158,10 +149,8 @@ static int write_body(struct lws *wsi, struct pss *pss)
         return 0;
     /* HTTP writes need the same LWS_PRE headroom as WebSocket ones. */
     {
-        unsigned char *buf = malloc(LWS_PRE + pss->body_len + 1);
+        unsigned char *buf = ifmon_xmalloc(LWS_PRE + pss->body_len + 1);
 
-        if (buf == NULL)
-            abort();
         memcpy(buf + LWS_PRE, pss->body, pss->body_len);
         n = lws_write(wsi, buf + LWS_PRE, pss->body_len, LWS_WRITE_HTTP_FINAL);
         free(buf);
@@ -284,8 +273,7 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
         struct gateway *gw = gateway_of(wsi);
         const struct config_token *grant = grant_of(wsi, &gw->cfg->gateway, NULL);
 
-        if (grant == NULL) /* confirm_upgrade let it through: never */
-            return -1;
+        IFMON_ASSERT(grant != NULL); /* confirm_upgrade() refused it otherwise */
         pss->client = client_open(gw->clients, wsi, grant);
         return 0;
     }
@@ -351,13 +339,12 @@ struct http *http_start(struct gateway *gw)
 {
     const struct config_gateway *g = &gw->cfg->gateway;
     struct lws_context_creation_info info;
-    struct http *h = calloc(1, sizeof(*h));
+    struct http *h = ifmon_xcalloc(1, sizeof(*h));
     char resolved[PATH_MAX];
     void *loops[1] = {gw->loop};
     struct stat st;
 
-    if (h == NULL)
-        abort();
+    IFMON_ASSERT(gw->clients && gw->fanout && gw->pubsub);
     lws_set_log_level(LLL_ERR | LLL_WARN | (ifmon_log_enabled(LOG_LEVEL_DEBUG) ? LLL_NOTICE : 0),
                       lws_log);
 
@@ -365,7 +352,7 @@ struct http *http_start(struct gateway *gw)
     set_callback_mount(&h->healthz, "/healthz", &h->metrics);
     errno = 0;
     if (realpath(g->web_root, resolved) && stat(resolved, &st) == 0 && S_ISDIR(st.st_mode)) {
-        h->web_root = copy(resolved);
+        h->web_root = ifmon_xstrdup(resolved);
         memset(&h->files, 0, sizeof(h->files));
         h->files.mount_next = &h->healthz;
         h->files.mountpoint = "/";

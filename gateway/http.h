@@ -11,7 +11,7 @@ struct http;
 
 /* Create the lws context on gw->loop and listen; sets gw->lws. NULL (and
  * an error logged) when it cannot listen. gw->clients, gw->fanout and
- * gw->redis must exist: callbacks use them. */
+ * gw->pubsub must exist (asserted): callbacks use them. */
 struct http *http_start(struct gateway *gw);
 
 /* Start destroying the lws context: connections are closed (client.c sees

@@ -1,24 +1,26 @@
 /* main.c -- ifmon-gateway: serves the collector's Redis channels to web
  * browsers over WebSocket (docs/PROTOCOL.md, part 2).
  *
- * Parse options, load the configuration, create the loop, attach Redis,
- * the fan-out, the clients and the HTTP/WebSocket port, run until SIGTERM
- * or SIGINT, clean up. */
+ * Parse options, load the configuration, create the loop, attach the
+ * fan-out, Redis, the inventory, the clients and the HTTP/WebSocket port,
+ * run until SIGTERM or SIGINT, clean up. Nothing else: each part is its
+ * own file (gateway.h lists them). */
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <uv.h>
 
+#include "cli.h"
 #include "client.h"
 #include "config.h"
 #include "fanout.h"
 #include "gateway.h"
 #include "http.h"
+#include "inventory.h"
 #include "log.h"
-#include "redis.h"
+#include "pubsub.h"
 
 struct daemon {
     struct gateway gw;
@@ -37,29 +39,13 @@ struct daemon {
 #define DRAIN_GRACE_MS 100
 #define DRAIN_CHECK_MS 20
 
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: ifmon-gateway --config FILE [--check] [--verbose]\n"
-               "\n"
-               "Serves the ifmon Redis channels to web browsers over WebSocket,\n"
-               "and the web page from the gateway's web_root.\n"
-               "\n"
-               "  -c, --config FILE   settings (YAML; redis: and gateway: sections)\n"
-               "      --check         validate FILE, print every problem, and exit\n"
-               "  -v, --verbose       debug logging\n"
-               "  -V, --version       print the version and exit\n"
-               "  -h, --help          this text\n"
-               "\n"
-               "Signals: SIGTERM and SIGINT stop cleanly.\n");
-}
-
 /* Close everything that keeps the loop alive; uv_run() then returns once
  * lws and hiredis have closed their handles. */
 static void finish(struct daemon *d)
 {
     http_stop(&d->gw); /* closes what is left of the clients: they unsubscribe */
     client_set_close(d->gw.clients);
-    redis_close(d->gw.redis);
+    pubsub_close(d->gw.pubsub);
     uv_close((uv_handle_t *)&d->drain, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
@@ -107,60 +93,34 @@ static void on_signal(uv_signal_t *s, int signum)
     stop(d);
 }
 
+static const struct ifmon_cli_text cli_text = {
+    .prog = "ifmon-gateway",
+    .about = "Serves the ifmon Redis channels to web browsers over WebSocket,\n"
+             "and the web page from the gateway's web_root (redis: and gateway:\n"
+             "sections of FILE).\n",
+    .signals = "Signals: SIGTERM and SIGINT stop cleanly.\n",
+};
+
 int main(int argc, char **argv)
 {
-    /* clang-format off */
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'k'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    /* clang-format on */
     struct daemon d = {0};
-    const char *path = NULL;
+    struct ifmon_cli cli;
     struct config *cfg;
-    int opt, check = 0, level = LOG_LEVEL_INFO, status = 1;
+    int status;
 
-    while ((opt = getopt_long(argc, argv, "c:vVh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'k':
-            check = 1;
-            break;
-        case 'v':
-            level = LOG_LEVEL_DEBUG;
-            break;
-        case 'V':
-            printf("ifmon-gateway %s\n", IFMON_VERSION);
-            return 0;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || path == NULL) {
-        fprintf(stderr, "ifmon-gateway: %s\n",
-                optind < argc ? "unexpected argument" : "--config FILE is required");
-        usage(stderr);
-        return 2;
-    }
-    ifmon_log_init("ifmon-gateway", level);
+    status = ifmon_cli_parse(argc, argv, &cli_text, &cli);
+    if (status >= 0)
+        return status;
+    status = 1;
+    ifmon_log_init("ifmon-gateway", cli.log_level);
 
-    cfg = config_load_reported(path, !check);
+    cfg = config_load_reported(cli.config_path, !cli.check);
     if (cfg == NULL) {
-        fprintf(stderr, "ifmon-gateway: %s is invalid\n", path);
+        fprintf(stderr, "ifmon-gateway: %s is invalid\n", cli.config_path);
         return 1;
     }
-    if (check) {
-        printf("%s: OK\n", path);
+    if (cli.check) {
+        printf("%s: OK\n", cli.config_path);
         config_free(cfg);
         return 0;
     }
@@ -169,7 +129,8 @@ int main(int argc, char **argv)
     d.gw.loop = uv_default_loop();
     d.gw.cfg = cfg;
     d.gw.fanout = fanout_create(&d.gw);
-    d.gw.redis = redis_create(d.gw.loop, &cfg->redis, &fanout_redis_hooks, d.gw.fanout);
+    d.gw.pubsub = pubsub_create(d.gw.loop, &cfg->redis, &fanout_pubsub_hooks, d.gw.fanout);
+    d.gw.inventory = inventory_create(&d.gw);
     d.gw.clients = client_set_create(&d.gw);
     uv_timer_init(d.gw.loop, &d.drain);
     d.drain.data = &d;
@@ -197,8 +158,9 @@ int main(int argc, char **argv)
 
     http_free(d.http);
     client_set_free(d.gw.clients);
+    inventory_free(d.gw.inventory);
+    pubsub_free(d.gw.pubsub);
     fanout_free(d.gw.fanout);
-    redis_free(d.gw.redis);
     if (uv_loop_close(d.gw.loop) != 0)
         log_warn("event loop closed with handles still open");
     config_free(cfg);

@@ -12,7 +12,8 @@
 // Recovery of a client = arrival of its first interface sample after
 // Redis is back (its PING answers), minus that moment; the issue asks for
 // 2 s. The daemons reconnect with an exponential backoff capped at 0.5 s
-// (gateway/redis.c and collector/publish.c BACKOFF_MAX_MS) and a sample
+// (IFMON_REDIS_BACKOFF_MAX_MS in common/redis_link.h, the Redis connection
+// both daemons share) and a sample
 // is published once per poll interval (1 s), so the worst case is about
 // 1.5 s plus scheduling.
 //
@@ -49,14 +50,15 @@ const IFACES = 8;
 // that Redis comes back at different points of the daemons' backoff.
 const DOWN_MS = [1000, 1500, 2000, 1250, 1750, 1100, 1900, 1400, 1600, 1300];
 const ISSUE_LIMIT_MS = 2000;
-// The daemons' reconnect backoff caps, read from their sources.
+// The daemons' reconnect backoff cap, read from the source of the Redis
+// connection both use.
 function backoffMaxMs(file) {
-  const m = /#define\s+BACKOFF_MAX_MS\s+(\d+)/.exec(fs.readFileSync(path.join(TOP, file), 'utf8'));
-  assert.ok(m, `no BACKOFF_MAX_MS in ${file}`);
+  const m = /#define\s+IFMON_REDIS_BACKOFF_MAX_MS\s+(\d+)/.exec(fs.readFileSync(path.join(TOP, file), 'utf8'));
+  assert.ok(m, `no IFMON_REDIS_BACKOFF_MAX_MS in ${file}`);
   return Number(m[1]);
 }
-const GATEWAY_BACKOFF_MAX_MS = backoffMaxMs('gateway/redis.c');
-const COLLECTOR_BACKOFF_MAX_MS = backoffMaxMs('collector/publish.c');
+const GATEWAY_BACKOFF_MAX_MS = backoffMaxMs('common/redis_link.h');
+const COLLECTOR_BACKOFF_MAX_MS = GATEWAY_BACKOFF_MAX_MS;
 const POLL_INTERVAL_MS = 1000;
 const LIMIT_MS = ISSUE_LIMIT_MS;
 // Descriptors: equal after cycle 2 and after the last, give or take 2.

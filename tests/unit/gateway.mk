@@ -1,26 +1,53 @@
 # tests/unit/gateway.mk -- cmocka unit tests of the gateway's pure logic.
 # Included from tests/Makefile after its `BIN := ...` line, so $(OUTP), $(BIN),
-# $(CONFIG_LIB) and the compile rule are those of the tests part. Each test
-# links the gateway objects it tests straight from gateway/.
+# $(COMMON_LIB) and the compile rule are those of the tests part. Each test
+# links the gateway objects it tests straight from gateway/, and the shared
+# runtime (allocation, assertions, key names) from common/.
 
-GATEWAY_UNIT = test_gateway_request test_gateway_queue test_gateway_access
+GATEWAY_UNIT = test_gateway_client_request test_gateway_channel test_gateway_ratelimit \
+               test_gateway_outqueue test_gateway_chantable test_gateway_history \
+               test_gateway_access
 GATEWAY_OBJ := $(if $(OUTP),$(OUTP:tests/=gateway/),$(TOP)/gateway/)
+GATEWAY_TESTED := client_request channel ratelimit outmsg outqueue chantable history access
 
 # Adds to the part's `all` (first rule here, so `all` stays the default goal
 # wherever the include line is).
 all: $(addprefix $(BIN)/,$(GATEWAY_UNIT))
 
-$(BIN)/test_gateway_request: $(OUTP)unit/test_gateway_request.o $(GATEWAY_OBJ)request.o
+$(BIN)/test_gateway_client_request: $(OUTP)unit/test_gateway_client_request.o \
+		$(GATEWAY_OBJ)client_request.o $(GATEWAY_OBJ)channel.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 
-$(BIN)/test_gateway_queue: $(OUTP)unit/test_gateway_queue.o $(GATEWAY_OBJ)queue.o
+$(BIN)/test_gateway_channel: $(OUTP)unit/test_gateway_channel.o $(GATEWAY_OBJ)channel.o \
+		$(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(BIN)/test_gateway_access: $(OUTP)unit/test_gateway_access.o $(GATEWAY_OBJ)access.o
+$(BIN)/test_gateway_ratelimit: $(OUTP)unit/test_gateway_ratelimit.o $(GATEWAY_OBJ)ratelimit.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-$(GATEWAY_OBJ)request.o $(GATEWAY_OBJ)queue.o $(GATEWAY_OBJ)access.o:
+$(BIN)/test_gateway_outqueue: $(OUTP)unit/test_gateway_outqueue.o $(GATEWAY_OBJ)outqueue.o \
+		$(GATEWAY_OBJ)outmsg.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(BIN)/test_gateway_chantable: $(OUTP)unit/test_gateway_chantable.o \
+		$(GATEWAY_OBJ)chantable.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# history.c with Redis replaced by the test's pubsub_get()/pubsub_lrange().
+$(BIN)/test_gateway_history: $(OUTP)unit/test_gateway_history.o $(GATEWAY_OBJ)history.o \
+		$(GATEWAY_OBJ)channel.o $(GATEWAY_OBJ)outmsg.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+
+$(BIN)/test_gateway_access: $(OUTP)unit/test_gateway_access.o $(GATEWAY_OBJ)access.o \
+		$(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+$(addprefix $(GATEWAY_OBJ),$(addsuffix .o,$(GATEWAY_TESTED))):
 	$(MAKE) -C ../gateway O=$(O) SAN=$(SAN)

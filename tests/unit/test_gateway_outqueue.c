@@ -1,6 +1,6 @@
-/* test_gateway_queue.c -- unit tests of gateway/queue.c: a slow client's
- * queue stays bounded, keeps the newest value of each channel, and frees
- * what it drops. */
+/* test_gateway_outqueue.c -- unit tests of gateway/outqueue.c and
+ * gateway/outmsg.c: a slow client's queue stays bounded, keeps the newest
+ * value of each channel, and frees what it drops. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,63 +12,63 @@
 
 #include <cmocka.h>
 
-#include "../../gateway/queue.h"
+#include "../../gateway/outqueue.h"
 
 /* A DATA message of `channel` whose text is "<channel>#<n>". */
-static struct message *sample(const char *channel, int n)
+static struct outmsg *sample(const char *channel, int n)
 {
     char text[128];
     int len = snprintf(text, sizeof(text), "%s#%d", channel, n);
-    struct message *m = message_new(MESSAGE_DATA, channel, (size_t)len);
+    struct outmsg *m = outmsg_new(OUTMSG_DATA, channel, (size_t)len);
 
-    memcpy(message_text(m), text, (size_t)len);
+    memcpy(outmsg_text(m), text, (size_t)len);
     return m;
 }
 
 /* Push and drop the caller's reference, as the fan-out does per client. */
-static size_t push(struct queue *q, struct message *m)
+static size_t push(struct outqueue *q, struct outmsg *m)
 {
-    size_t dropped = queue_push(q, m);
+    size_t dropped = outqueue_push(q, m);
 
-    message_unref(m);
+    outmsg_unref(m);
     return dropped;
 }
 
-static const char *text_at(const struct queue *q, size_t i)
+static const char *text_at(const struct outqueue *q, size_t i)
 {
-    struct message *m = queue_peek(q, i);
+    struct outmsg *m = outqueue_peek(q, i);
 
-    return m ? message_text(m) : NULL;
+    return m ? outmsg_text(m) : NULL;
 }
 
 static void messages_come_out_in_order(void **state)
 {
-    struct queue q;
-    struct message *m;
+    struct outqueue q;
+    struct outmsg *m;
     int i;
 
-    queue_init(&q, 1024, 1 << 20);
+    outqueue_init(&q, 1024, 1 << 20);
     for (i = 0; i < 100; i++)
         assert_int_equal(push(&q, sample("a", i)), 0);
     assert_int_equal(q.count, 100);
     for (i = 0; i < 100; i++) {
         char want[16];
 
-        m = queue_pop(&q);
+        m = outqueue_pop(&q);
         snprintf(want, sizeof(want), "a#%d", i);
-        assert_string_equal(message_text(m), want);
-        message_unref(m);
+        assert_string_equal(outmsg_text(m), want);
+        outmsg_unref(m);
     }
-    assert_null(queue_pop(&q));
+    assert_null(outqueue_pop(&q));
     assert_int_equal(q.bytes, 0);
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 static void a_full_queue_replaces_the_newest_sample_of_the_same_channel(void **state)
 {
-    struct queue q;
+    struct outqueue q;
 
-    queue_init(&q, 3, 1 << 20);
+    outqueue_init(&q, 3, 1 << 20);
     push(&q, sample("a", 1));
     push(&q, sample("b", 1));
     push(&q, sample("a", 2));
@@ -79,47 +79,47 @@ static void a_full_queue_replaces_the_newest_sample_of_the_same_channel(void **s
     assert_string_equal(text_at(&q, 2), "a#3");
     assert_int_equal(push(&q, sample("b", 2)), 1);
     assert_string_equal(text_at(&q, 1), "b#2");
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 static void without_a_sample_of_the_channel_the_oldest_is_dropped(void **state)
 {
-    struct queue q;
+    struct outqueue q;
 
-    queue_init(&q, 3, 1 << 20);
+    outqueue_init(&q, 3, 1 << 20);
     push(&q, sample("a", 1));
     push(&q, sample("b", 1));
     push(&q, sample("c", 1));
     assert_int_equal(push(&q, sample("d", 1)), 1);
     assert_string_equal(text_at(&q, 0), "b#1");
     assert_string_equal(text_at(&q, 2), "d#1");
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 static void replies_and_history_are_never_replaced(void **state)
 {
-    struct queue q;
-    struct message *m;
+    struct outqueue q;
+    struct outmsg *m;
 
-    queue_init(&q, 2, 1 << 20);
-    m = message_new(MESSAGE_HISTORY, "a", 5);
-    memcpy(message_text(m), "hist!", 5);
+    outqueue_init(&q, 2, 1 << 20);
+    m = outmsg_new(OUTMSG_HISTORY, "a", 5);
+    memcpy(outmsg_text(m), "hist!", 5);
     push(&q, m);
-    push(&q, message_from_text("reply", 5));
+    push(&q, outmsg_from_text("reply", 5));
     /* A sample of "a" does not replace the history of "a": the oldest goes. */
     assert_int_equal(push(&q, sample("a", 1)), 1);
     assert_string_equal(text_at(&q, 0), "reply");
     assert_string_equal(text_at(&q, 1), "a#1");
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 static void the_byte_cap_bounds_the_queue(void **state)
 {
-    struct queue q;
+    struct outqueue q;
     char name[16];
     int i;
 
-    queue_init(&q, 1000, 100); /* "cN#0" is 4-5 bytes: about 20 fit */
+    outqueue_init(&q, 1000, 100); /* "cN#0" is 4-5 bytes: about 20 fit */
     for (i = 0; i < 500; i++) {
         snprintf(name, sizeof(name), "c%d", i);
         push(&q, sample(name, 0));
@@ -127,61 +127,61 @@ static void the_byte_cap_bounds_the_queue(void **state)
     }
     assert_true(q.count < 30);
     assert_string_equal(text_at(&q, q.count - 1), "c499#0");
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 static void one_oversized_message_still_goes_out(void **state)
 {
-    struct queue q;
-    struct message *m = message_new(MESSAGE_HISTORY, "big", 1000);
+    struct outqueue q;
+    struct outmsg *m = outmsg_new(OUTMSG_HISTORY, "big", 1000);
 
-    queue_init(&q, 10, 100);
+    outqueue_init(&q, 10, 100);
     push(&q, sample("a", 1));
     assert_int_equal(push(&q, m), 1);
     assert_int_equal(q.count, 1);
-    assert_int_equal(queue_peek(&q, 0)->len, 1000);
-    queue_clear(&q);
+    assert_int_equal(outqueue_peek(&q, 0)->len, 1000);
+    outqueue_clear(&q);
 }
 
 static void shared_messages_are_freed_by_their_last_holder(void **state)
 {
-    struct queue a, b;
-    struct message *m = sample("x", 1);
+    struct outqueue a, b;
+    struct outmsg *m = sample("x", 1);
 
-    queue_init(&a, 4, 1 << 20);
-    queue_init(&b, 4, 1 << 20);
-    queue_push(&a, m);
-    queue_push(&b, m);
+    outqueue_init(&a, 4, 1 << 20);
+    outqueue_init(&b, 4, 1 << 20);
+    outqueue_push(&a, m);
+    outqueue_push(&b, m);
     assert_int_equal(m->refs, 3);
-    message_unref(m);
-    queue_clear(&a);
+    outmsg_unref(m);
+    outqueue_clear(&a);
     assert_int_equal(m->refs, 1);
-    queue_clear(&b); /* frees m; ASan/LSan would report otherwise */
+    outqueue_clear(&b); /* frees m; ASan/LSan would report otherwise */
 }
 
 static void the_ring_wraps_around_under_churn(void **state)
 {
-    struct queue q;
-    struct message *m;
+    struct outqueue q;
+    struct outmsg *m;
     int i, next = 0;
 
-    queue_init(&q, 8, 1 << 20);
+    outqueue_init(&q, 8, 1 << 20);
     for (i = 0; i < 1000; i++) {
         char want[16];
 
         push(&q, sample("w", i));
         if (i % 3 == 2) {
-            m = queue_pop(&q);
+            m = outqueue_pop(&q);
             snprintf(want, sizeof(want), "w#%d", next);
             /* Only replacement (same channel, newest) may skip values. */
-            assert_true(strncmp(message_text(m), "w#", 2) == 0);
-            assert_true(atoi(message_text(m) + 2) >= next);
-            next = atoi(message_text(m) + 2) + 1;
-            message_unref(m);
+            assert_true(strncmp(outmsg_text(m), "w#", 2) == 0);
+            assert_true(atoi(outmsg_text(m) + 2) >= next);
+            next = atoi(outmsg_text(m) + 2) + 1;
+            outmsg_unref(m);
         }
         assert_true(q.count <= 8);
     }
-    queue_clear(&q);
+    outqueue_clear(&q);
 }
 
 int main(void)
@@ -197,5 +197,5 @@ int main(void)
         cmocka_unit_test(the_ring_wraps_around_under_churn),
     };
 
-    return cmocka_run_group_tests_name("gateway queue", tests, NULL, NULL);
+    return cmocka_run_group_tests_name("gateway outqueue", tests, NULL, NULL);
 }

@@ -1,0 +1,104 @@
+/* client_request.c -- see client_request.h. Every message produced here
+ * is sent to the client as the "error" of an {"op":"error"} reply, so each
+ * says what was wrong in the client's terms. */
+
+#include "client_request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "util.h"
+
+static void add_unique(struct client_request *req, const char *channel)
+{
+    size_t i;
+
+    for (i = 0; i < req->nchannels; i++)
+        if (strcmp(req->channels[i], channel) == 0)
+            return;
+    req->channels[req->nchannels++] = ifmon_xstrdup(channel);
+}
+
+static int parse_channels(struct client_request *req, const char *prefix, char *err, size_t errlen)
+{
+    json_t *list = json_object_get(req->root, "channels"), *v;
+    size_t i;
+
+    if (!json_is_array(list)) {
+        snprintf(err, errlen, "\"channels\" must be an array of strings");
+        return -1;
+    }
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v)) {
+            snprintf(err, errlen, "\"channels\" must be an array of strings (item %zu is not)", i);
+            return -1;
+        }
+        /* A JSON string may hold "\u0000"; jansson refuses those unless
+         * asked, so json_string_value() is the whole string. */
+        if (channel_check(json_string_value(v), prefix, err, errlen) < 0)
+            return -1;
+    }
+    req->channels = ifmon_xcalloc(json_array_size(list) + 1, sizeof(*req->channels));
+    json_array_foreach(list, i, v) add_unique(req, json_string_value(v));
+    return 0;
+}
+
+int client_request_parse(const char *text, size_t len, const char *prefix,
+                         struct client_request *req, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *op;
+    const char *name;
+
+    memset(req, 0, sizeof(*req));
+    /* JSON_DECODE_ANY: "3" or "\"x\"" parse, and are then refused as not
+     * an object with a clearer message than jansson's. */
+    req->root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (req->root == NULL) {
+        snprintf(err, errlen, "invalid JSON: %s at line %d column %d", jerr.text, jerr.line,
+                 jerr.column);
+        return -1;
+    }
+    if (!json_is_object(req->root)) {
+        snprintf(err, errlen, "a request must be a JSON object");
+        return -1;
+    }
+    req->id = json_object_get(req->root, "id");
+    op = json_object_get(req->root, "op");
+    if (op == NULL) {
+        snprintf(err, errlen, "missing \"op\"");
+        return -1;
+    }
+    if (!json_is_string(op)) {
+        snprintf(err, errlen, "\"op\" must be a string");
+        return -1;
+    }
+    name = json_string_value(op);
+    if (strcmp(name, "subscribe") == 0) {
+        req->op = CLIENT_REQUEST_SUBSCRIBE;
+    } else if (strcmp(name, "unsubscribe") == 0) {
+        req->op = CLIENT_REQUEST_UNSUBSCRIBE;
+    } else if (strcmp(name, "list") == 0) {
+        req->op = CLIENT_REQUEST_LIST;
+        return 0;
+    } else {
+        snprintf(err, errlen, "unknown op \"%.64s\" (expected subscribe, unsubscribe or list)",
+                 name);
+        return -1;
+    }
+    return parse_channels(req, prefix, err, errlen);
+}
+
+void client_request_free(struct client_request *req)
+{
+    size_t i;
+
+    for (i = 0; i < req->nchannels; i++)
+        free(req->channels[i]);
+    free(req->channels);
+    json_decref(req->root);
+    memset(req, 0, sizeof(*req));
+}

@@ -1,0 +1,47 @@
+/* client_request.h -- one request of a WebSocket client (a text frame
+ * holding a JSON object: subscribe, unsubscribe or list), parsed and
+ * checked before anything acts on it (docs/PROTOCOL.md, part 2, "Client
+ * to gateway" and "Errors").
+ *
+ * Not here: what the gateway does with a request (client.c), the
+ * channel rules themselves (channel.h) and whether a token may see a
+ * channel (access.h). Pure logic (jansson only, no sockets), unit tested
+ * in tests/unit/test_gateway_client_request.c. */
+
+#ifndef IFMON_GATEWAY_CLIENT_REQUEST_H
+#define IFMON_GATEWAY_CLIENT_REQUEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/* Room for any error text produced here or by channel_check(). */
+#define CLIENT_REQUEST_ERROR_MAX 256
+
+enum client_request_op {
+    CLIENT_REQUEST_SUBSCRIBE,
+    CLIENT_REQUEST_UNSUBSCRIBE,
+    CLIENT_REQUEST_LIST,
+};
+
+struct client_request {
+    enum client_request_op op;
+    json_t *id;      /* the request's "id" (borrowed from root), or NULL */
+    char **channels; /* subscribe/unsubscribe: checked, duplicates removed */
+    size_t nchannels;
+    json_t *root; /* the parsed document (owned) */
+};
+
+/* Parse and check one text frame. `prefix` is redis.prefix (without the
+ * ':'). Returns 0 and fills *req, or -1 with a message for the client in
+ * err. On error req->id and req->root are still set when the frame was a
+ * JSON object with an "id", so that the error reply can echo it: call
+ * client_request_free() in both cases. */
+int client_request_parse(const char *text, size_t len, const char *prefix,
+                         struct client_request *req, char *err, size_t errlen);
+
+/* Free what client_request_parse() filled in (req itself is the
+ * caller's) and zero it. */
+void client_request_free(struct client_request *req);
+
+#endif
