@@ -17,7 +17,7 @@
 #include "log.h"
 #include "output.h"
 #include "poller.h"
-#include "publish.h"
+#include "publisher.h"
 #include "session.h"
 
 #define STATS_EVERY_MS 60000

@@ -17,7 +17,7 @@
 #include "keys.h"
 #include "log.h"
 #include "poller.h"
-#include "publish.h"
+#include "publisher.h"
 #include "util.h"
 
 #define INVENTORY_MIN_GAP_MS 1000

@@ -6,8 +6,8 @@
  * spike from a counter reset, never a made-up zero from an agent that serves
  * cached counters. */
 
-#ifndef IFMON_RATE_H
-#define IFMON_RATE_H
+#ifndef IFMON_COLLECTOR_RATE_H
+#define IFMON_COLLECTOR_RATE_H
 
 #include <stdint.h>
 

@@ -21,6 +21,9 @@
  *     it waits --drain seconds for messages still in flight, then prints one
  *     JSON line {"event":"result",...} and exits.
  *
+ * One file on purpose: a measuring stick built with one cc command, whose
+ * whole client is in view when judging what it measures.
+ *
  * Build: cc -O2 -Wall -o tests/bench/gwload tests/bench/gwload.c
  * The stdout lines are JSON, one per line; tests/bench/gateway.py reads them.
  */

@@ -6,6 +6,8 @@
  * variation's counters (initial + rate x seconds since start, optional
  * wrap), over UDP on 127.0.0.1: GetRequest, GetNextRequest, GetBulkRequest.
  * It is a test tool, not a product agent: no SNMPv3, no SET, no traps.
+ * One file on purpose: a test tool built with one cc command, read top to
+ * bottom as a request goes (datagram, BER, lookup, answer).
  *
  *   simagent --data-dir DIR --listen 127.0.0.1:PORT [--max-varbinds N]
  *            [--drop-community NAME]...

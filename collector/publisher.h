@@ -1,4 +1,4 @@
-/* publish.h -- the collector's writes to Redis: commands formatted in RESP
+/* publisher.h -- the collector's writes to Redis: commands formatted in RESP
  * and pipelined on one connection (a common/redis_link.h link on the
  * collector's loop), most of them without replies, never blocking polling.
  *
@@ -7,8 +7,8 @@
  * newest values, there is no backlog to replay). The link reconnects on
  * its own, with backoff. */
 
-#ifndef IFMON_PUBLISH_H
-#define IFMON_PUBLISH_H
+#ifndef IFMON_COLLECTOR_PUBLISHER_H
+#define IFMON_COLLECTOR_PUBLISHER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,10 +25,10 @@
  * 10) the collector's CPU from 9.00 to 8.33 ms per 1,000 samples (medians
  * of 3 alternated runs); a sample reaches Redis 20 ms after its answer at
  * most, which a display refreshed every second cannot show. */
-#define PUBLISH_FLUSH_MS 20
+#define PUBLISHER_FLUSH_MS 20
 /* Commands not acknowledged yet before samples are dropped: bounds our
  * memory when Redis stalls (about 1 KB per sample of three commands). */
-#define PUBLISH_MAX_PENDING 200000
+#define PUBLISHER_MAX_PENDING 200000
 
 struct publisher;
 
@@ -55,7 +55,7 @@ int publisher_ready(const struct publisher *pub);
 /* One interface sample: RPUSH to the history list, LTRIM it to `history`
  * entries, PUBLISH on the channel, and every so often EXPIRE the list;
  * the last three at the end of the loop iteration, without replies
- * (publish.c). Returns 0, or -1 when the sample was dropped. */
+ * (publisher.c). Returns 0, or -1 when the sample was dropped. */
 int publisher_sample(struct publisher *pub, const char *channel, size_t channel_len,
                      const char *history_key, size_t history_key_len, const char *msg,
                      size_t msg_len, int history, int expire_s);

@@ -1,4 +1,4 @@
-/* publish.c -- see publish.h. Commands are formatted here in the Redis
+/* publisher.c -- see publisher.h. Commands are formatted here in the Redis
  * protocol (RESP) into reused buffers and handed to hiredis as formatted
  * commands, so a sample costs no printf-style parsing and no allocation of
  * ours.
@@ -17,7 +17,7 @@
  * that refuses CLIENT REPLY (asked once per connection) gets every command
  * with its reply. */
 
-#include "publish.h"
+#include "publisher.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -255,7 +255,7 @@ struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *c
     pub->ctx = ctx;
     uv_check_init(loop, &pub->quiet_check);
     pub->quiet_check.data = pub;
-    ifmon_redis_link_init(&pub->link, loop, "publisher", PUBLISH_FLUSH_MS, 0, &hooks, pub);
+    ifmon_redis_link_init(&pub->link, loop, "publisher", PUBLISHER_FLUSH_MS, 0, &hooks, pub);
     ifmon_redis_link_set_target(&pub->link, cfg->host, cfg->port, cfg->password);
     return pub;
 }
@@ -272,7 +272,7 @@ int publisher_ready(const struct publisher *pub)
 
 static int can_send(struct publisher *pub, unsigned commands)
 {
-    if (!publisher_ready(pub) || pub->pending + commands > PUBLISH_MAX_PENDING) {
+    if (!publisher_ready(pub) || pub->pending + commands > PUBLISHER_MAX_PENDING) {
         pub->st.dropped++;
         return 0;
     }
