@@ -11,9 +11,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# uPlot for the page comes from npm, pinned by package-lock.json.
-RUN npm ci --no-audit --no-fund --omit=optional && web/build.sh \
-    && make all && make install DESTDIR=/out PREFIX=/usr
+# make builds the daemons and the page's chart library (uPlot, from npm,
+# pinned by package-lock.json).
+RUN make all && make install DESTDIR=/out PREFIX=/usr
 
 FROM debian:12 AS ifmon
 RUN apt-get update && apt-get install -y --no-install-recommends \

@@ -4,8 +4,11 @@
 PARTS = common config collector gateway
 ASAN_DIR = build/asan
 
+# Everything the daemons run and serve: both binaries and the page's
+# vendored chart library (web/vendor/, from npm with package-lock.json).
 all:
 	@for p in $(PARTS); do $(MAKE) -C $$p || exit 1; done
+	@web/build.sh >/dev/null
 
 # Sanitizer build (ASan + UBSan) of everything, under build/asan.
 asan:
@@ -21,7 +24,6 @@ test-deps:
 # output is "N passed, N failed".
 test: test-deps
 	@$(MAKE) all
-	@web/build.sh
 	@$(MAKE) -C tests
 	@$(MAKE) -s -C tests/sim
 	@$(MAKE) -s -C tests/fuzz
@@ -41,6 +43,13 @@ run: deps all web
 bench-collector: test-deps all
 	@$(MAKE) -s -C tests/sim
 	@/usr/bin/python3 tests/bench/collector.py --runs 3 --markdown $(BENCH_ARGS)
+
+# One device of 20,000 interfaces among 20 small ones: what a large
+# interface table costs the others (docs/RELIABILITY.md). BENCH_ARGS to
+# change it, --collector to compare binaries.
+bench-discovery: test-deps all
+	@$(MAKE) -s -C tests/sim
+	@/usr/bin/python3 tests/bench/discovery.py $(BENCH_ARGS)
 
 # 5,000 WebSocket clients x 20 of 1,000 channels published once a second;
 # see docs/BENCHMARKS.md.
@@ -91,6 +100,26 @@ valgrind: test-deps all
 	@IFMON_WRAP=tests/valgrind/memcheck.sh node tests/soak/soak.js --seconds $(VALGRIND_SECONDS) \
 	    --every 10 --devices 10 --clients 10 --churn 2
 
+# The gateway's integration tests REPEAT times in a row (default 20) on the
+# ASan build, stopping at the first failure; the last line is "N of N
+# passed" (the log of a failed run is kept in build/asan/repeat-gateway.log).
+REPEAT ?= 20
+repeat-gateway: test-deps
+	@for p in common config gateway; do $(MAKE) -s -C $$p O=$(CURDIR)/$(ASAN_DIR) SAN=1 || exit 1; done
+	@passed=0; log=$(ASAN_DIR)/repeat-gateway.log; \
+	for i in $$(seq 1 $(REPEAT)); do \
+		if IFMON_SAN=1 IFMON_GATEWAY=$(ASAN_DIR)/gateway/ifmon-gateway \
+		   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		   tests/gateway/run.sh > $$log 2>&1; then \
+			passed=$$((passed + 1)); echo "run $$i of $(REPEAT): passed"; \
+		else \
+			echo "run $$i of $(REPEAT): FAILED"; grep -E '^not ok|^# (pass|fail)' $$log; \
+			echo "(whole log: $$log)"; break; \
+		fi; \
+	done; \
+	echo "$$passed of $(REPEAT) passed"; [ $$passed -eq $(REPEAT) ]
+
 check-config: all
 	@collector/ifmon-collector --config config/examples/ifmon.example.yml --check
 
@@ -118,6 +147,6 @@ install: all
 
 clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
-	rm -rf build
+	rm -rf build web/vendor
 
-.PHONY: all web asan deps test-deps test run bench-collector check-config install bench-gateway bench-web fuzz soak valgrind bench-compare clean
+.PHONY: all web asan deps test-deps test run bench-collector bench-discovery check-config install bench-gateway bench-web fuzz soak valgrind bench-compare clean repeat-gateway

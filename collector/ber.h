@@ -8,9 +8,12 @@
  * answer is decoded in place into ber_vars, its names compared with the
  * ones asked. No allocation per poll. The bytes are those net-snmp's
  * snmp_build() writes for the same PDU, and an answer decodes to what
- * snmp_parse() gives (tests/unit/test_ber.c checks both). SNMPv3 messages
- * are authenticated and encrypted per send: they stay with net-snmp
- * (session.c). Nothing here does I/O or knows what the names mean. */
+ * snmp_parse() gives, non-canonical encodings included
+ * (tests/unit/test_ber.c checks both, tests/fuzz/fuzz_ber_netsnmp.c on any
+ * bytes; ber.c lists the two malformations it refuses that net-snmp
+ * takes). SNMPv3 messages are authenticated and encrypted per send: they
+ * stay with net-snmp (session.c). Nothing here does I/O or knows what the
+ * names mean. */
 
 #ifndef IFMON_COLLECTOR_BER_H
 #define IFMON_COLLECTOR_BER_H
@@ -35,13 +38,16 @@ struct ber_get {
 /* One varbind of an answer, as reading it needs: decoded from a datagram
  * here, or taken from net-snmp's PDU for SNMPv3 (counters.c). */
 struct ber_var {
-    unsigned char type;    /* ASN_COUNTER64, ..., SNMP_NOSUCHINSTANCE */
+    unsigned char type;    /* ASN_COUNTER64, ..., SNMP_NOSUCHINSTANCE, or net-snmp's
+                            * Opaque-wrapped ASN_OPAQUE_COUNTER64... (not numbers) */
     unsigned char asked;   /* its name is the one asked at this position */
     unsigned char numeric; /* value holds it: an unsigned type, or INTEGER >= 0 */
-    uint64_t value;        /* 32-bit types: the low 32 bits, as net-snmp */
+    uint64_t value;        /* unsigned 32-bit types: the low 32 bits; INTEGER: truncated to
+                            * 32 bits (as net-snmp does both) */
 };
 
-/* The parts of a GetResponse message read before its varbinds. */
+/* The parts of a GetResponse message read before its varbinds; the
+ * INTEGERs truncated to 32 bits, as net-snmp reads them. */
 struct ber_answer {
     long version; /* SNMP_VERSION_1 or SNMP_VERSION_2c */
     long reqid;
@@ -74,14 +80,16 @@ const unsigned char *ber_get_message(struct ber_get *g, long version, const char
                                      long reqid, size_t *len);
 
 /* Read a datagram's message header: 0 when it is a v1/v2c GetResponse
- * (a filled), -1 when it is anything else or malformed. */
+ * (a filled), -1 when it is anything else, or malformed as far as
+ * net-snmp's snmp_parse() would tell. */
 int ber_parse_answer(const unsigned char *pkt, size_t len, struct ber_answer *a);
 
 /* Decode answer a to the GET of g into vars (room for max): one entry per
  * varbind, in order, `asked` set when its name is the one the GET asked
- * at that position. Sets *n. Returns 0, or -1 when the varbind list is
- * malformed (the datagram is then dropped, as net-snmp drops what it
- * cannot parse). */
+ * at that position (compared by value, as net-snmp). Sets *n. Returns 0,
+ * or -1 when the varbind list is malformed or holds what snmp_parse()
+ * refuses (a type it does not know, an IpAddress not of 4 bytes...): the
+ * datagram is then dropped, as net-snmp drops what it cannot parse. */
 int ber_parse_varbinds(const struct ber_get *g, const struct ber_answer *a, struct ber_var *vars,
                        size_t max, size_t *n);
 

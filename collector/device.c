@@ -52,7 +52,7 @@ void device_free_ifaces(struct iface *list, size_t n)
     for (i = 0; i < n; i++) {
         free(list[i].name);
         free(list[i].descr);
-        output_iface_free(&list[i].out);
+        message_iface_free(&list[i].msg);
     }
     free(list);
 }

@@ -3,11 +3,13 @@
  * owner that writes it (the others at most read it):
  *
  *   poller.c       schedule, phase and status; the chunk plan
- *   session.c      the net-snmp session, its socket watcher and timer
+ *   session.c      the net-snmp session, its socket watcher and timer,
+ *                  the agent's address and its lookup (resolve.c), the
+ *                  SNMPv3 keys (usm_keys.c)
  *   direct_poll.c  the agent's address and each chunk's GET in flight
  *   discovery.c    the walk and the interface list (identity)
  *   counters.c     each interface's reading and rate state
- *   output.c       the Redis names and message heads, sequence numbers
+ *   message.c      the Redis names and message heads, sequence numbers
  *
  * device.c holds the few operations every part needs (the error text,
  * planning and freeing chunks and interfaces). */
@@ -24,7 +26,7 @@
 #include "config.h"
 #include "counters.h"
 #include "direct_poll.h"
-#include "output.h"
+#include "message.h"
 #include "session.h"
 
 struct poller;
@@ -53,7 +55,7 @@ struct iface {
     int loopback; /* ifType softwareLoopback(24): its speed means nothing */
 
     struct iface_reading rd; /* counters.c */
-    struct iface_out out;    /* output.c */
+    struct message_iface msg; /* message.c */
 };
 
 /* A group of interfaces polled with one GET. */
@@ -84,6 +86,8 @@ struct device {
     int open_handles; /* libuv handles not closed yet (each part counts its own) */
     int closing;      /* being removed; freed when handles are closed */
     uint64_t polls, polls_skipped, timeouts;
+    unsigned open_failures; /* session opens (lookups included) failed in a row */
+    uint64_t open_retry_ns; /* no open tried before this (backoff), uv_hrtime() clock */
 
     /* The current phase's requests, counted by whichever part does the
      * I/O; poller_phase_done() when outstanding drops to 0. */
@@ -101,7 +105,7 @@ struct device {
     struct chunk *chunks; /* poller.c (device_plan_chunks) */
     size_t nchunks;
 
-    struct device_out out; /* output.c */
+    struct message_device msg; /* message.c */
 };
 
 /* Why the device is failing (dev->error, for its state message);

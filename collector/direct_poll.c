@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 
 #include "device.h"
+#include "log.h"
 #include "poller.h"
+#include "resolve.h"
 #include "util.h"
 
 #define RX_BATCH 8    /* datagrams per recvmmsg(2) */
 #define RX_SIZE 65536 /* the largest UDP payload, and more */
 #define TX_BATCH 16   /* GETs per sendmmsg(2) */
+#define RX_ROUNDS 8   /* recvmmsg(2) calls per readable event, at most */
 
 /* RX_BATCH x RX_SIZE for recvmmsg, allocated on the first poll. */
 static unsigned char *rx_buf;
@@ -25,7 +28,16 @@ void direct_poll_init(struct device *dev, const netsnmp_transport *t)
     const netsnmp_indexed_addr_pair *pair = t->data;
 
     dev->direct.on = 0;
-    if (dev->cfg->version == CONFIG_SNMP_V3 || pair == NULL || t->data_length != sizeof(*pair))
+    if (dev->cfg->version == CONFIG_SNMP_V3)
+        return;
+    /* snmp_engine: net-snmp, the way around an agent ber.c reads badly:
+     * session.c's net-snmp PDUs, as for SNMPv3. Said at info level, since
+     * someone chose it; the usual way only at debug level. */
+    if (dev->cfg->net_snmp_polls) {
+        log_info("device %s: polls through net-snmp (snmp_engine: net-snmp)", dev->cfg->name);
+        return;
+    }
+    if (pair == NULL || t->data_length != sizeof(*pair))
         return;
     if (pair->remote_addr.sa.sa_family == AF_INET)
         dev->direct.addr_len = sizeof(struct sockaddr_in);
@@ -35,6 +47,7 @@ void direct_poll_init(struct device *dev, const netsnmp_transport *t)
         return;
     memcpy(&dev->direct.addr, &pair->remote_addr, dev->direct.addr_len);
     dev->direct.on = 1;
+    log_debug("device %s: polls through the builtin codec (snmp_engine: builtin)", dev->cfg->name);
 }
 
 static long direct_version(const struct device *dev)
@@ -82,42 +95,68 @@ static void send_batch(struct device *dev, struct chunk **chunks, size_t n)
     }
 }
 
-void direct_poll_start(struct device *dev)
+/* Send GETs of the chunks not sent yet in this poll while fewer than
+ * DIRECT_POLL_WINDOW are in flight. Not once the poll is to be replanned
+ * (an agent's tooBig): the rest would be refused too. Returns how many
+ * were sent. */
+static size_t send_more(struct device *dev)
 {
     struct chunk *batch[TX_BATCH];
     uint64_t deadline = uv_hrtime() + (uint64_t)dev->cfg->timeout_ms * 1000000u;
-    size_t i, n = 0;
+    size_t n = 0, sent = 0;
 
-    for (i = 0; i < dev->nchunks; i++) {
-        struct chunk *ch = &dev->chunks[i];
+    while (dev->direct.next_chunk < dev->nchunks && dev->outstanding < DIRECT_POLL_WINDOW &&
+           !dev->replan) {
+        struct chunk *ch = &dev->chunks[dev->direct.next_chunk++];
 
         if (counters_prepare_get(dev, ch, dev->cfg->community) < 0) {
             device_error(dev, "out of memory");
             dev->failures++;
             continue;
         }
-        ch->inflight.reqid = snmp_get_next_reqid();
         ch->inflight.tries = 1;
         ch->inflight.deadline_ns = deadline;
         dev->outstanding++;
         batch[n++] = ch;
         if (n == TX_BATCH) {
             send_batch(dev, batch, n);
+            sent += n;
             n = 0;
         }
     }
     if (n)
         send_batch(dev, batch, n);
+    return sent + n;
+}
+
+void direct_poll_start(struct device *dev)
+{
+    size_t i;
+
+    /* One request-id per chunk, taken together from net-snmp's counter
+     * (walks on the same socket use it too): consecutive, so an answer
+     * finds its chunk at once (chunk_of). */
+    for (i = 0; i < dev->nchunks; i++) {
+        dev->chunks[i].inflight.reqid = snmp_get_next_reqid();
+        dev->chunks[i].inflight.tries = 0;
+    }
+    dev->direct.reqid_base = dev->nchunks ? dev->chunks[0].inflight.reqid : 0;
+    dev->direct.next_chunk = 0;
+    send_more(dev);
 }
 
 /* The in-flight chunk whose GET has request-id reqid, or NULL. */
 static struct chunk *chunk_of(struct device *dev, long reqid)
 {
-    size_t i;
+    unsigned long i = ((unsigned long)reqid - (unsigned long)dev->direct.reqid_base) & 0x7fffffffUL;
+    size_t k;
 
-    for (i = 0; i < dev->nchunks; i++)
-        if (dev->chunks[i].inflight.tries && dev->chunks[i].inflight.reqid == reqid)
-            return &dev->chunks[i];
+    if (i < dev->nchunks && dev->chunks[i].inflight.reqid == reqid)
+        return dev->chunks[i].inflight.tries ? &dev->chunks[i] : NULL;
+    /* The counter wrapped within the block (it skips 0): look. */
+    for (k = 0; k < dev->nchunks; k++)
+        if (dev->chunks[k].inflight.tries && dev->chunks[k].inflight.reqid == reqid)
+            return &dev->chunks[k];
     return NULL;
 }
 
@@ -141,6 +180,7 @@ static void take_datagram(struct device *dev, const unsigned char *pkt, size_t l
     dev->outstanding--;
     dev->answers++;
     poller_poll_answered(dev, ch, a.errstat, vars, n);
+    send_more(dev);
     if (dev->outstanding == 0)
         poller_phase_done(dev);
 }
@@ -149,7 +189,8 @@ void direct_poll_read(struct device *dev)
 {
     struct mmsghdr msgs[RX_BATCH];
     struct iovec iov[RX_BATCH];
-    int i, r;
+    struct sockaddr_storage from[RX_BATCH];
+    int i, r, rounds = 0;
 
     if (rx_buf == NULL)
         rx_buf = ifmon_xmalloc((size_t)RX_BATCH * RX_SIZE);
@@ -158,6 +199,8 @@ void direct_poll_read(struct device *dev)
             iov[i].iov_base = rx_buf + (size_t)i * RX_SIZE;
             iov[i].iov_len = RX_SIZE;
             memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+            msgs[i].msg_hdr.msg_name = &from[i];
+            msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
         }
@@ -166,11 +209,17 @@ void direct_poll_read(struct device *dev)
         while (r < 0 && errno == EINTR);
         poller_mark_arrival(dev->poller);
         /* The device may finish its poll (and replan its chunks) on any
-         * of them; the rest then match no GET in flight. */
+         * of them; the rest then match no GET in flight. Only the agent's
+         * address may answer: the socket is not connected, and anyone who
+         * guesses a request-id could otherwise feed us counters. */
         for (i = 0; i < r && dev->phase == PHASE_POLL; i++)
-            if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC))
+            if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) &&
+                resolve_same_endpoint((const struct sockaddr *)&from[i],
+                                      (const struct sockaddr *)&dev->direct.addr))
                 take_datagram(dev, iov[i].iov_base, msgs[i].msg_len);
-    } while (r == RX_BATCH && dev->phase == PHASE_POLL);
+        /* At most RX_ROUNDS batches per wake-up: a flood waits for the
+         * next loop iteration instead of holding this one. */
+    } while (r == RX_BATCH && dev->phase == PHASE_POLL && ++rounds < RX_ROUNDS);
 }
 
 void direct_poll_expire(struct device *dev)
@@ -212,6 +261,9 @@ void direct_poll_expire(struct device *dev)
     }
     if (n)
         send_batch(dev, resend, n);
+    /* Timeouts freed room in the window. */
+    if (send_more(dev) > 0 && now + (uint64_t)dev->cfg->timeout_ms * 1000000u < next)
+        next = now + (uint64_t)dev->cfg->timeout_ms * 1000000u;
     if (dev->outstanding == 0)
         poller_phase_done(dev);
     else if (next != UINT64_MAX)

@@ -22,6 +22,8 @@ struct direct_peer {
     int on; /* polls go this way (v1/v2c over UDP) */
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    size_t next_chunk; /* the next chunk whose GET this poll sends */
+    long reqid_base;   /* chunk i's request-id is reqid_base + i (mod 2^31, 0 skipped) */
 };
 
 /* A chunk's part (device.h): its GET in flight. */
@@ -35,7 +37,15 @@ struct direct_inflight {
  * this way, and take the agent's address from t. */
 void direct_poll_init(struct device *dev, const netsnmp_transport *t);
 
-/* Send every chunk's GET; counted in dev->outstanding. */
+/* At most this many GETs of one device are in flight: an agent (and the
+ * collector's socket buffer) gets a window of requests, not a flood.
+ * Nearly every device has fewer chunks (60 varbinds each, 15 interfaces:
+ * 240 interfaces fit one window); a larger one is polled in waves, each
+ * answer sending the next GET. */
+#define DIRECT_POLL_WINDOW 16
+
+/* Send the first GETs of a poll (DIRECT_POLL_WINDOW at most; the rest as
+ * answers come); counted in dev->outstanding. */
 void direct_poll_start(struct device *dev);
 
 /* The session's socket is readable during a direct poll: read every

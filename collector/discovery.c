@@ -1,7 +1,18 @@
 /* discovery.c -- see discovery.h. The walk asks the three columns side by
  * side (RFC 3416 GETBULK with max-repetitions, or GETNEXT for SNMPv1) and
  * follows each until it leaves its column; an agent that does not move
- * forward, or more than WALK_MAX_ROWS rows, ends it. */
+ * forward, or more than WALK_MAX_ROWS rows, ends it.
+ *
+ * Everything here is linear (or n log n) in the rows walked, whatever
+ * order the agent answers in: rows are found by ifIndex through a hash
+ * index, and names are matched through sorted arrays. A device with
+ * WALK_MAX_ROWS interfaces costs the loop one pass, not n^2
+ * (docs/RELIABILITY.md has the measured figures).
+ *
+ * Names are the agent's ifName and ifDescr as UTF-8 (ifmon_utf8_or_latin1:
+ * text that is not valid UTF-8 is read as Latin-1), at most
+ * IFMON_IFNAME_MAX bytes: the same text in the channel, the messages and
+ * the inventory, and what the inventory's globs are matched against. */
 
 #include "discovery.h"
 
@@ -13,6 +24,8 @@
 #include <net-snmp/net-snmp-includes.h>
 
 #include "device.h"
+#include "json_text.h"
+#include "keys.h"
 #include "log.h"
 #include "mib.h"
 #include "poller.h"
@@ -44,27 +57,62 @@ struct walk {
     struct walk_col cols[WALK_COLS]; /* ifName, ifDescr, ifType */
     struct walk_row *rows;
     size_t nrows, cap;
+    uint32_t *index;   /* open addressing by ifIndex: row number + 1, 0 = free */
+    size_t index_size; /* a power of two, at least twice cap */
 };
 
 /* ----------------------------------------------------------------- walk */
 
-static struct walk_row *walk_row(struct walk *w, long ifindex)
+static size_t index_slot(const struct walk *w, long ifindex)
+{
+    uint64_t h = (uint64_t)ifindex * 0x9e3779b97f4a7c15ULL; /* Fibonacci hashing */
+
+    return (size_t)(h >> 32) & (w->index_size - 1);
+}
+
+/* Index every row again in a table of twice the rows' capacity. */
+static void index_rebuild(struct walk *w)
 {
     size_t i;
 
-    /* Agents return rows in ifIndex order: the row is nearly always last. */
-    for (i = w->nrows; i > 0; i--)
-        if (w->rows[i - 1].ifindex == ifindex)
-            return &w->rows[i - 1];
+    free(w->index);
+    w->index_size = 2 * w->cap;
+    w->index = ifmon_xcalloc(w->index_size, sizeof(*w->index));
+    for (i = 0; i < w->nrows; i++) {
+        size_t b = index_slot(w, w->rows[i].ifindex);
+
+        while (w->index[b])
+            b = (b + 1) & (w->index_size - 1);
+        w->index[b] = (uint32_t)(i + 1);
+    }
+}
+
+/* The row of ifindex, created when new: O(1) whatever the order the agent
+ * answers in. */
+static struct walk_row *walk_row(struct walk *w, long ifindex)
+{
+    struct walk_row *r;
+    size_t b;
+
+    if (w->index_size) {
+        for (b = index_slot(w, ifindex); w->index[b]; b = (b + 1) & (w->index_size - 1))
+            if (w->rows[w->index[b] - 1].ifindex == ifindex)
+                return &w->rows[w->index[b] - 1];
+    }
     if (w->nrows == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 64;
         w->rows = ifmon_xrealloc(w->rows, w->cap * sizeof(*w->rows));
+        index_rebuild(w);
     }
-    w->rows[w->nrows].ifindex = ifindex;
-    w->rows[w->nrows].name = NULL;
-    w->rows[w->nrows].descr = NULL;
-    w->rows[w->nrows].type = 0;
-    return &w->rows[w->nrows++];
+    r = &w->rows[w->nrows++];
+    r->ifindex = ifindex;
+    r->name = NULL;
+    r->descr = NULL;
+    r->type = 0;
+    for (b = index_slot(w, ifindex); w->index[b]; b = (b + 1) & (w->index_size - 1))
+        ;
+    w->index[b] = (uint32_t)w->nrows;
+    return r;
 }
 
 void discovery_free(struct device *dev)
@@ -79,6 +127,7 @@ void discovery_free(struct device *dev)
         free(w->rows[i].descr);
     }
     free(w->rows);
+    free(w->index);
     free(w);
     dev->walk = NULL;
 }
@@ -114,7 +163,7 @@ static int walk_take(struct walk *w, int c, const netsnmp_variable_list *v)
     row = walk_row(w, (long)v->name[v->name_length - 1]);
     slot = c == 0 ? &row->name : &row->descr;
     free(*slot);
-    *slot = ifmon_xstrndup((const char *)v->val.string, v->val_len);
+    *slot = ifmon_utf8_or_latin1((const char *)v->val.string, v->val_len, IFMON_IFNAME_MAX, NULL);
     return 1;
 }
 
@@ -228,15 +277,26 @@ static int iface_cmp_index(const void *a, const void *b)
     return (x->ifindex > y->ifindex) - (x->ifindex < y->ifindex);
 }
 
+/* Order of interfaces by name, then by their position in the list (so the
+ * first of several with one name comes first). */
+static int iface_cmp_name(const void *a, const void *b)
+{
+    const struct iface *const *x = a, *const *y = b;
+    int c = strcmp((*x)->name, (*y)->name);
+
+    return c ? c : (*x > *y) - (*x < *y);
+}
+
 /* The interfaces of the walk that the inventory asks for, each with a
- * name, no two with the same name; *n of them, unsorted. */
+ * name, in walk order; *n of them. Of several with one name the first is
+ * kept (the others are logged). */
 static struct iface *wanted_ifaces(const struct device *dev, size_t *n)
 {
     const struct config_device *c = dev->cfg;
     const struct walk *w = dev->walk;
-    struct iface *list = ifmon_xcalloc(w->nrows, sizeof(*list));
+    struct iface *list = ifmon_xcalloc(w->nrows, sizeof(*list)), **by_name;
     int has_ifx = 0;
-    size_t i, j, k = 0;
+    size_t i, j, k = 0, kept;
 
     for (i = 0; i < w->nrows; i++)
         if (w->rows[i].name && w->rows[i].name[0])
@@ -253,13 +313,6 @@ static struct iface *wanted_ifaces(const struct device *dev, size_t *n)
             name = r->descr;
         if (name == NULL || name[0] == '\0')
             continue;
-        for (j = 0; j < k && strcmp(list[j].name, name) != 0; j++)
-            ;
-        if (j < k) {
-            log_warn("device %s: interfaces %ld and %ld are both named \"%s\"; polling %ld",
-                     c->name, list[j].ifindex, r->ifindex, name, list[j].ifindex);
-            continue;
-        }
         list[k].name = ifmon_xstrdup(name);
         list[k].descr = ifmon_xstrdup(r->descr ? r->descr : "");
         list[k].ifindex = r->ifindex;
@@ -267,40 +320,118 @@ static struct iface *wanted_ifaces(const struct device *dev, size_t *n)
         list[k].rd.width = has_ifx && c->version != CONFIG_SNMP_V1 ? 64 : 32;
         k++;
     }
-    *n = k;
+    /* Duplicates by sorting pointers by name: n log n, not n^2. The first
+     * of each group is polled; the others are marked with an empty name. */
+    by_name = ifmon_xcalloc(k, sizeof(*by_name));
+    for (i = 0; i < k; i++)
+        by_name[i] = &list[i];
+    qsort(by_name, k, sizeof(*by_name), iface_cmp_name);
+    for (i = 0; i < k; i = j) {
+        for (j = i + 1; j < k && strcmp(by_name[j]->name, by_name[i]->name) == 0; j++) {
+            log_warn("device %s: interfaces %ld and %ld are both named \"%s\"; polling %ld",
+                     c->name, by_name[i]->ifindex, by_name[j]->ifindex, by_name[i]->name,
+                     by_name[i]->ifindex);
+            by_name[j]->name[0] = '\0';
+        }
+    }
+    free(by_name);
+    for (i = kept = 0; i < k; i++) {
+        if (list[i].name[0] == '\0') {
+            free(list[i].name);
+            free(list[i].descr);
+            continue;
+        }
+        list[kept++] = list[i];
+    }
+    *n = kept;
     return list;
+}
+
+static int cmp_name_key(const void *key, const void *elem)
+{
+    const struct iface *const *x = elem;
+
+    return strcmp(key, (*x)->name);
+}
+
+/* The usual rediscovery: the walk found the interfaces already polled, by
+ * name and ifIndex (list: n of them, sorted by ifIndex; old: the current
+ * ones sorted by name). Then nothing is rebuilt (names, message heads,
+ * chunks and their encoded GETs stay): only a changed ifDescr is taken
+ * over. Returns 1 when that was the case (list freed), 0 otherwise. */
+static int keep_unchanged(struct device *dev, struct iface *list, size_t n, struct iface **old)
+{
+    int descr_changed = 0;
+    size_t i;
+
+    if (n != dev->nifaces)
+        return 0;
+    for (i = 0; i < n; i++) {
+        struct iface **found = bsearch(list[i].name, old, n, sizeof(*old), cmp_name_key);
+
+        if (found == NULL || (*found)->ifindex != list[i].ifindex)
+            return 0;
+    }
+    for (i = 0; i < n; i++) {
+        struct iface *was =
+            *(struct iface **)bsearch(list[i].name, old, n, sizeof(*old), cmp_name_key);
+
+        if (strcmp(was->descr, list[i].descr) != 0) {
+            char *d = was->descr;
+
+            was->descr = list[i].descr;
+            list[i].descr = d;
+            descr_changed = 1;
+        }
+        free(list[i].name);
+        free(list[i].descr);
+    }
+    free(list);
+    dev->need_discovery = 0;
+    dev->discovered_ns = uv_hrtime();
+    if (descr_changed)
+        poller_inventory_changed(dev->poller);
+    return 1;
 }
 
 void discovery_apply(struct device *dev)
 {
     const struct config_device *c = dev->cfg;
     const char *prefix = poller_config(dev->poller)->redis.prefix;
-    size_t n, i, j, kept = 0;
-    struct iface *list = wanted_ifaces(dev, &n);
+    size_t n, i, kept = 0;
+    struct iface *list = wanted_ifaces(dev, &n), **old = ifmon_xcalloc(dev->nifaces, sizeof(*old));
     int changed;
 
     qsort(list, n, sizeof(*list), iface_cmp_index);
+    /* The interfaces polled until now, by name (no two share one). */
+    for (i = 0; i < dev->nifaces; i++)
+        old[i] = &dev->ifaces[i];
+    qsort(old, dev->nifaces, sizeof(*old), iface_cmp_name);
+    if (keep_unchanged(dev, list, n, old)) {
+        free(old);
+        return;
+    }
     changed = n != dev->nifaces;
     for (i = 0; i < n; i++) {
         struct iface *ifc = &list[i];
+        struct iface **found = bsearch(ifc->name, old, dev->nifaces, sizeof(*old), cmp_name_key);
+        const struct iface *was = found ? *found : NULL;
 
-        for (j = 0; j < dev->nifaces; j++)
-            if (strcmp(dev->ifaces[j].name, ifc->name) == 0)
-                break;
-        if (j < dev->nifaces && dev->ifaces[j].ifindex == ifc->ifindex) {
+        if (was && was->ifindex == ifc->ifindex) {
             /* The same interface: its reading and rate state go on. */
-            ifc->rd = dev->ifaces[j].rd;
-            ifc->out.seq = dev->ifaces[j].out.seq;
-            ifc->loopback = dev->ifaces[j].loopback;
+            ifc->rd = was->rd;
+            ifc->msg.seq = was->msg.seq;
+            ifc->msg.listed_speed_bps = was->msg.listed_speed_bps;
+            ifc->loopback = was->loopback;
         } else {
             changed = 1;
-            if (j < dev->nifaces) {
-                ifc->out.seq = dev->ifaces[j].out.seq;
+            if (was) {
+                ifc->msg.seq = was->msg.seq;
                 log_info("device %s: interface \"%s\" moved from ifIndex %ld to %ld", c->name,
-                         ifc->name, dev->ifaces[j].ifindex, ifc->ifindex);
+                         ifc->name, was->ifindex, ifc->ifindex);
             }
         }
-        if (output_iface_init(&ifc->out, prefix, c, ifc->name, ifc->ifindex) < 0) {
+        if (message_iface_init(&ifc->msg, prefix, c, ifc->name, ifc->ifindex) < 0) {
             log_warn("device %s: interface \"%.80s...\" (ifIndex %ld): name too long for a Redis "
                      "channel; not polled",
                      c->name, ifc->name, ifc->ifindex);
@@ -311,6 +442,7 @@ void discovery_apply(struct device *dev)
         }
         list[kept++] = *ifc;
     }
+    free(old);
     device_free_ifaces(dev->ifaces, dev->nifaces);
     dev->ifaces = list;
     dev->nifaces = kept;

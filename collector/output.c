@@ -1,7 +1,7 @@
-/* output.c -- see output.h. Samples are formatted by hand into one reused
- * buffer after the per-interface JSON head built at discovery; the
- * inventory snapshot and device states (rare, structured) are built with
- * jansson. Every key and channel name comes from common/keys.h. */
+/* output.c -- see output.h. Samples are formatted by message.c into one
+ * reused buffer; the inventory snapshot and device states (rare,
+ * structured) are built with jansson. Every key and channel name comes
+ * from common/keys.h. */
 
 #include "output.h"
 
@@ -13,7 +13,6 @@
 #include <jansson.h>
 
 #include "device.h"
-#include "json_text.h"
 #include "keys.h"
 #include "log.h"
 #include "poller.h"
@@ -37,171 +36,31 @@ struct output {
     size_t cap;
 };
 
-static const char *const oper_names[] = {
-    "unknown", "up", "down", "testing", "unknown", "dormant", "notPresent", "lowerLayerDown",
-};
-
-const char *output_oper_name(int oper)
-{
-    if (oper < 1 || oper > 7)
-        return "unknown";
-    return oper_names[oper];
-}
-
-/* ---------------------------------------------------------------- names */
-
-int output_iface_init(struct iface_out *o, const char *prefix, const struct config_device *dc,
-                      const char *name, long ifindex)
-{
-    struct ifmon_key channel, history;
-    char *qdev, *qsite, *qname;
-    size_t n;
-
-    if (ifmon_key_interface(&channel, prefix, dc->name, name) < 0 ||
-        ifmon_key_history(&history, prefix, dc->name, name) < 0) {
-        memset(o, 0, offsetof(struct iface_out, seq));
-        return -1;
-    }
-    o->channel = ifmon_xstrndup(channel.s, channel.len);
-    o->channel_len = channel.len;
-    o->history_key = ifmon_xstrndup(history.s, history.len);
-    o->history_key_len = history.len;
-    /* Agent strings need not be UTF-8: keep what can be shown. */
-    qdev = ifmon_json_quote(dc->name, strlen(dc->name), NULL, NULL);
-    qsite = ifmon_json_quote(dc->site, strlen(dc->site), NULL, NULL);
-    qname = ifmon_json_quote(name, strlen(name), NULL, NULL);
-    n = strlen(qdev) + strlen(qsite) + strlen(qname) + 96;
-    o->json_head = ifmon_xmalloc(n);
-    o->json_head_len = (size_t)snprintf(o->json_head, n,
-                                        "{\"device\":%s,\"site\":%s,\"interface\":%s,"
-                                        "\"ifindex\":%ld,",
-                                        qdev, qsite, qname, ifindex);
-    IFMON_ASSERT(o->json_head_len < n);
-    free(qdev);
-    free(qsite);
-    free(qname);
-    return 0;
-}
-
-void output_iface_free(struct iface_out *o)
-{
-    free(o->channel);
-    free(o->history_key);
-    free(o->json_head);
-    o->channel = o->history_key = o->json_head = NULL;
-}
-
-void output_device_init(struct device_out *o, const char *prefix, const struct config_device *dc)
-{
-    struct ifmon_key k;
-    int rc = ifmon_key_device(&k, prefix, dc->name);
-
-    /* The loader holds prefix and device names to IFMON_PREFIX_MAX and
-     * IFMON_NAME_MAX, far below a channel's limit. */
-    IFMON_ASSERT(rc == 0);
-    o->channel = ifmon_xstrndup(k.s, k.len);
-    o->channel_len = k.len;
-}
-
-void output_device_free(struct device_out *o)
-{
-    free(o->channel);
-    o->channel = NULL;
-}
-
-/* ------------------------------------------------------------- samples */
-
-/* Decimal digits of v at p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* v with three decimals ("1.001"), v >= 0. */
-static char *put_milli(char *p, double v)
-{
-    uint64_t m = (uint64_t)(v * 1000.0 + 0.5);
-
-    p = put_u64(p, m / 1000);
-    *p++ = '.';
-    *p++ = (char)('0' + m / 100 % 10);
-    *p++ = (char)('0' + m / 10 % 10);
-    *p++ = (char)('0' + m % 10);
-    return p;
-}
-
-static char *put_str(char *p, const char *s)
-{
-    while (*s)
-        *p++ = *s++;
-    return p;
-}
-
-/* The hot path of the collector: no printf, no allocation. Rates are
- * whole bits per second (finer is noise). */
-size_t output_format_sample(char *buf, size_t cap, const struct iface *ifc,
-                            const struct rate_result *res, double ts)
-{
-    char *p = buf + ifc->out.json_head_len;
-
-    IFMON_ASSERT(cap >= ifc->out.json_head_len + OUTPUT_NUMBERS_MAX);
-    memcpy(buf, ifc->out.json_head, ifc->out.json_head_len);
-    p = put_str(p, "\"ts\":");
-    p = put_milli(p, ts > 0 ? ts : 0);
-    if (res->status == RATE_GAP) {
-        p = put_str(p, ",\"interval\":null,\"in_bps\":null,\"out_bps\":null");
-    } else {
-        p = put_str(p, ",\"interval\":");
-        p = put_milli(p, res->interval);
-        p = put_str(p, ",\"in_bps\":");
-        p = put_u64(p, (uint64_t)(res->in_bps + 0.5));
-        p = put_str(p, ",\"out_bps\":");
-        p = put_u64(p, (uint64_t)(res->out_bps + 0.5));
-    }
-    p = put_str(p, ",\"speed_bps\":");
-    p = ifc->rd.speed_bps ? put_u64(p, ifc->rd.speed_bps) : put_str(p, "null");
-    p = put_str(p, ",\"oper\":\"");
-    p = put_str(p, output_oper_name(ifc->rd.oper));
-    p = put_str(p, "\",\"seq\":");
-    p = put_u64(p, ifc->out.seq);
-    if (res->status == RATE_GAP) {
-        p = put_str(p, ",\"gap\":\"");
-        p = put_str(p, rate_gap_name(res->gap));
-        *p++ = '"';
-    }
-    *p++ = '}';
-    return (size_t)(p - buf);
-}
-
 static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
                       const struct rate_result *res, double ts)
 {
     struct output *out = ctx;
     const struct config *cfg = poller_config(out->poller);
-    size_t need = ifc->out.json_head_len + OUTPUT_NUMBERS_MAX, len;
+    size_t need = ifc->msg.json_head_len + MESSAGE_NUMBERS_MAX, len;
     int expire = 0;
 
     if (need > out->cap) {
         out->cap = need * 2;
         out->buf = ifmon_xrealloc(out->buf, out->cap);
     }
-    ifc->out.seq++;
-    len = output_format_sample(out->buf, out->cap, ifc, res, ts);
-    if (ifc->out.seq % EXPIRE_EVERY == 1)
+    ifc->msg.seq++;
+    len = message_format_sample(out->buf, out->cap, ifc, res, ts);
+    if (ifc->msg.seq % EXPIRE_EVERY == 1)
         expire =
             (int)(((int64_t)cfg->redis.history + 2 * EXPIRE_EVERY) * dev->cfg->interval_ms / 1000) +
             60;
-    publisher_sample(out->pub, ifc->out.channel, ifc->out.channel_len, ifc->out.history_key,
-                     ifc->out.history_key_len, out->buf, len, cfg->redis.history, expire);
+    publisher_sample(out->pub, ifc->msg.channel, ifc->msg.channel_len, ifc->msg.history_key,
+                     ifc->msg.history_key_len, out->buf, len, cfg->redis.history, expire);
+    /* The snapshot lists each interface's speed: it is known from the first
+     * answer on, after discovery wrote the snapshot, and an agent may
+     * change it (autonegotiation). */
+    if (ifc->rd.speed_bps != ifc->msg.listed_speed_bps)
+        inventory_touch(out);
 }
 
 static const char *status_name(enum device_status s)
@@ -221,7 +80,7 @@ static void publish_status(struct output *out, struct device *dev, double ts)
                   dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error));
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     if (text)
-        publisher_publish(out->pub, dev->out.channel, dev->out.channel_len, text, strlen(text));
+        publisher_publish(out->pub, dev->msg.channel, dev->msg.channel_len, text, strlen(text));
     free(text);
     json_decref(j);
 }
@@ -266,10 +125,13 @@ static json_t *inventory_json(struct output *out)
         for (k = 0; k < d->nifaces; k++) {
             struct iface *f = &d->ifaces[k];
             json_t *jf = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "descr", f->descr,
-                                   "ifindex", (json_int_t)f->ifindex, "channel", f->out.channel,
-                                   "history", f->out.history_key);
+                                   "ifindex", (json_int_t)f->ifindex, "channel", f->msg.channel,
+                                   "history", f->msg.history_key);
 
-            if (jf == NULL) /* not UTF-8: leave the interface out rather than fail */
+            f->msg.listed_speed_bps = f->rd.speed_bps;
+            /* Names are UTF-8 (discovery.c); jansson refusing one anyway
+             * leaves the interface out rather than the whole snapshot. */
+            if (jf == NULL)
                 continue;
             json_object_set_new(jf, "speed_bps",
                                 f->rd.speed_bps ? json_integer((json_int_t)f->rd.speed_bps)
@@ -278,7 +140,7 @@ static json_t *inventory_json(struct output *out)
         }
         json_array_append_new(site_devs,
                               json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}", "name", d->cfg->name,
-                                        "site", d->cfg->site, "channel", d->out.channel, "status",
+                                        "site", d->cfg->site, "channel", d->msg.channel, "status",
                                         status_name(d->status), "interval",
                                         d->cfg->interval_ms / 1000.0, "interfaces", ifs));
     }

@@ -19,10 +19,12 @@
 #include "device.h"
 #include "discovery.h"
 #include "log.h"
+#include "snmpv3.h"
 #include "util.h"
 
 #define LATE_BUCKETS 20000 /* 50 us buckets: 0 .. 1 s */
 #define LATE_BUCKET_NS 50000
+#define OPEN_RETRY_SLACK_NS 5000000 /* a tick this early still retries an open */
 
 struct poller {
     uv_loop_t *loop;
@@ -149,7 +151,7 @@ static void device_start_phase(struct device *dev)
     dev->answers = 0;
     if (dev->need_probe) {
         dev->phase = PHASE_PROBE;
-        session_probe_start(dev);
+        snmpv3_probe_start(dev);
     } else if (dev->need_discovery) {
         dev->phase = PHASE_DISCOVER;
         discovery_start(dev);
@@ -232,6 +234,34 @@ static void late_record(struct poller *p, uint64_t late_ns)
         p->late_max_ns = late_ns;
 }
 
+/* The next open of a device whose open failed: its interval, doubled for
+ * each failure in a row, POLLER_OPEN_BACKOFF_MAX_MS at most (or the
+ * interval when that is longer). */
+static void device_backoff(struct device *dev)
+{
+    uint64_t cap = (uint64_t)POLLER_OPEN_BACKOFF_MAX_MS * 1000000u, delay = dev->interval_ns;
+    unsigned i;
+
+    if (cap < dev->interval_ns)
+        cap = dev->interval_ns;
+    for (i = 0; i < dev->open_failures && delay < cap; i++)
+        delay *= 2;
+    if (delay > cap)
+        delay = cap;
+    dev->open_failures++;
+    dev->open_retry_ns = uv_hrtime() + delay;
+    log_debug("device %s: open failed %u times in a row; next try in %.1f s", dev->cfg->name,
+              dev->open_failures, (double)delay / 1e9);
+}
+
+void poller_session_failed(struct device *dev)
+{
+    if (dev->closing)
+        return;
+    device_backoff(dev);
+    device_set_status(dev, DEVICE_DOWN, dev->error);
+}
+
 /* The schedule: fire at due_ns, then every interval. A tick that finds
  * the previous work still in flight skips this poll; no other device is
  * affected by a slow one. */
@@ -248,18 +278,45 @@ static void device_tick(uv_timer_t *t)
     dev->due_ns = next;
     device_arm_tick(dev);
 
-    if (!session_is_open(dev) && session_open(dev) < 0) {
-        device_set_status(dev, DEVICE_DOWN, dev->error);
-        return;
+    if (session_is_open(dev)) {
+        dev->open_failures = 0;
+        /* A lookup moved the agent: reopen there before the next poll. */
+        if (dev->phase == PHASE_IDLE && session_follow(dev) == SESSION_OPEN_FAILED) {
+            poller_session_failed(dev);
+            return;
+        }
+    }
+    if (!session_is_open(dev)) {
+        /* Waiting for a lookup or a key, or backing off: nothing to do.
+         * Ticks come up to a millisecond early (device_arm_tick), hence
+         * the few milliseconds of slack. */
+        if (session_opening(dev) || now + OPEN_RETRY_SLACK_NS < dev->open_retry_ns)
+            return;
+        switch (session_open(dev)) {
+        case SESSION_OPEN_FAILED:
+            poller_session_failed(dev);
+            return;
+        case SESSION_OPEN_PENDING:
+            return;
+        case SESSION_OPEN_DONE:
+            break;
+        }
     }
     if (dev->phase != PHASE_IDLE) {
         dev->polls_skipped++;
         p->skipped++;
         return;
     }
-    if (dev->cfg->rediscover_ms > 0 && dev->discovered_ns &&
-        now - dev->discovered_ns >= (uint64_t)dev->cfg->rediscover_ms * 1000000u)
-        dev->need_discovery = 1;
+    if (dev->cfg->rediscover_ms > 0) {
+        uint64_t every = (uint64_t)dev->cfg->rediscover_ms * 1000000u;
+
+        if (dev->discovered_ns && now - dev->discovered_ns >= every)
+            dev->need_discovery = 1;
+        /* Follow a changed DNS record, also for a device that never
+         * answered (so never discovered) at the address it had. */
+        if (now >= dev->sess.resolved_ns + every)
+            session_refresh_address(dev);
+    }
     dev->polls++;
     p->polls++;
     p->now_wall = 0;
@@ -277,7 +334,7 @@ static void on_handle_closed(uv_handle_t *h)
     device_free_ifaces(dev->ifaces, dev->nifaces);
     device_free_chunks(dev);
     discovery_free(dev);
-    output_device_free(&dev->out);
+    message_device_free(&dev->msg);
     free(dev);
 }
 
@@ -300,13 +357,15 @@ static struct device *device_create(struct poller *p, const struct config_device
     dev->need_discovery = 1;
     dev->max_varbinds = c->max_varbinds;
     dev->interval_ns = (uint64_t)c->interval_ms * 1000000u;
-    output_device_init(&dev->out, p->cfg->redis.prefix, c);
+    message_device_init(&dev->msg, p->cfg->redis.prefix, c);
     uv_timer_init(p->loop, &dev->tick);
     dev->tick.data = dev;
     dev->open_handles = 1;
     session_init(dev, p->loop);
-    if (session_open(dev) < 0)
+    if (session_open(dev) == SESSION_OPEN_FAILED) {
         log_warn("device %s: %s (will retry)", c->name, dev->error);
+        device_backoff(dev);
+    }
     dev->due_ns = uv_hrtime() + first_delay_ns;
     device_arm_tick(dev);
     return dev;
@@ -340,6 +399,14 @@ void poller_apply(struct poller *p, struct config *cfg)
                 config_device_equal(d->cfg, &cfg->devices[i])) {
                 d->cfg = &cfg->devices[i];
                 next[i] = d;
+                /* A reload is also when an operator expects a changed
+                 * DNS record to be followed, or a fixed one retried. */
+                if (session_is_open(d)) {
+                    session_refresh_address(d);
+                } else {
+                    d->open_failures = 0;
+                    d->open_retry_ns = 0;
+                }
                 p->devices[j] = NULL;
                 kept++;
                 break;

@@ -21,6 +21,11 @@
 #include "config.h"
 #include "rate.h"
 
+/* A device whose session cannot be opened (or whose name cannot be
+ * looked up) is tried again after its interval, then twice as long after
+ * each failure in a row, up to this (or its interval, when longer). */
+#define POLLER_OPEN_BACKOFF_MAX_MS 60000
+
 struct poller;
 struct device;
 struct iface;
@@ -57,7 +62,10 @@ struct poller *poller_create(uv_loop_t *loop, const struct poller_hooks *hooks);
  * previous one is freed). Devices whose entry did not change keep their
  * session, interfaces and rate state; the others are closed or opened. New
  * devices' first polls are spread over their interval. A device whose
- * session cannot be opened now is retried on its schedule. */
+ * session cannot be opened now is retried with a backoff
+ * (poller_session_failed()). Kept devices look their host name up again
+ * (session_refresh_address()), and one still failing to open is tried
+ * again at its next tick. */
 void poller_apply(struct poller *p, struct config *cfg);
 
 /* The devices currently polled, in inventory order. */
@@ -94,6 +102,11 @@ void poller_poll_failed(struct device *dev, struct chunk *ch, enum rate_gap gap)
 
 /* A request got no answer after its retries. */
 void poller_count_timeout(struct device *dev);
+
+/* The device's session could not be opened, or its host name not looked
+ * up (dev->error says why): the device is down, and the open is tried
+ * again after a backoff, POLLER_OPEN_BACKOFF_MAX_MS at most. */
+void poller_session_failed(struct device *dev);
 
 /* Room for an answer of n varbinds, reused from one answer to the next. */
 struct ber_var *poller_vars(struct poller *p, size_t n);

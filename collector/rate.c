@@ -57,12 +57,14 @@ static uint64_t counter_delta(uint64_t now, uint64_t then, int width)
 }
 
 /* A rate no interface of this speed can carry: a counter discontinuity
- * (RFC 2863 ifCounterDiscontinuityTime) that looks like a wrap. */
+ * (RFC 2863 ifCounterDiscontinuityTime) that looks like a wrap. Without a
+ * known speed, no interface at all can carry it (over a very short span a
+ * Counter64 jump would otherwise give any number, even past 2^64). */
 static int over_speed(const struct rate_sample *s, double in_bps, double out_bps)
 {
-    double limit = (double)s->speed_bps * RATE_OVER_SPEED_FACTOR;
+    double limit = s->speed_bps > 0 ? (double)s->speed_bps * RATE_OVER_SPEED_FACTOR : RATE_MAX_BPS;
 
-    return s->speed_bps > 0 && (in_bps > limit || out_bps > limit);
+    return in_bps > limit || out_bps > limit;
 }
 
 void rate_reset(struct rate_state *st)

@@ -13,6 +13,9 @@
 
 /* A rate above this share of the interface speed is a discontinuity. */
 #define RATE_OVER_SPEED_FACTOR 1.2
+/* The same for an interface whose speed is unknown: no interface carries
+ * 100 Tb/s (the largest ports are 1.6 Tb/s, aggregates a few of them). */
+#define RATE_MAX_BPS 1e14
 
 /* The smallest span that is held for an agent serving cached counters. */
 #define RATE_HOLD_MIN_NS 5000000000ULL
@@ -28,7 +31,7 @@ enum rate_gap {
     RATE_GAP_FIRST,          /* nothing to compare with yet */
     RATE_GAP_COUNTER_RESET,  /* a Counter64 went backwards */
     RATE_GAP_AGENT_RESTART,  /* sysUpTime went backwards */
-    RATE_GAP_OVER_SPEED,     /* above RATE_OVER_SPEED_FACTOR x speed */
+    RATE_GAP_OVER_SPEED,     /* above RATE_OVER_SPEED_FACTOR x speed, or RATE_MAX_BPS */
     RATE_GAP_CLOCK_MISMATCH, /* arrival delta and sysUpTime delta disagree */
     RATE_GAP_NO_DATA,        /* the agent returned no counter */
     RATE_GAP_TIMEOUT,        /* no answer to the poll (after retries) */

@@ -132,3 +132,36 @@ char *ifmon_json_quote(const char *s, size_t len, size_t *out_len, size_t *repla
         *out_len = n;
     return out;
 }
+
+char *ifmon_utf8_or_latin1(const char *s, size_t len, size_t max, int *converted)
+{
+    const char *nul = memchr(s, '\0', len);
+    size_t n = nul ? (size_t)(nul - s) : len, i, o = 0;
+    char *out;
+
+    if (converted)
+        *converted = 0;
+    if (ifmon_utf8_valid_prefix(s, n) == n) {
+        /* Valid: cut at a character boundary. */
+        n = n > max ? ifmon_utf8_valid_prefix(s, max) : n;
+        return ifmon_xstrndup(s, n);
+    }
+    if (converted)
+        *converted = 1;
+    out = ifmon_xmalloc(2 * n + 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80 ? 1 : 2;
+
+        if (o + need > max)
+            break;
+        if (c < 0x80) {
+            out[o++] = (char)c;
+        } else { /* U+0080 .. U+00FF */
+            out[o++] = (char)(0xc0 | (c >> 6));
+            out[o++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    out[o] = '\0';
+    return out;
+}

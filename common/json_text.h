@@ -32,4 +32,15 @@ char *ifmon_json_quote(const char *s, size_t len, size_t *out_len, size_t *repla
  * UTF-8 and does not cut a character. */
 size_t ifmon_utf8_valid_prefix(const char *s, size_t len);
 
+/* An agent's text (an ifName, an ifDescr: SNMP DisplayString, RFC 2579,
+ * says ASCII, and older gear sends its own 8-bit character set) as UTF-8
+ * for names, channels and messages: the bytes before the first NUL of s
+ * (len bytes at most), kept when they are valid UTF-8, otherwise read as
+ * ISO 8859-1 (Latin-1, which every byte is) and converted; either way cut
+ * at a character boundary to at most max bytes. A new string (caller
+ * frees); *converted (if not NULL) says whether it was read as Latin-1.
+ * The mapping is one-to-one on each side: two different names of one
+ * kind never give the same text. */
+char *ifmon_utf8_or_latin1(const char *s, size_t len, size_t max, int *converted);
+
 #endif

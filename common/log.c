@@ -46,9 +46,44 @@ static const char *level_name(int level)
     }
 }
 
+/* Copy the message to out (room for cap bytes, cap > 4) with every
+ * control character escaped (\n, \r, \t, \xNN), so that text an agent or
+ * a client supplied (an interface name, a channel) can neither end the
+ * line nor forge another one in the journal. Returns the length written;
+ * a message that does not fit is cut at an escape's boundary. */
+static size_t escape_controls(char *out, size_t cap, const char *msg)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+
+    for (; *msg; msg++) {
+        unsigned char c = (unsigned char)*msg;
+        char esc[4];
+        size_t n = 1;
+
+        esc[0] = (char)c;
+        if (c == '\n' || c == '\r' || c == '\t') {
+            esc[0] = '\\';
+            esc[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+            n = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[c >> 4];
+            esc[3] = hex[c & 0xf];
+            n = 4;
+        }
+        if (o + n > cap)
+            break;
+        memcpy(out + o, esc, n);
+        o += n;
+    }
+    return o;
+}
+
 void ifmon_log_msg(int level, const char *fmt, ...)
 {
-    char line[2048];
+    char line[2048], msg[2048];
     size_t len = 0;
     va_list ap;
     int n;
@@ -68,12 +103,13 @@ void ifmon_log_msg(int level, const char *fmt, ...)
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (int)(tv.tv_usec / 1000), log_ident, (int)getpid(), level_name(level));
     }
-    len = n > 0 ? (size_t)n : 0;
+    len = n > 0 && (size_t)n < sizeof(line) / 2 ? (size_t)n : 0;
     va_start(ap, fmt);
-    n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
+    n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (n > 0)
-        len += (size_t)n < sizeof(line) - len - 1 ? (size_t)n : sizeof(line) - len - 2;
+    if (n < 0)
+        msg[0] = '\0';
+    len += escape_controls(line + len, sizeof(line) - len - 1, msg);
     line[len++] = '\n';
     if (write(STDERR_FILENO, line, len) < 0) {
         /* Nowhere left to report a failing stderr. */

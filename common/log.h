@@ -4,7 +4,10 @@
  * Under systemd (JOURNAL_STREAM set) lines carry the "<N>" priority prefix of
  * sd-daemon(3), which journald turns into the entry's priority, and no
  * timestamp (journald adds its own). Elsewhere a line is
- * "2026-11-25T06:40:00.123Z ifmon-collector[123]: warning: message". */
+ * "2026-11-25T06:40:00.123Z ifmon-collector[123]: warning: message".
+ *
+ * A message is always one line: control characters in it (an agent's
+ * interface name, a client's channel) are written as \n, \t, \xNN. */
 
 #ifndef IFMON_LOG_H
 #define IFMON_LOG_H

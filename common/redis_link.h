@@ -3,7 +3,7 @@
  * one log line per distinct failure rather than one per retry.
  *
  * Every Redis connection of both daemons is a link: the collector's
- * publisher (collector/publish.c) and the gateway's subscriber and query
+ * publisher (collector/publisher.c) and the gateway's subscriber and query
  * connections (gateway/pubsub.c). What a link carries, and what must be
  * redone after a reconnection, is its owner's business, through the hooks.
  *

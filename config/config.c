@@ -8,6 +8,8 @@
 
 #include "config_loader.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,16 +27,20 @@ enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, NSECT };
 
 static const char *const top_keys[] = {"redis", "defaults", "devices", "gateway", NULL};
 static const char *const redis_keys[] = {"host", "port", "password", "prefix", "history", NULL};
-static const char *const gateway_keys[] = {"listen",       "web_root",  "allowed_origins",
-                                           "token",        "tokens",    "max_connections",
-                                           "max_channels", "max_frame", NULL};
+static const char *const gateway_keys[] = {
+    "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
+    "max_frame",
+    /* hostile clients: the Host check and who may read /metrics */
+    "hosts", "metrics_listen", "metrics_token", NULL};
 static const char *const token_keys[] = {"token", "channels", NULL};
 
 /* `gateway:` is read after `redis:`, whose prefix the tokens' channels
  * must start with. */
 struct gateway_ctx {
     struct config_gateway *g;
-    const char *prefix; /* redis.prefix */
+    const char *prefix;        /* redis.prefix */
+    enum config_reader reader; /* the gateway checks what only it uses (CONFIG_TOKEN_MIN) */
+    yaml_node_t *metrics_node; /* where metrics_listen or metrics_token was */
 };
 
 /* One entry of gateway.tokens. */
@@ -43,6 +49,9 @@ struct token_ctx {
     const char *prefix;      /* redis.prefix */
     yaml_node_t *token_node; /* where `token:` was, for messages */
 };
+
+static int token_too_short(struct config_loader *ld, yaml_node_t *at, const char *what,
+                           const char *token);
 
 /* -------------------------------------------------------------- redis */
 
@@ -85,6 +94,120 @@ static void redis_pair(struct config_loader *ld, const char *key, yaml_node_t *v
 
 /* ------------------------------------------------------------ gateway */
 
+/* A host name (RFC 1123 section 2.1): labels of letters, digits and '-',
+ * 1 to 63 bytes, not starting or ending with '-', at most 253 bytes in all;
+ * the last label not all digits (RFC 3696 section 2), so that "1.2.3.4.5"
+ * is neither an address nor a name. An interface name such as "eth0"
+ * passes too (libwebsockets binds to an interface's address). */
+static int is_host_name(const char *s, size_t len)
+{
+    size_t i, label = 0;
+    int digits_only = 1;
+
+    if (len == 0 || len > 253)
+        return 0;
+    for (i = 0; i <= len; i++) {
+        char c = i < len ? s[i] : '.';
+
+        if (c == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return 0;
+            if (i == len && digits_only)
+                return 0;
+            label = 0;
+            digits_only = 1;
+            continue;
+        }
+        if (!(isalnum((unsigned char)c) || c == '-') || (label == 0 && c == '-'))
+            return 0;
+        if (!isdigit((unsigned char)c))
+            digits_only = 0;
+        label++;
+    }
+    return 1;
+}
+
+/* gateway.listen, strictly: "HOST:PORT" with HOST an IPv4 address or a
+ * name, or "[IPV6]:PORT"; the port is required (1 to 65535, digits only).
+ * Returns 0 with a new *host (without brackets) and *port, or -1 with
+ * what is wrong in why. config_parse_address() is the lenient syntax of
+ * device addresses (a port may be left out there). */
+static int parse_listen(const char *text, char **host, int *port, const char **why)
+{
+    const char *h = text, *colon, *p;
+    size_t hlen;
+    long n = 0;
+    char buf[INET6_ADDRSTRLEN + 1];
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+
+        if (close == NULL) {
+            *why = "a '[' without ']'";
+            return -1;
+        }
+        h = text + 1;
+        hlen = (size_t)(close - h);
+        if (hlen == 0 || hlen >= sizeof(buf)) {
+            *why = "not an IPv6 address between '[' and ']'";
+            return -1;
+        }
+        memcpy(buf, h, hlen);
+        buf[hlen] = '\0';
+        if (inet_pton(AF_INET6, buf, addr) != 1) {
+            *why = "not an IPv6 address between '[' and ']'";
+            return -1;
+        }
+        if (close[1] != ':') {
+            *why = close[1] ? "expected ':' and a port after ']'" : "a port is required";
+            return -1;
+        }
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL) {
+            *why = "a port is required";
+            return -1;
+        }
+        if (strchr(text, ':') != colon) {
+            *why = "an IPv6 address is written in brackets: \"[ADDRESS]:PORT\"";
+            return -1;
+        }
+        hlen = (size_t)(colon - text);
+        if (hlen == 0) {
+            *why = "the host is missing";
+            return -1;
+        }
+        if (strspn(text, "0123456789.") == hlen) {
+            /* Only digits and dots: it must be an IPv4 address. */
+            int ok = hlen < sizeof(buf);
+
+            if (ok) {
+                memcpy(buf, text, hlen);
+                buf[hlen] = '\0';
+                ok = inet_pton(AF_INET, buf, addr) == 1;
+            }
+            if (!ok) {
+                *why = "not an IPv4 address";
+                return -1;
+            }
+        } else if (!is_host_name(text, hlen)) {
+            *why = "the host is neither an IP address nor a host name";
+            return -1;
+        }
+    }
+    p = colon + 1;
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p) || strlen(p) > 5 ||
+        (n = strtol(p, NULL, 10)) < 1 || n > 65535) {
+        *why = "the port must be a number from 1 to 65535";
+        return -1;
+    }
+    *host = ifmon_xstrndup(h, hlen);
+    *port = (int)n;
+    return 0;
+}
+
 static void token_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
 {
     struct token_ctx *tc = arg;
@@ -118,7 +241,7 @@ static void token_pair(struct config_loader *ld, const char *key, yaml_node_t *v
 }
 
 static void load_tokens(struct config_loader *ld, yaml_node_t *seq, struct config_gateway *g,
-                        const char *prefix)
+                        const char *prefix, enum config_reader reader)
 {
     yaml_node_item_t *it;
     size_t n, j;
@@ -133,6 +256,7 @@ static void load_tokens(struct config_loader *ld, yaml_node_t *seq, struct confi
         yaml_node_t *map = yaml_document_get_node(&ld->doc, *it);
         struct config_token *t = &g->tokens[g->ntokens];
         struct token_ctx tc = {.t = t, .prefix = prefix};
+        size_t problems = ld->nerrors;
 
         if (map == NULL || map->type != YAML_MAPPING_NODE) {
             config_problem(ld, map, "tokens: expected a mapping (token:, channels:)");
@@ -157,7 +281,97 @@ static void load_tokens(struct config_loader *ld, yaml_node_t *seq, struct confi
                                g->tokens[j].line);
                 break;
             }
+        /* One problem per entry: a weak token is worth saying once the
+         * entry is otherwise right. */
+        if (reader == CONFIG_READER_GATEWAY && ld->nerrors == problems)
+            token_too_short(ld, tc.token_node, "tokens", t->token);
     }
+}
+
+/* The gateway's rule for a token it accepts (CONFIG_TOKEN_MIN): report a
+ * shorter one at `at`. 1 when reported. */
+static int token_too_short(struct config_loader *ld, yaml_node_t *at, const char *what,
+                           const char *token)
+{
+    size_t len = strlen(token);
+
+    if (len >= CONFIG_TOKEN_MIN)
+        return 0;
+    config_problem(ld, at,
+                   "%s: a token of %zu characters is too easy to guess; use at least %d "
+                   "(e.g. the output of `openssl rand -base64 24`)",
+                   what, len, CONFIG_TOKEN_MIN);
+    return 1;
+}
+
+/* gateway.hosts: host names or IP addresses (an IPv6 one with or without
+ * brackets), kept lower case, without brackets and without a trailing
+ * '.', as access_host_allowed() compares them. */
+static void load_hosts(struct config_loader *ld, yaml_node_t *v, struct config_gateway *g)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    yaml_node_item_t *it;
+    char **list;
+    size_t n, i, j;
+
+    if (config_get_string_list(ld, v, "hosts", &list, &n) < 0)
+        return;
+    for (i = 0, it = v->data.sequence.items.start; i < n; i++, it++) {
+        char *h = list[i];
+        size_t len = strlen(h);
+
+        if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
+            memmove(h, h + 1, len - 2);
+            h[len -= 2] = '\0';
+        }
+        if (len > 1 && h[len - 1] == '.')
+            h[--len] = '\0';
+        for (j = 0; j < len; j++)
+            h[j] = (char)tolower((unsigned char)h[j]);
+        if (inet_pton(AF_INET, h, addr) != 1 && inet_pton(AF_INET6, h, addr) != 1 &&
+            !is_host_name(h, len))
+            config_problem(ld, yaml_document_get_node(&ld->doc, *it),
+                           "hosts: \"%s\" is neither a host name nor an IP address", list[i]);
+    }
+    config_free_list(g->hosts, g->nhosts);
+    g->hosts = list;
+    g->nhosts = n;
+}
+
+/* "true" or "false" (YAML 1.2 core schema), into *out. */
+static void get_bool(struct config_loader *ld, yaml_node_t *v, const char *key, int *out)
+{
+    char *s;
+
+    if (config_get_string(ld, v, key, &s) < 0)
+        return;
+    if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)
+        *out = strcmp(s, "true") == 0;
+    else
+        config_problem(ld, v, "%s: expected true or false, not \"%s\"", key, s);
+    free(s);
+}
+
+/* What holds between gateway keys, once the section is read. */
+static void check_gateway(struct config_loader *ld, yaml_node_t *sect, struct gateway_ctx *gc)
+{
+    const struct config_gateway *g = gc->g;
+    size_t i;
+
+    for (i = 0; i < g->ntokens; i++)
+        if (g->tokens[i].token && strcmp(g->tokens[i].token, g->token) == 0)
+            config_problem(ld, sect,
+                           "gateway: the tokens entry at line %d repeats gateway.token, "
+                           "which already sees every channel",
+                           g->tokens[i].line);
+    if (g->metrics_token && g->token[0] == '\0')
+        config_problem(ld, gc->metrics_node ? gc->metrics_node : sect,
+                       "metrics_token: true needs gateway.token, the token /metrics asks for");
+    if (g->metrics_port && g->metrics_port == g->listen_port &&
+        strcmp(g->metrics_host, g->listen_host) == 0)
+        config_problem(ld, gc->metrics_node ? gc->metrics_node : sect,
+                       "metrics_listen: the same address as listen; leave it out to serve "
+                       "/metrics there");
 }
 
 static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
@@ -167,7 +381,12 @@ static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t 
     char *s;
 
     if (strcmp(key, "tokens") == 0) {
-        load_tokens(ld, v, g, gc->prefix);
+        load_tokens(ld, v, g, gc->prefix, gc->reader);
+    } else if (strcmp(key, "hosts") == 0) {
+        load_hosts(ld, v, g);
+    } else if (strcmp(key, "metrics_token") == 0) {
+        get_bool(ld, v, key, &g->metrics_token);
+        gc->metrics_node = v;
     } else if (strcmp(key, "max_connections") == 0) {
         config_get_int(ld, v, key, 1, 1000000, &g->max_connections);
     } else if (strcmp(key, "max_channels") == 0) {
@@ -184,20 +403,28 @@ static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t 
             g->nallowed_origins = n;
         }
     } else if (config_get_string(ld, v, key, &s) == 0) {
-        if (strcmp(key, "listen") == 0) {
+        if (strcmp(key, "listen") == 0 || strcmp(key, "metrics_listen") == 0) {
+            const char *why = "";
             char *host;
             int port;
 
-            if (config_parse_address(s, 8080, &host, &port) < 0) {
-                config_problem(ld, v, "listen: \"%s\" is not host:port", s);
-            } else {
+            if (parse_listen(s, &host, &port, &why) < 0) {
+                config_problem(ld, v, "%s: \"%s\" is not HOST:PORT or [IPV6]:PORT: %s", key, s,
+                               why);
+            } else if (strcmp(key, "listen") == 0) {
                 config_set_string(&g->listen_host, host);
                 g->listen_port = port;
+            } else {
+                config_set_string(&g->metrics_host, host);
+                g->metrics_port = port;
+                gc->metrics_node = v;
             }
             free(s);
         } else if (strcmp(key, "web_root") == 0) {
             config_set_string(&g->web_root, s);
         } else {
+            if (gc->reader == CONFIG_READER_GATEWAY && s[0] != '\0')
+                token_too_short(ld, v, "token", s);
             config_set_string(&g->token, s);
         }
     }
@@ -220,7 +447,7 @@ static void config_defaults(struct config *cfg)
     cfg->gateway.max_frame = 65536;
 }
 
-static void load_document(struct config_loader *ld, struct config *cfg)
+static void load_document(struct config_loader *ld, struct config *cfg, enum config_reader reader)
 {
     yaml_node_t *root = yaml_document_get_root_node(&ld->doc), *sect[NSECT] = {0};
     struct config_gateway *g = &cfg->gateway;
@@ -256,24 +483,24 @@ static void load_document(struct config_loader *ld, struct config *cfg)
     if (sect[SECT_REDIS] && config_is_mapping(ld, sect[SECT_REDIS], "redis"))
         config_each_pair(ld, sect[SECT_REDIS], "redis", redis_keys, redis_pair, &cfg->redis);
     if (sect[SECT_GATEWAY] && config_is_mapping(ld, sect[SECT_GATEWAY], "gateway")) {
-        config_each_pair(ld, sect[SECT_GATEWAY], "gateway", gateway_keys, gateway_pair,
-                         &(struct gateway_ctx){.g = g, .prefix = cfg->redis.prefix});
-        for (i = 0; i < g->ntokens; i++)
-            if (g->tokens[i].token && strcmp(g->tokens[i].token, g->token) == 0)
-                config_problem(ld, sect[SECT_GATEWAY],
-                               "gateway: the tokens entry at line %d repeats gateway.token, "
-                               "which already sees every channel",
-                               g->tokens[i].line);
+        struct gateway_ctx gc = {.g = g, .prefix = cfg->redis.prefix, .reader = reader};
+
+        config_each_pair(ld, sect[SECT_GATEWAY], "gateway", gateway_keys, gateway_pair, &gc);
+        check_gateway(ld, sect[SECT_GATEWAY], &gc);
     }
-    config_load_devices(ld, sect[SECT_DEFAULTS], sect[SECT_DEVICES], cfg);
+    /* The gateway polls nothing: what these sections say is not its
+     * business, and a problem there must not stop it. */
+    if (reader != CONFIG_READER_GATEWAY)
+        config_load_devices(ld, sect[SECT_DEFAULTS], sect[SECT_DEVICES], cfg);
 }
 
 /* ---------------------------------------------------------------- API */
 
-struct config *config_load_buffer(const char *name, const char *text, size_t len,
-                                  struct config_errors *errs)
+struct config *config_load_buffer_for(const char *name, const char *text, size_t len,
+                                      enum config_reader reader, struct config_errors *errs)
 {
     struct config_loader ld = {.file = name, .errs = errs};
+    size_t first = errs->count;
     yaml_parser_t parser;
     struct config *cfg;
 
@@ -299,9 +526,10 @@ struct config *config_load_buffer(const char *name, const char *text, size_t len
         config_free(cfg);
         return NULL;
     }
-    load_document(&ld, cfg);
+    load_document(&ld, cfg, reader);
     yaml_document_delete(&ld.doc);
     yaml_parser_delete(&parser);
+    config_problems_sort(&ld, first);
     if (ld.nerrors) {
         config_free(cfg);
         return NULL;
@@ -309,7 +537,14 @@ struct config *config_load_buffer(const char *name, const char *text, size_t len
     return cfg;
 }
 
-struct config *config_load(const char *path, struct config_errors *errs)
+struct config *config_load_buffer(const char *name, const char *text, size_t len,
+                                  struct config_errors *errs)
+{
+    return config_load_buffer_for(name, text, len, CONFIG_READER_ALL, errs);
+}
+
+struct config *config_load_for(const char *path, enum config_reader reader,
+                               struct config_errors *errs)
 {
     struct config_loader ld = {.file = path, .errs = errs};
     struct config *cfg = NULL;
@@ -338,17 +573,22 @@ struct config *config_load(const char *path, struct config_errors *errs)
         config_problem_at(&ld, NULL, "cannot read: %s", strerror(errno));
         goto out;
     }
-    cfg = config_load_buffer(path, text, len, errs);
+    cfg = config_load_buffer_for(path, text, len, reader, errs);
 out:
     free(text);
     fclose(f);
     return cfg;
 }
 
-struct config *config_load_reported(const char *path, int as_log)
+struct config *config_load(const char *path, struct config_errors *errs)
+{
+    return config_load_for(path, CONFIG_READER_ALL, errs);
+}
+
+struct config *config_load_reported_for(const char *path, enum config_reader reader, int as_log)
 {
     struct config_errors errs = {0};
-    struct config *cfg = config_load(path, &errs);
+    struct config *cfg = config_load_for(path, reader, &errs);
     size_t i;
 
     for (i = 0; i < errs.count; i++) {
@@ -359,6 +599,11 @@ struct config *config_load_reported(const char *path, int as_log)
     }
     config_errors_free(&errs);
     return cfg;
+}
+
+struct config *config_load_reported(const char *path, int as_log)
+{
+    return config_load_reported_for(path, CONFIG_READER_ALL, as_log);
 }
 
 void config_free(struct config *cfg)
@@ -382,6 +627,8 @@ void config_free(struct config *cfg)
         config_free_list(cfg->gateway.tokens[i].channels, cfg->gateway.tokens[i].nchannels);
     }
     free(cfg->gateway.tokens);
+    config_free_list(cfg->gateway.hosts, cfg->gateway.nhosts);
+    free(cfg->gateway.metrics_host);
     free(cfg->path);
     free(cfg);
 }

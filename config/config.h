@@ -56,6 +56,8 @@ enum config_priv_proto {
 #define CONFIG_DEFAULT_SNMP_PORT 161
 #define CONFIG_DEFAULT_REDIS_PORT 6379
 #define CONFIG_DEFAULT_HISTORY 300
+/* The longest community net-snmp reads in an answer (COMMUNITY_MAX_LEN). */
+#define CONFIG_COMMUNITY_MAX 256
 
 /* The fields of one polled device, listed once: struct config_device, and
  * the copy, free and comparison in config/config_device.c, are all
@@ -75,6 +77,7 @@ enum config_priv_proto {
     STR(host)                     /* address without port or brackets */                           \
     INT(port)                     /* UDP port, default 161 */                                      \
     INT(version)                  /* enum config_snmp_version */                                   \
+    INT(net_snmp_polls)           /* snmp_engine: 1 net-snmp's PDUs, 0 builtin (ber.c); v1/v2c */  \
     STR(community)                /* v1/v2c community (default "public") */                        \
     INT(interval_ms)              /* poll interval */                                              \
     INT(timeout_ms)               /* per-request timeout */                                        \
@@ -121,8 +124,8 @@ struct config_token {
 };
 
 struct config_gateway {
-    char *listen_host; /* default 127.0.0.1 */
-    int listen_port;   /* default 8080 */
+    char *listen_host; /* default 127.0.0.1: an IPv4 or IPv6 literal (without brackets) or a name */
+    int listen_port;   /* default 8080; `listen:` must give it ("host:port", "[v6]:port") */
     char *web_root;    /* default "web/" (relative to the working dir) */
     char **allowed_origins;
     size_t nallowed_origins;     /* 0 = only the gateway's own origin */
@@ -132,7 +135,18 @@ struct config_gateway {
     int max_connections;         /* default 10000 */
     int max_channels;            /* per connection, default 256 */
     int max_frame;               /* bytes per client frame, default 65536 */
+    /* Hostile clients (docs/PROTOCOL.md part 2, "HTTP endpoints"). */
+    char **hosts;       /* names the Host header may give; 0 = the defaults (http.c) */
+    size_t nhosts;      /* lower case, IPv6 without brackets, no trailing '.' */
+    char *metrics_host; /* gateway.metrics_listen: /metrics only there; NULL = on listen */
+    int metrics_port;   /* 0 when metrics_listen is not set */
+    int metrics_token;  /* 1: /metrics wants "Authorization: Bearer <gateway.token>" */
 };
+
+/* Fewest characters of gateway.token and of each gateway.tokens token. The
+ * gateway (CONFIG_READER_GATEWAY) refuses shorter ones; the collector, which
+ * uses no token, does not look (as the gateway does not look at devices). */
+#define CONFIG_TOKEN_MIN 16
 
 struct config {
     char *path; /* file name as given, used in messages */
@@ -165,6 +179,25 @@ struct config *config_load_buffer(const char *name, const char *text, size_t len
  * FILE:LINE:COLUMN lines (for --check) or as error log lines (as_log).
  * Returns the config or NULL. */
 struct config *config_load_reported(const char *path, int as_log);
+
+/* Which daemon reads the file, so that each one checks what it uses. */
+enum config_reader {
+    /* Every section (config_load(); the collector, whose --check thereby
+     * validates the whole file). */
+    CONFIG_READER_ALL = 0,
+    /* The gateway: `defaults:` and `devices:` are skipped without being
+     * read (the gateway polls nothing, and a device typo must not stop
+     * it); ndevices is 0. Everything else is checked as for ALL. */
+    CONFIG_READER_GATEWAY,
+};
+
+/* config_load(), config_load_buffer() and config_load_reported() for a
+ * given reader; with CONFIG_READER_ALL they are those functions. */
+struct config *config_load_for(const char *path, enum config_reader reader,
+                               struct config_errors *errs);
+struct config *config_load_buffer_for(const char *name, const char *text, size_t len,
+                                      enum config_reader reader, struct config_errors *errs);
+struct config *config_load_reported_for(const char *path, enum config_reader reader, int as_log);
 
 void config_free(struct config *cfg);
 void config_errors_free(struct config_errors *errs);

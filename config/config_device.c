@@ -8,6 +8,7 @@
 
 #include "config_loader.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,25 +40,11 @@ struct name_value {
     int value;
 };
 
-static const char *const device_keys[] = {"name",
-                                          "site",
-                                          "address",
-                                          "community",
-                                          "version",
-                                          "interval",
-                                          "timeout",
-                                          "retries",
-                                          "max_varbinds",
-                                          "rediscover",
-                                          "interfaces",
-                                          "user",
-                                          "security_level",
-                                          "auth_protocol",
-                                          "auth_password",
-                                          "priv_protocol",
-                                          "priv_password",
-                                          "context",
-                                          NULL};
+static const char *const device_keys[] = {
+    "name",          "site",          "address",       "community",      "version",
+    "snmp_engine",   "interval",      "timeout",       "retries",        "max_varbinds",
+    "rediscover",    "interfaces",    "user",          "security_level", "auth_protocol",
+    "auth_password", "priv_protocol", "priv_password", "context",        NULL};
 
 static const struct name_value auth_names[] = {{"MD5", CONFIG_AUTH_MD5},
                                                {"SHA", CONFIG_AUTH_SHA},
@@ -82,6 +69,11 @@ static const struct name_value priv_names[] = {{"DES", CONFIG_PRIV_DES},
                                                {"AES256", CONFIG_PRIV_AES256},
                                                {"AES-256", CONFIG_PRIV_AES256},
                                                {NULL, 0}};
+
+/* snmp_engine: who encodes and decodes a v1/v2c device's polls: the
+ * collector's own codec (collector/ber.c) or, as the fallback for an agent
+ * that meets ber.c badly, net-snmp's PDUs. SNMPv3 is always net-snmp. */
+static const struct name_value engine_names[] = {{"builtin", 0}, {"net-snmp", 1}, {NULL, 0}};
 
 static const struct name_value level_names[] = {{"noAuthNoPriv", CONFIG_SEC_NOAUTH_NOPRIV},
                                                 {"authNoPriv", CONFIG_SEC_AUTH_NOPRIV},
@@ -218,6 +210,11 @@ static void device_string(struct config_loader *ld, struct device_ctx *dc, const
         config_set_string(&d->address, s);
         s = NULL;
     } else if (strcmp(key, "community") == 0) {
+        /* net-snmp refuses answers whose community is longer (snmp_api.c,
+         * COMMUNITY_MAX_LEN): a longer one would only ever time out. */
+        if (strlen(s) > CONFIG_COMMUNITY_MAX)
+            config_problem(ld, v, "community: %zu bytes; SNMP agents and net-snmp take at most %d",
+                           strlen(s), CONFIG_COMMUNITY_MAX);
         config_set_string(&d->community, s);
         s = NULL;
     } else if (strcmp(key, "version") == 0) {
@@ -229,6 +226,9 @@ static void device_string(struct config_loader *ld, struct device_ctx *dc, const
             d->version = CONFIG_SNMP_V3;
         else
             config_problem(ld, v, "version: \"%s\" is not 1, 2c or 3", s);
+    } else if (strcmp(key, "snmp_engine") == 0) {
+        if (lookup_name(engine_names, s, &d->net_snmp_polls) < 0)
+            config_problem(ld, v, "snmp_engine: \"%s\" is not builtin or net-snmp", s);
     } else if (strcmp(key, "user") == 0) {
         config_set_string(&d->user, s);
         s = NULL;
@@ -324,6 +324,17 @@ static int bad_name(const char *s)
            strcmp(s, "history") == 0;
 }
 
+/* How a problem names the device: "device NAME", or "device at line N"
+ * for one without a usable name. */
+static const char *device_label(const struct config_device *d, char *buf, size_t size)
+{
+    if (d->name && d->name[0])
+        snprintf(buf, size, "device %.40s%s", d->name, strlen(d->name) > 40 ? "..." : "");
+    else
+        snprintf(buf, size, "device at line %d", d->line);
+    return buf;
+}
+
 /* Rules that involve several keys, checked once the entry is complete;
  * cfg->devices[0 .. index-1] are the entries before it. */
 static void device_check(struct config_loader *ld, yaml_node_t *map, struct device_ctx *dc,
@@ -331,6 +342,7 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
 {
     struct config_device *d = dc->dev;
     yaml_node_t *name_at = dc->name_node ? dc->name_node : map;
+    char label[80];
     size_t j;
 
     if (d->name == NULL) {
@@ -354,11 +366,11 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
             }
     }
     if (d->address == NULL)
-        config_problem(ld, map, "device %s: missing \"address\"", d->name ? d->name : "");
+        config_problem(ld, map, "%s: missing \"address\"", device_label(d, label, sizeof(label)));
     if (d->version != CONFIG_SNMP_V3)
         return;
     if (d->user == NULL || d->user[0] == '\0') {
-        config_problem(ld, map, "device %s: SNMPv3 needs \"user\"", d->name ? d->name : "");
+        config_problem(ld, map, "%s: SNMPv3 needs \"user\"", device_label(d, label, sizeof(label)));
         return;
     }
     /* RFC 3414: the level follows the passwords given, unless it is said. */
@@ -368,8 +380,8 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
                                                : CONFIG_SEC_NOAUTH_NOPRIV;
     if (d->security_level != CONFIG_SEC_NOAUTH_NOPRIV) {
         if (d->auth_password == NULL)
-            config_problem(ld, map, "device %s: security_level needs \"auth_password\"",
-                           d->name ? d->name : "");
+            config_problem(ld, map, "%s: security_level needs \"auth_password\"",
+                           device_label(d, label, sizeof(label)));
         if (!(dc->set & SET_AUTH_PROTO))
             d->auth_protocol = CONFIG_AUTH_SHA;
     } else {
@@ -377,8 +389,8 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
     }
     if (d->security_level == CONFIG_SEC_AUTH_PRIV) {
         if (d->priv_password == NULL)
-            config_problem(ld, map, "device %s: authPriv needs \"priv_password\"",
-                           d->name ? d->name : "");
+            config_problem(ld, map, "%s: authPriv needs \"priv_password\"",
+                           device_label(d, label, sizeof(label)));
         if (!(dc->set & SET_PRIV_PROTO))
             d->priv_protocol = CONFIG_PRIV_AES;
     } else {

@@ -67,6 +67,54 @@ void config_problem_at(struct config_loader *ld, const yaml_mark_t *mark, const 
     va_end(ap);
 }
 
+/* Where a problem line points: (line, column), (0, 0) when it has no
+ * position ("FILE: message"). */
+struct problem_pos {
+    unsigned long line, column;
+    size_t index; /* order of report, for a stable sort */
+    char *text;
+};
+
+static int cmp_problem(const void *a, const void *b)
+{
+    const struct problem_pos *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->column != y->column)
+        return x->column < y->column ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void config_problems_sort(struct config_loader *ld, size_t first)
+{
+    struct config_errors *e = ld->errs;
+    size_t n = e->count > first ? e->count - first : 0, i, flen = strlen(ld->file);
+    struct problem_pos *pos;
+
+    if (n < 2)
+        return;
+    pos = ifmon_xcalloc(n, sizeof(*pos));
+    for (i = 0; i < n; i++) {
+        char *t = e->lines[first + i], *end;
+
+        pos[i].index = i;
+        pos[i].text = t;
+        if (strncmp(t, ld->file, flen) != 0 || t[flen] != ':')
+            continue;
+        pos[i].line = strtoul(t + flen + 1, &end, 10);
+        if (end == t + flen + 1 || *end != ':') {
+            pos[i].line = 0;
+            continue;
+        }
+        pos[i].column = strtoul(end + 1, NULL, 10);
+    }
+    qsort(pos, n, sizeof(*pos), cmp_problem);
+    for (i = 0; i < n; i++)
+        e->lines[first + i] = pos[i].text;
+    free(pos);
+}
+
 /* -------------------------------------------------------------- values */
 
 const char *config_scalar(const yaml_node_t *n)

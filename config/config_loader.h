@@ -37,6 +37,11 @@ void config_problem(struct config_loader *ld, const yaml_node_t *node, const cha
 void config_problem_at(struct config_loader *ld, const yaml_mark_t *mark, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Put the problems reported since errs->count was `first` in the order of
+ * the file (line, then column; those without a position first), whatever
+ * order the sections were read in. */
+void config_problems_sort(struct config_loader *ld, size_t first);
+
 /* -------------------------------------------------------------- values */
 
 /* The text of a scalar node, or NULL when n is NULL or not a scalar. The

@@ -10,7 +10,14 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-[ -f node_modules/uplot/dist/uPlot.esm.js ] || npm ci --no-audit --no-fund --silent
+if [ ! -f node_modules/uplot/dist/uPlot.esm.js ]; then
+    if ! command -v npm >/dev/null; then
+        echo "web/build.sh: npm is needed to install the page's chart library (uPlot, as" \
+             "package-lock.json says): apt-get install npm, or make deps" >&2
+        exit 1
+    fi
+    npm ci --no-audit --no-fund --silent
+fi
 mkdir -p web/vendor
 cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css web/vendor/
 cp node_modules/uplot/LICENSE web/vendor/uPlot.LICENSE 2>/dev/null || true

@@ -1,9 +1,12 @@
 /* fuzz_http.c -- libFuzzer target: the gateway's request paths (webpath.c).
  * Whatever path lws hands over (NUL bytes, "..", "%2e%2e" before or after
  * decoding, no leading '/', thousands of bytes), a file is only accepted
- * inside web_root, with no ".." segment, no NUL and a bounded length, and
- * it is exactly the file lws' mount would open; a refusal is always for
- * one of the documented reasons.
+ * inside web_root, with no segment starting with '.' (".." and dotfiles),
+ * no NUL and a bounded length, and it is exactly the file lws' mount would
+ * open; a refusal is always for one of the documented reasons. The same
+ * bytes taken as a resolved path are inside web_root for webpath_inside()
+ * exactly when they are web_root or under "<web_root>/" without a dot
+ * segment.
  *
  * Input: byte 0 picks web_root (low bits) and whether the rest is first
  * percent-decoded the way lws' parser does (bit 7); the rest is the path. */
@@ -55,18 +58,38 @@ static size_t percent_decode(const uint8_t *in, size_t len, char *out)
     return n;
 }
 
-static int has_dot_dot_segment(const char *s, size_t len)
+/* A segment (between '/'s) that starts with '.': "..", ".env", ".". */
+static int has_dot_segment(const char *s, size_t len)
 {
     size_t i, start = 0;
 
     for (i = 0; i <= len; i++) {
         if (i == len || s[i] == '/') {
-            if (i - start == 2 && s[start] == '.' && s[start + 1] == '.')
+            if (i > start && s[start] == '.')
                 return 1;
             start = i + 1;
         }
     }
     return 0;
+}
+
+/* webpath_inside() against its definition, for a NUL-free resolved path. */
+static void check_inside(const char *resolved, const char *root)
+{
+    size_t root_len = strlen(root), rlen = strlen(resolved);
+    int root_is_slash = strcmp(root, "/") == 0, expect;
+
+    if (strncmp(resolved, root, root_len) != 0)
+        expect = 0;
+    else if (root_is_slash)
+        expect = !has_dot_segment(resolved + 1, rlen - 1);
+    else if (resolved[root_len] == '\0')
+        expect = 1;
+    else
+        expect = resolved[root_len] == '/' &&
+                 !has_dot_segment(resolved + root_len + 1, rlen - root_len - 1);
+    if (webpath_inside(root, resolved) != expect)
+        abort();
 }
 
 static void check(const char *uri, size_t len, const char *root)
@@ -80,7 +103,7 @@ static void check(const char *uri, size_t len, const char *root)
 
     /* What lws would open: "<root>/<uri + 1>", index.html for "/". */
     refusable = len == 0 || uri[0] != '/' || memchr(uri, '\0', len) != NULL ||
-                has_dot_dot_segment(uri, len);
+                has_dot_segment(uri + (len > 0), len - (len > 0));
     elen = 0;
     if (!refusable) {
         const char *rest = len == 1 ? WEBPATH_INDEX : uri + 1;
@@ -108,7 +131,10 @@ static void check(const char *uri, size_t len, const char *root)
         abort(); /* not lws' file, a NUL inside, or too long */
     if (memcmp(path, root, root_len) != 0 || path[root_len] != '/')
         abort(); /* outside web_root */
-    if (has_dot_dot_segment(path + root_len + 1, plen - root_len - 1))
+    if (has_dot_segment(path + root_len + 1, plen - root_len - 1))
+        abort();
+    /* What it accepted is inside web_root as the resolved-path check sees it. */
+    if (!webpath_inside(root, path))
         abort();
 
     /* A too small buffer refuses rather than truncates. */
@@ -138,6 +164,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uri[len] = '\0';
 
     check(uri, len, root);
+    if (strlen(uri) == len)
+        check_inside(uri, root);
 
     route = webpath_route(uri);
     if ((route == WEBPATH_ROUTE_WS) != (strcmp(uri, "/ws") == 0) ||

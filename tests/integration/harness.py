@@ -357,3 +357,57 @@ def write_config(path, redis_port, devices, history=300, prefix="ifmon", default
                      + "}")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+# ------------------------------------------- simulated agents, namespaces
+
+SIMAGENT = os.path.join(TOP, "tests", "sim", "simagent")
+
+
+def require_simagent():
+    """Builds tests/sim/simagent if it is missing."""
+    if not os.access(SIMAGENT, os.X_OK):
+        r = subprocess.run(["make", "-s", "-C", os.path.join(TOP, "tests", "sim")],
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not os.access(SIMAGENT, os.X_OK):
+            raise AssertionError(f"cannot build {SIMAGENT}: {r.stdout}{r.stderr}")
+
+
+def start_agent(tmp, name, data_dir, listen):
+    """simagent serving data_dir/<community>.snmprec on listen (ADDR:PORT),
+    once it says it listens."""
+    require_simagent()
+    p = Proc(name, [SIMAGENT, "--data-dir", data_dir, "--listen", listen],
+             tmp.join(f"{name}.log")).start()
+    wait_for(lambda: "listening on" in p.text() or not p.alive(), 10, what=f"{name} to listen")
+    if not p.alive():
+        raise AssertionError(f"{name} did not start:\n{p.text()}")
+    return p
+
+
+def in_mount_namespace(argv, binds):
+    """argv run in a mount namespace of its own (unshare -m, private
+    propagation: nothing leaks to the host) in which each (file, target) of
+    binds is bind-mounted over target, e.g. a resolv.conf over
+    /etc/resolv.conf. The command is exec'd: signals reach it directly.
+    Needs root (CAP_SYS_ADMIN)."""
+    flat = [x for pair in binds for x in pair]
+    mounts = " && ".join(f'mount --bind "${2 * i + 1}" "${2 * i + 2}"'
+                         for i in range(len(binds)))
+    script = f'{mounts} && shift {len(flat)} && exec "$@"'
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", *flat, *argv]
+
+
+def stats_lines(text):
+    """The collector's "stats:" lines (SIGUSR1, periodic), each as a dict of
+    its key=value fields."""
+    out = []
+    for line in text.splitlines():
+        if "stats:" not in line:
+            continue
+        fields = {}
+        for kv in line.split("stats:", 1)[1].split():
+            k, _, v = kv.partition("=")
+            fields[k] = v
+        out.append(fields)
+    return out

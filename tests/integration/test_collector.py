@@ -134,7 +134,9 @@ class TestRates(CollectorTest):
         self.start([self.sim_device("edge1", "dev1", interfaces=["ge-0/0/1", "xe-*",
                                                                   "Loopback"])])
         wait_for(lambda: len(sub.on("ifmon:edge1:xe-1/0/0")) >= 3, 15, what="messages")
-        time.sleep(1)
+        # One whole poll more: every interface polled has published since.
+        n = len(sub.on("ifmon:edge1:xe-1/0/0"))
+        wait_for(lambda: len(sub.on("ifmon:edge1:xe-1/0/0")) > n, 5, what="one more poll")
         got = {c for c in sub.channels() if c.startswith("ifmon:edge1:")}
         # lo0 matched by its ifDescr: published under the name that matched.
         self.assertEqual(got, {"ifmon:edge1:ge-0/0/1", "ifmon:edge1:xe-1/0/0",
@@ -182,9 +184,9 @@ class TestRates(CollectorTest):
         # Interfaces known from an earlier answer would get "timeout" gaps;
         # this one never answered, so it has none.
         self.assertFalse([c for c in sub.channels() if c.startswith("ifmon:dead1:")])
-        time.sleep(4)
+        # Six polls of the live device while the dead one times out.
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 6, 10, what="six polls of edge1")
         times = [t for t, _ in sub.on("ifmon:edge1:ge-0/0/0")]
-        self.assertGreaterEqual(len(times), 6)
         self.assertLess(max(b - a for a, b in zip(times, times[1:])), 1.5)
         up = [d for _, d in sub.on("ifmon:edge1")]
         self.assertEqual(up[-1]["status"], "up")
@@ -212,19 +214,33 @@ class TestRates(CollectorTest):
                      "version": "3", "user": "monitor", "auth_password": "authpass1",
                      "priv_password": "privpass1", "context": "dev3"}])
         wait_for(lambda: len(sub.on("ifmon:v3dev:ge-0/0/7")) >= 2, 20, what="messages")
-        time.sleep(1.5)
-        raw = self.r.get("ifmon:inventory")
-        inv = json.loads(raw)
+
+        # The snapshot is written after discovery, before any speed is
+        # known; it must follow the speeds the samples carry (rewritten
+        # within a second), without a reload.
+        def listed_as_published():
+            raw = self.r.get("ifmon:inventory")
+            if raw is None:
+                return None
+            inv = json.loads(raw)
+            listed = {i["channel"]: i.get("speed_bps") for s in inv["sites"]
+                      for d in s["devices"] for i in d["interfaces"]}
+            published = {c: sub.on(c)[-1][1].get("speed_bps") for c in sub.channels()
+                         if c.count(":") >= 2}
+            return (raw, inv) if listed == published else None
+
+        raw, inv = wait_for(listed_as_published, 5, what="the inventory listing every published "
+                            "channel with the speed its samples carry")
         self.assertEqual(inv["prefix"], "ifmon")
         sites = {s["name"]: s for s in inv["sites"]}
         self.assertEqual(set(sites), {"lab", "osaka"})
         edge = sites["lab"]["devices"][0]
         self.assertEqual(edge["channel"], "ifmon:edge1")
         self.assertEqual(edge["status"], "up")
-        channels = {i["channel"] for s in inv["sites"] for d in s["devices"]
-                    for i in d["interfaces"]}
-        published = {c for c in sub.channels() if c.count(":") >= 2}
-        self.assertEqual(channels, published)
+        speeds = {i["channel"]: i["speed_bps"] for s in inv["sites"] for d in s["devices"]
+                  for i in d["interfaces"]}
+        self.assertEqual(speeds["ifmon:edge1:xe-1/0/0"], 10 * 10**9)
+        self.assertIsNone(speeds["ifmon:edge1:lo0"])  # the agent says 0: unknown
         for secret in ("dev1", "authpass1", "privpass1", "monitor", "community"):
             self.assertNotIn(secret, raw.replace("ifmon:", ""), secret)
 
@@ -267,7 +283,7 @@ class TestResilience(CollectorTest):
         self.start([self.sim_device("edge1", "dev1")])
         wait_for(lambda: self.r.exists("ifmon:inventory"), 15, what="inventory")
         self.redis.kill9()
-        time.sleep(2)
+        time.sleep(2)  # not a synchronisation: Redis stays away this long
         self.redis.start()
         back = time.monotonic()
         sub = self.subscribe("ifmon:edge1:ge-0/0/0")
@@ -334,9 +350,9 @@ class TestResilience(CollectorTest):
         with open(c.config_path, "a") as f:
             f.write("  - {name: broken, address: x, intervall: 1s}\n")
         c.sighup()
-        time.sleep(3)
+        wait_for(lambda: "keeping the current inventory" in c.text(), 5,
+                 what="the refused reload in the log")
         self.assertIn("unknown key \"intervall\"", c.text())
-        self.assertIn("keeping the current inventory", c.text())
         self.assertTrue(c.alive())
         n = len(sub.on("ifmon:edge1:ge-0/0/0"))
         wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= n + 2, 5, what="still polling")
@@ -398,6 +414,34 @@ class TestCommandLine(unittest.TestCase):
             self.assertEqual(len(lines), 2, r.stderr)
             self.assertTrue(lines[0].startswith(f"{path}:4:5: unknown key"), lines[0])
             self.assertTrue(lines[1].startswith(f"{path}:5:14: timeout: bad duration"), lines[1])
+        finally:
+            tmp.cleanup()
+
+    def test_check_reports_problems_in_file_order_and_names_held_to_their_limits(self):
+        tmp = TempDir()
+        try:
+            path = tmp.join("long.yml")
+            with open(path, "w") as f:
+                f.write("devices:\n"
+                        f"  - name: {'d' * 129}\n"          # line 2: over IFMON_NAME_MAX
+                        "    address: 127.0.0.1\n"
+                        f"    site: {'s' * 129}\n"          # line 4
+                        "  - site: lab\n"                   # line 5: no name, no address
+                        f"redis: {{prefix: {'p' * 65}}}\n"  # line 6: over IFMON_PREFIX_MAX
+                        "gateway: {max_frame: 1}\n")        # line 7
+            r = self.run_collector("--config", path, "--check")
+            self.assertEqual(r.returncode, 1)
+            lines = [l for l in r.stderr.splitlines() if l.startswith(path + ":")]
+            where = [tuple(int(x) for x in l[len(path) + 1:].split(":")[:2]) for l in lines]
+            self.assertEqual(where, sorted(where), "problems in file order:\n" + r.stderr)
+            text = "\n".join(lines)
+            self.assertIn(f"{path}:2:11: name:", text)
+            self.assertIn("at most 128", text)
+            self.assertIn(f"{path}:4:11: site:", text)
+            self.assertIn(f"{path}:6:17: prefix:", text)
+            self.assertIn("at most 64", text)
+            self.assertIn('device at line 5: missing "address"', text)
+            self.assertNotIn("device : missing", text)
         finally:
             tmp.cleanup()
 
@@ -493,9 +537,16 @@ while True:  # 500 kB/s
             coll = Proc("collector", [*inside, COLLECTOR, "--config", tmp.join("c.yml")],
                         tmp.join("collector.log")).start()
             procs.append(coll)
-            time.sleep(8)  # discovery, alignment on the first refresh, first rate
+
+            def first_rate():
+                hist = run("redis-cli", "-p", str(redis_port), "lrange",
+                           "ifmon:history:host:lo", "0", "-1").stdout.split("\n")
+                return any(json.loads(x).get("in_bps") is not None for x in hist if x.strip())
+
+            # Discovery, alignment on the first refresh, the first rate.
+            wait_for(first_rate, 15, interval=0.2, what="the first rate")
             c0, t0 = counter(), time.monotonic()
-            time.sleep(12)
+            time.sleep(12)  # the measured window, not a synchronisation
             c1, t1 = counter(), time.monotonic()
             hist = run("redis-cli", "-p", str(redis_port), "lrange", "ifmon:history:host:lo",
                        "0", "-1").stdout.split("\n")

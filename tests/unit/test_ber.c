@@ -332,6 +332,373 @@ static void refuses_what_is_not_a_whole_answer(void **state)
     ber_get_free(&f.chunk.get);
 }
 
+/* ------------------------------------- encodings net-snmp reads its way */
+
+/* One change to the fixture's answer, as agents (or the fuzzer,
+ * tests/fuzz/fuzz_ber_netsnmp.c, whose corpus/ber_netsnmp/ holds the same
+ * datagrams) make them. Unset fields leave the answer canonical: version
+ * 2c, request-id 4242, community "public", every varbind the name asked
+ * with a value of its usual type. */
+struct tweak {
+    const char *what;
+    int length_bytes;    /* message, PDU and list lengths in long form of this many bytes */
+    const char *version; /* INTEGER content */
+    size_t version_len;
+    const char *reqid; /* INTEGER content */
+    size_t reqid_len;
+    const char *errstat; /* INTEGER content, error-status then error-index */
+    size_t errstat_len;
+    const char *errindex;
+    size_t errindex_len;
+    unsigned char community_tag; /* with community_len bytes of 'c' */
+    size_t community_len;
+    size_t k;         /* the varbind changed by what follows */
+    const char *name; /* its name's content */
+    size_t name_len;
+    unsigned char tag; /* its value's tag and content */
+    const char *value;
+    size_t value_len;
+    const char *after; /* bytes after its value, inside its SEQUENCE */
+    size_t after_len;
+};
+
+#define BYTES(s) s, sizeof(s) - 1
+#define ONES8 "\x01\x01\x01\x01\x01\x01\x01\x01"
+#define ONES64 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8
+
+/* tag, a length (shortest, or long form of length_bytes bytes), content. */
+static size_t put_tlv(unsigned char *out, unsigned char tag, const void *content, size_t len,
+                      int length_bytes)
+{
+    size_t n = 0;
+    int i;
+
+    out[n++] = tag;
+    if (length_bytes == 0 && len < 0x80) {
+        out[n++] = (unsigned char)len;
+    } else {
+        if (length_bytes == 0)
+            length_bytes = len <= 0xff ? 1 : len <= 0xffff ? 2 : 3;
+        out[n++] = (unsigned char)(0x80 | length_bytes);
+        for (i = length_bytes - 1; i >= 0; i--)
+            out[n++] = i < 8 ? (unsigned char)(len >> (8 * i)) : 0;
+    }
+    memmove(out + n, content, len);
+    return n + len;
+}
+
+/* An OID's content, canonical. */
+static size_t put_oid(unsigned char *out, const oid *name, size_t len)
+{
+    size_t n = 0, i;
+
+    for (i = 1; i < len; i++) { /* the first two subidentifiers make one */
+        uint32_t v = (uint32_t)(i == 1 ? name[0] * 40 + name[1] : name[i]);
+        int shift = 28;
+
+        while (shift > 0 && (v >> shift) == 0)
+            shift -= 7;
+        for (; shift > 0; shift -= 7)
+            out[n++] = (unsigned char)(0x80 | ((v >> shift) & 0x7f));
+        out[n++] = (unsigned char)(v & 0x7f);
+    }
+    return n;
+}
+
+static u_char *tweaked_answer(struct fixture *f, const struct tweak *t, size_t *len)
+{
+    static unsigned char list[8192], pdu[8192], msg[8192];
+    unsigned char body[512], value[64], community[512];
+    size_t k, n = COUNTERS_VARBINDS(&f->chunk), nl = 0, np = 0, nm = 0;
+    oid name[BER_NAME_MAX];
+    u_char *out;
+
+    for (k = 0; k < n; k++) {
+        size_t nb = 0, p = (k - 1) % COUNTERS_PER_IFACE, vlen;
+        unsigned char enc[64], vtag;
+
+        if (k == 0) {
+            vtag = ASN_TIMETICKS;
+            vlen = 3;
+            memcpy(value, "\x01\x02\x03", 3);
+        } else if (p < 2) {
+            vtag = f->ifaces[(k - 1) / COUNTERS_PER_IFACE].rd.width == 64 ? ASN_COUNTER64
+                                                                          : ASN_COUNTER;
+            vlen = 5;
+            memcpy(value, "\x00\xf0\x00\x00\x01", 5);
+            value[4] = (unsigned char)k;
+        } else if (p == 2) {
+            vtag = ASN_GAUGE;
+            vlen = 2;
+            memcpy(value, "\x03\xe8", 2);
+        } else {
+            vtag = ASN_INTEGER;
+            vlen = 1;
+            value[0] = 1;
+        }
+        if (k == t->k && t->name)
+            nb += put_tlv(body, ASN_OBJECT_ID, t->name, t->name_len, 0);
+        else
+            nb += put_tlv(body, ASN_OBJECT_ID, enc,
+                          put_oid(enc, name, counters_var_name(&f->dev, &f->chunk, k, name)), 0);
+        if (k == t->k && t->tag)
+            nb += put_tlv(body + nb, t->tag, t->value, t->value_len, 0);
+        else
+            nb += put_tlv(body + nb, vtag, value, vlen, 0);
+        if (k == t->k && t->after) {
+            memcpy(body + nb, t->after, t->after_len);
+            nb += t->after_len;
+        }
+        nl += put_tlv(list + nl, ASN_SEQUENCE | ASN_CONSTRUCTOR, body, nb, 0);
+    }
+    np += put_tlv(pdu + np, ASN_INTEGER, t->reqid ? t->reqid : "\x10\x92",
+                  t->reqid ? t->reqid_len : 2, 0);
+    np += put_tlv(pdu + np, ASN_INTEGER, t->errstat ? t->errstat : "",
+                  t->errstat ? t->errstat_len : 1, 0);
+    np += put_tlv(pdu + np, ASN_INTEGER, t->errindex ? t->errindex : "",
+                  t->errindex ? t->errindex_len : 1, 0);
+    np += put_tlv(pdu + np, ASN_SEQUENCE | ASN_CONSTRUCTOR, list, nl, t->length_bytes);
+    nm += put_tlv(msg + nm, ASN_INTEGER, t->version ? t->version : "\x01",
+                  t->version ? t->version_len : 1, 0);
+    if (t->community_tag) {
+        memset(community, 'c', t->community_len);
+        nm += put_tlv(msg + nm, t->community_tag, community, t->community_len, 0);
+    } else {
+        nm += put_tlv(msg + nm, ASN_OCTET_STR, "public", 6, 0);
+    }
+    nm += put_tlv(msg + nm, SNMP_MSG_RESPONSE, pdu, np, t->length_bytes);
+    out = malloc(nm + 16);
+    *len = put_tlv(out, ASN_SEQUENCE | ASN_CONSTRUCTOR, msg, nm, t->length_bytes);
+    return out;
+}
+
+/* 0 when ber.c comes to net-snmp's outcome on t's answer (or, when
+ * !same, refuses what net-snmp accepts); else 1, saying why. */
+static int differs_from_net_snmp(struct fixture *f, const struct tweak *t, int same)
+{
+    struct ber_var got[MAX_VARS], want[MAX_VARS];
+    struct ber_answer a;
+    netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_RESPONSE);
+    size_t len, n = 0, wn = 0, k;
+    u_char *pkt = tweaked_answer(f, t, &len), *copy = malloc(len);
+    int ber_ok, ns_ok, bad = 0;
+
+    memcpy(copy, pkt, len);
+    ber_ok = ber_parse_answer(pkt, len, &a) == 0 && a.version == f->sess.version &&
+             ber_parse_varbinds(&f->chunk.get, &a, got, COUNTERS_VARBINDS(&f->chunk), &n) == 0;
+    ns_ok = snmp_parse(NULL, &f->sess, pdu, copy, len) == 0 && pdu->command == SNMP_MSG_RESPONSE;
+    if (!same) {
+        bad = !ns_ok || ber_ok;
+    } else if (ber_ok != ns_ok) {
+        bad = 1;
+    } else if (ber_ok) {
+        wn = counters_vars_from_list(&f->dev, &f->chunk, pdu->variables, want,
+                                     COUNTERS_VARBINDS(&f->chunk));
+        bad = a.version != pdu->version || a.reqid != pdu->reqid || a.errstat != pdu->errstat ||
+              a.errindex != pdu->errindex || n != wn;
+        for (k = 0; !bad && k < n; k++)
+            bad = got[k].type != want[k].type || got[k].asked != want[k].asked ||
+                  got[k].numeric != want[k].numeric || got[k].value != want[k].value;
+    }
+    if (bad)
+        print_message("differs: %s (%s)\n", t->what,
+                      ber_ok && ns_ok ? "both read it, not alike"
+                      : ber_ok        ? "ber.c reads it, net-snmp refuses it"
+                      : ns_ok         ? "ber.c refuses it, net-snmp reads it"
+                                      : "both refuse it");
+    snmp_free_pdu(pdu);
+    free(copy);
+    free(pkt);
+    return bad;
+}
+
+/* Every tweak of the table, checked: each one that differs is named. */
+static void check_tweaks(const struct tweak *tweaks, size_t n, int same)
+{
+    struct fixture f;
+    size_t i, bad = 0;
+
+    fixture_init(&f, SNMP_VERSION_2c, "public");
+    assert_int_equal(counters_prepare_get(&f.dev, &f.chunk, f.community), 0);
+    for (i = 0; i < n; i++)
+        bad += (size_t)differs_from_net_snmp(&f, &tweaks[i], same);
+    ber_get_free(&f.chunk.get);
+    assert_int_equal(bad, 0);
+}
+
+/* Fixture varbinds: 1 ifHCInOctets.1, 2 ifHCOutOctets.1, 3 ifHighSpeed.1,
+ * 4 ifOperStatus.1. */
+static const struct tweak non_canonical[] = {
+    {.what = "lengths in long form of 8 bytes", .length_bytes = 8},
+    {.what = "lengths in long form of 2 bytes", .length_bytes = 2},
+    {.what = "an ifOperStatus INTEGER of 5 bytes (its low 32 bits)",
+     .k = 4,
+     .tag = ASN_INTEGER,
+     .value = BYTES("\x01\x00\x00\x00\x01")},
+    {.what = "an ifOperStatus INTEGER of 8 bytes above INT32_MAX",
+     .k = 4,
+     .tag = ASN_INTEGER,
+     .value = BYTES("\x00\x00\x00\x01\x80\x00\x00\x02")},
+    {.what = "a request-id of 5 bytes (truncated to 32 bits)",
+     .reqid = BYTES("\x7f\x00\x00\x10\x92")},
+    {.what = "a request-id below INT32_MIN", .reqid = BYTES("\xff\x7f\xff\xff\xff")},
+    {.what = "a version of 5 bytes (1 once truncated)", .version = BYTES("\x01\x00\x00\x00\x01")},
+    {.what = "an error-status of 5 bytes (0 once truncated)",
+     .errstat = BYTES("\x01\x00\x00\x00\x00")},
+    {.what = "an error-index of 6 bytes (1 once truncated)",
+     .errindex = BYTES("\x00\xff\x00\x00\x00\x01")},
+    {.what = "a community tagged IpAddress", .community_tag = ASN_IPADDRESS, .community_len = 6},
+    {.what = "a community tagged Opaque", .community_tag = ASN_OPAQUE, .community_len = 6},
+    {.what = "a community tagged NSAP", .community_tag = ASN_NSAP, .community_len = 6},
+    {.what = "a community of 256 bytes", .community_tag = ASN_OCTET_STR, .community_len = 256},
+    {.what = "a Counter64 of 9 bytes",
+     .k = 1,
+     .tag = ASN_COUNTER64,
+     .value = BYTES("\x00\xff\xff\xff\xff\xff\xff\xff\xf0")},
+    {.what = "a Gauge32 of 5 bytes with a leading 0xff (its low 32 bits)",
+     .k = 3,
+     .tag = ASN_GAUGE,
+     .value = BYTES("\xff\xff\xff\xff\xfe")},
+    {.what = "a NULL with content", .k = 3, .tag = ASN_NULL, .value = BYTES("\x01\x02")},
+    {.what = "an empty OBJECT IDENTIFIER value", .k = 3, .tag = ASN_OBJECT_ID, .value = BYTES("")},
+    {.what = "an OBJECT IDENTIFIER value of 128 subidentifiers",
+     .k = 3,
+     .tag = ASN_OBJECT_ID,
+     .value = BYTES("\x2b" ONES64 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 "\x01\x01\x01\x01\x01"
+                    "\x01")},
+    {.what = "an OBJECT IDENTIFIER value whose subidentifier wraps 64 bits to 0",
+     .k = 3,
+     .tag = ASN_OBJECT_ID,
+     .value = BYTES("\x2b\x81\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00")},
+};
+
+static void reads_non_canonical_encodings_as_net_snmp_does(void **state)
+{
+    check_tweaks(non_canonical, sizeof(non_canonical) / sizeof(non_canonical[0]), 1);
+}
+
+static const struct tweak refused_by_net_snmp[] = {
+    {.what = "a community of 257 bytes (net-snmp's buffer holds 256)",
+     .community_tag = ASN_OCTET_STR,
+     .community_len = 257},
+    {.what = "a BOOLEAN value", .k = 3, .tag = 0x01, .value = BYTES("\xff")},
+    {.what = "a value of an unknown application type", .k = 3, .tag = 0x48, .value = BYTES("\x01")},
+    {.what = "a bare 0x76 tag (net-snmp's Opaque Counter64, unwrapped)",
+     .k = 1,
+     .tag = 0x76,
+     .value = BYTES("\x01")},
+    {.what = "an IpAddress of 2 bytes", .k = 3, .tag = ASN_IPADDRESS, .value = BYTES("\x03\xe8")},
+    {.what = "an empty BIT STRING", .k = 3, .tag = ASN_BIT_STR, .value = BYTES("")},
+    {.what = "an OBJECT IDENTIFIER value ending inside a subidentifier",
+     .k = 3,
+     .tag = ASN_OBJECT_ID,
+     .value = BYTES("\x2b\x06\x81")},
+    {.what = "an OBJECT IDENTIFIER value with a subidentifier above 2^32 - 1",
+     .k = 3,
+     .tag = ASN_OBJECT_ID,
+     .value = BYTES("\x2b\x90\x80\x80\x80\x00")},
+    {.what = "an OBJECT IDENTIFIER value of 129 subidentifiers",
+     .k = 3,
+     .tag = ASN_OBJECT_ID,
+     .value = BYTES("\x2b" ONES64 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 ONES8 "\x01\x01\x01\x01\x01"
+                    "\x01\x01")},
+    {.what = "a name with a subidentifier above 2^32 - 1",
+     .k = 2,
+     .name = BYTES("\x2b\x06\x01\x02\x01\x1f\x01\x01\x01\x0a\x90\x80\x80\x80\x01")},
+    {.what = "a name ending inside a subidentifier",
+     .k = 2,
+     .name = BYTES("\x2b\x06\x01\x02\x01\x1f\x01\x01\x01\x0a\x01\x81")},
+    {.what = "an Opaque-wrapped Float of 3 bytes",
+     .k = 3,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x78\x03\x3f\x80\x00")},
+    {.what = "an Opaque-wrapped Counter64 of 13 bytes",
+     .k = 1,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x76\x81\x09\x00\x01\x02\x03\x04\x05\x06\x07\x08")},
+    {.what = "an Opaque whose wrapped length runs past it",
+     .k = 1,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x76\x09\x01")},
+    {.what = "a bare Float tag of 3 bytes", .k = 3, .tag = 0x78, .value = BYTES("\x3f\x80\x00")},
+    {.what = "a bare Double tag of 7 bytes",
+     .k = 3,
+     .tag = 0x79,
+     .value = BYTES("\x3f\xf0\x00\x00\x00\x00\x00")},
+};
+
+static void refuses_what_net_snmp_refuses(void **state)
+{
+    check_tweaks(refused_by_net_snmp, sizeof(refused_by_net_snmp) / sizeof(refused_by_net_snmp[0]),
+                 1);
+}
+
+static const struct tweak names_by_value[] = {
+    {.what = "the name asked with a padded last subidentifier (0x80 0x01 for 1)",
+     .k = 1,
+     .name = BYTES("\x2b\x06\x01\x02\x01\x1f\x01\x01\x01\x06\x80\x01")},
+    {.what = "the name asked with a padded first subidentifier (0x80 0x2b for 1.3)",
+     .k = 1,
+     .name = BYTES("\x80\x2b\x06\x01\x02\x01\x1f\x01\x01\x01\x06\x01")},
+    {.what = "an empty name (net-snmp's \"0\")", .k = 3, .name = BYTES("")},
+};
+
+static void compares_names_by_value_as_net_snmp_does(void **state)
+{
+    check_tweaks(names_by_value, sizeof(names_by_value) / sizeof(names_by_value[0]), 1);
+}
+
+static const struct tweak opaque_types[] = {
+    {.what = "an Opaque-wrapped Counter64 (type 0x76, not a number)",
+     .k = 1,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x76\x05\x01\x00\x00\x00\x00")},
+    {.what = "an empty Opaque-wrapped U64",
+     .k = 2,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x7b\x00")},
+    {.what = "an Opaque-wrapped I64",
+     .k = 2,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x7a\x02\xff\x00")},
+    {.what = "an Opaque-wrapped Float",
+     .k = 3,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x78\x04\x3f\x80\x00\x00")},
+    {.what = "an Opaque-wrapped Double",
+     .k = 3,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x79\x08\x3f\xf0\x00\x00\x00\x00\x00\x00")},
+    {.what = "a plain Opaque", .k = 1, .tag = ASN_OPAQUE, .value = BYTES("\x9f\x30\x01\x02")},
+    {.what = "a bare Float tag", .k = 3, .tag = 0x78, .value = BYTES("\x3f\x80\x00\x00")},
+};
+
+static void reads_net_snmp_opaque_types_as_net_snmp_does(void **state)
+{
+    check_tweaks(opaque_types, sizeof(opaque_types) / sizeof(opaque_types[0]), 1);
+}
+
+/* tests/fuzz/fuzz_ber_netsnmp.c's list of what ber.c may refuse though
+ * net-snmp reads it. */
+static const struct tweak stricter[] = {
+    {.what = "a Counter64 without content octets (net-snmp: 0)",
+     .k = 1,
+     .tag = ASN_COUNTER64,
+     .value = BYTES("")},
+    {.what = "a varbind with a varbind after its value, inside its SEQUENCE",
+     .k = 2,
+     .after = BYTES("\x30\x04\x06\x00\x05\x00")},
+    {.what = "an Opaque-wrapped Counter64 followed by a varbind inside its Opaque",
+     .k = 1,
+     .tag = ASN_OPAQUE,
+     .value = BYTES("\x9f\x76\x01\x05\x30\x04\x06\x00\x05\x00")},
+};
+
+static void is_stricter_only_on_what_is_malformed_beyond_doubt(void **state)
+{
+    check_tweaks(stricter, sizeof(stricter) / sizeof(stricter[0]), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +707,11 @@ int main(void)
         cmocka_unit_test(follows_a_fall_back_to_32_bit_counters),
         cmocka_unit_test(decodes_answers_as_net_snmp_does),
         cmocka_unit_test(refuses_what_is_not_a_whole_answer),
+        cmocka_unit_test(reads_non_canonical_encodings_as_net_snmp_does),
+        cmocka_unit_test(refuses_what_net_snmp_refuses),
+        cmocka_unit_test(compares_names_by_value_as_net_snmp_does),
+        cmocka_unit_test(reads_net_snmp_opaque_types_as_net_snmp_does),
+        cmocka_unit_test(is_stricter_only_on_what_is_malformed_beyond_doubt),
     };
     int rc;
 
@@ -349,6 +721,9 @@ int main(void)
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
     snmp_disable_log();
     init_snmp("test_ber");
+    /* With no handler at all net-snmp logs to stderr ("bad type returned"
+     * for the answers refused below): a handler that drops everything. */
+    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_NONE, LOG_DEBUG);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     snmp_shutdown("test_ber");
     return rc;

@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "json_text.h"
 #include "keys.h"
+#include "log.h"
 
 /* jansson's own quoting of a valid string. */
 static char *jansson_quote(const char *s, size_t len)
@@ -121,6 +123,38 @@ static void finds_the_longest_valid_prefix(void **state)
     assert_int_equal(ifmon_utf8_valid_prefix("", 0), 0);
 }
 
+/* An agent's Latin-1 ifDescr becomes readable UTF-8; UTF-8 is kept. */
+static void agent_text_is_utf8_or_read_as_latin1(void **state)
+{
+    int conv;
+    char *t;
+
+    (void)state;
+    t = ifmon_utf8_or_latin1("f\xfcr Gesch\xe4" "ft", 12, 255, &conv);
+    assert_string_equal(t, "f\xc3\xbcr Gesch\xc3\xa4" "ft");
+    assert_int_equal(conv, 1);
+    free(t);
+    t = ifmon_utf8_or_latin1("f\xc3\xbcr", 5, 255, &conv);
+    assert_string_equal(t, "f\xc3\xbcr");
+    assert_int_equal(conv, 0);
+    free(t);
+    /* Up to the first NUL (some agents count the terminator). */
+    t = ifmon_utf8_or_latin1("eth0\0junk", 9, 255, NULL);
+    assert_string_equal(t, "eth0");
+    free(t);
+    /* At most max bytes, never half a character. */
+    t = ifmon_utf8_or_latin1("ab\xe9", 3, 3, &conv);
+    assert_string_equal(t, "ab");
+    free(t);
+    t = ifmon_utf8_or_latin1("ab\xc3\xa9", 4, 3, &conv);
+    assert_string_equal(t, "ab");
+    free(t);
+    t = ifmon_utf8_or_latin1("\x80\xff", 2, 255, NULL);
+    assert_string_equal(t, "\xc2\x80\xc3\xbf");
+    assert_int_equal(ifmon_utf8_valid_prefix(t, strlen(t)), strlen(t));
+    free(t);
+}
+
 static void builds_every_name_of_the_protocol(void **state)
 {
     struct ifmon_key k;
@@ -175,15 +209,64 @@ static void tells_the_kind_of_a_channel(void **state)
     assert_int_equal(ifmon_channel_kind("ifmo", "ifmon"), IFMON_CHANNEL_OTHER);
 }
 
+/* What ifmon_log_msg writes, caught on a pipe in place of stderr. */
+static size_t capture_log(char *out, size_t cap, const char *fmt, const char *arg)
+{
+    int fds[2], saved = dup(STDERR_FILENO);
+    ssize_t n;
+
+    assert_int_equal(pipe(fds), 0);
+    dup2(fds[1], STDERR_FILENO);
+    ifmon_log_msg(LOG_LEVEL_WARN, fmt, arg);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], out, cap - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    out[n] = '\0';
+    return (size_t)n;
+}
+
+/* An agent's interface name or a client's channel in a log line cannot end
+ * the line or forge another entry. */
+static void a_log_line_is_one_line_whatever_it_quotes(void **state)
+{
+    char out[4096];
+    size_t n;
+    char *huge = malloc(10000);
+
+    (void)state;
+    ifmon_log_init("test_common", LOG_LEVEL_DEBUG);
+    n = capture_log(out, sizeof(out), "interface \"%s\" moved",
+                    "eth0\n2026-12-01T00:00:00.000Z ifmon-collector[1]: error: forged\r\t\x1b[31m\x7f");
+    assert_int_equal(out[n - 1], '\n');
+    assert_null(memchr(out, '\n', n - 1));
+    assert_null(memchr(out, '\r', n));
+    assert_null(memchr(out, 0x1b, n));
+    assert_non_null(strstr(out, "warning: interface \"eth0\\n2026-12-01T00:00:00.000Z ifmon-collector[1]: "
+                                "error: forged\\r\\t\\x1b[31m\\x7f\" moved\n"));
+    /* A message longer than a line is cut, still one line. */
+    memset(huge, '\n', 9999);
+    huge[9999] = '\0';
+    n = capture_log(out, sizeof(out), "%s", huge);
+    assert_true(n <= 2048);
+    assert_int_equal(out[n - 1], '\n');
+    assert_null(memchr(out, '\n', n - 1));
+    free(huge);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quotes_valid_utf8_exactly_as_jansson),
         cmocka_unit_test(replaces_each_invalid_byte_and_keeps_the_rest),
         cmocka_unit_test(finds_the_longest_valid_prefix),
+        cmocka_unit_test(agent_text_is_utf8_or_read_as_latin1),
         cmocka_unit_test(builds_every_name_of_the_protocol),
         cmocka_unit_test(refuses_rather_than_cuts_a_long_name),
         cmocka_unit_test(tells_the_kind_of_a_channel),
+        cmocka_unit_test(a_log_line_is_one_line_whatever_it_quotes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

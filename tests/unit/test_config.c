@@ -450,6 +450,24 @@ static void prefix_may_have_64_bytes_and_not_one_more(void **unused)
     assert_int_equal(errs.count, 1);
 }
 
+/* net-snmp reads no answer whose community is longer: refused up front. */
+static void community_may_have_256_bytes_and_not_one_more(void **unused)
+{
+    char value[CONFIG_COMMUNITY_MAX + 2], text[768];
+    struct config *cfg;
+
+    snprintf(text, sizeof(text), "devices:\n  - {name: a, address: x, community: %s}\n",
+             repeated(value, sizeof(value), 'c', CONFIG_COMMUNITY_MAX));
+    cfg = load(text);
+    assert_non_null(cfg);
+    assert_int_equal(strlen(cfg->devices[0].community), CONFIG_COMMUNITY_MAX);
+    config_free(cfg);
+    snprintf(text, sizeof(text), "devices:\n  - {name: a, address: x, community: %s}\n",
+             repeated(value, sizeof(value), 'c', CONFIG_COMMUNITY_MAX + 1));
+    expect_error(text, "t.yml:2:38:", "community: 257 bytes; SNMP agents and net-snmp take at most 256");
+    assert_int_equal(errs.count, 1);
+}
+
 static void device_name_may_have_128_bytes_and_not_one_more(void **unused)
 {
     char value[IFMON_NAME_MAX + 2], text[512];
@@ -690,6 +708,60 @@ static void devices_with_nothing_set_are_equal(void **unused)
     config_device_clear(&b);
 }
 
+/* snmp_engine: builtin (ber.c) or net-snmp (net-snmp's PDUs), per device
+ * or in defaults:, builtin when nothing is said. */
+static void snmp_engine_is_builtin_unless_net_snmp_is_said(void **unused)
+{
+    struct config *cfg = load("devices:\n"
+                              "  - {name: a, address: x}\n"
+                              "  - {name: b, address: x, snmp_engine: net-snmp}\n"
+                              "  - {name: c, address: x, snmp_engine: builtin}\n"
+                              "  - {name: d, address: x, snmp_engine: Net-SNMP}\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].net_snmp_polls, 0);
+    assert_int_equal(cfg->devices[1].net_snmp_polls, 1);
+    assert_int_equal(cfg->devices[2].net_snmp_polls, 0);
+    assert_int_equal(cfg->devices[3].net_snmp_polls, 1);
+    config_free(cfg);
+    cfg = load("defaults: {snmp_engine: net-snmp}\n"
+               "devices:\n"
+               "  - {name: a, address: x}\n"
+               "  - {name: b, address: x, snmp_engine: builtin}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].net_snmp_polls, 1);
+    assert_int_equal(cfg->devices[1].net_snmp_polls, 0);
+    config_free(cfg);
+}
+
+static void bad_snmp_engine_is_reported_where_it_is(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x, snmp_engine: netsnmp}\n",
+                 "t.yml:2:40:", "snmp_engine: \"netsnmp\" is not builtin or net-snmp");
+    expect_error("defaults:\n  snmp_engine: ber\ndevices:\n  - {name: a, address: x}\n",
+                 "t.yml:2:16:", "is not builtin or net-snmp");
+}
+
+/* A SIGHUP that changes the engine reopens the device. */
+static void devices_differing_in_snmp_engine_only_are_not_equal(void **unused)
+{
+    struct config *cfg = load("devices:\n"
+                              "  - {name: a, address: x}\n"
+                              "  - {name: b, address: x, snmp_engine: net-snmp}\n");
+    struct config_device other;
+
+    assert_non_null(cfg);
+    config_device_copy(&other, &cfg->devices[1]);
+    free(other.name);
+    other.name = strdup("a");
+    other.line = cfg->devices[0].line;
+    assert_false(config_device_equal(&cfg->devices[0], &other));
+    other.net_snmp_polls = 0;
+    assert_true(config_device_equal(&cfg->devices[0], &other));
+    config_device_clear(&other);
+    config_free(cfg);
+}
+
 static int teardown(void **unused)
 {
     config_errors_free(&errs);
@@ -703,6 +775,185 @@ static int teardown(void **unused)
 #define FIELD_TEST_STR(f) FIELD_TEST(f)
 #define FIELD_TEST_INT(f) FIELD_TEST(f)
 #define FIELD_TEST_LIST(f, n) FIELD_TEST(f)
+
+/* gateway.listen is HOST:PORT or [IPV6]:PORT, strictly: a port is
+ * required, the host is an IPv4 or IPv6 literal or a host name. */
+static void gateway_listen_is_host_and_port_strictly(void **unused)
+{
+    static const char *const bad[] = {
+        "nonsense",    "1.2.3.4.5:80", "127.0.0.1", "127.0.0.1:",   ":8080",    "127.0.0.1:0",
+        "h:65536",     "h:+80",        "h: 80",     "h:0x50",       "h:080000", "::1:8080",
+        "[::1]",       "[::1]8080",    "[::1]:",    "[1.2.3.4]:80", "[]:80",    "[::1:80",
+        "256.0.0.1:8", "01.2.3.4.5:8", "host_1:80", "-h:80",        "h-:80",    "a..b:80",
+        ".a:80",       "a.:80",        "a b:80",    "12345:80",     "a.123:80", "",
+    };
+    static const struct {
+        const char *text, *host;
+        int port;
+    } good[] = {
+        {"127.0.0.1:8080", "127.0.0.1", 8080}, {"0.0.0.0:1", "0.0.0.0", 1},
+        {"[::1]:8080", "::1", 8080},           {"[2001:db8::1]:65535", "2001:db8::1", 65535},
+        {"localhost:80", "localhost", 80},     {"gw-1.example.net:8080", "gw-1.example.net", 8080},
+        {"eth0:8080", "eth0", 8080},           {"1a.example:81", "1a.example", 81},
+    };
+    char text[128];
+    struct config *cfg;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), "gateway:\n  listen: \"%s\"\n", bad[i]);
+        cfg = load(text);
+        if (cfg != NULL)
+            fail_msg("listen \"%s\" was accepted", bad[i]);
+        assert_true(has_error("t.yml:2:11: ", "listen: "));
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(text, sizeof(text), "gateway:\n  listen: \"%s\"\n", good[i].text);
+        cfg = load(text);
+        if (cfg == NULL)
+            fail_msg("listen \"%s\" was refused: %s", good[i].text, errs.lines[0]);
+        assert_string_equal(cfg->gateway.listen_host, good[i].host);
+        assert_int_equal(cfg->gateway.listen_port, good[i].port);
+        config_free(cfg);
+    }
+}
+
+/* The gateway polls nothing: it loads a file whose defaults: and devices:
+ * are wrong, and says nothing about them; the collector (and config_load()
+ * for everyone else) still reports every one. */
+static void the_gateway_reader_skips_defaults_and_devices(void **unused)
+{
+    static const char text[] = "defaults:\n"
+                               "  intervl: 1s\n"
+                               "devices:\n"
+                               "  - {name: \"bad name\", adress: 192.0.2.1}\n"
+                               "  - {name: x, address: \"192.0.2.1:x\", version: 7}\n"
+                               "gateway:\n"
+                               "  listen: \"127.0.0.1:9000\"\n";
+    struct config *cfg;
+
+    config_errors_free(&errs);
+    cfg = config_load_buffer_for("t.yml", text, strlen(text), CONFIG_READER_GATEWAY, &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.count, 0);
+    assert_int_equal(cfg->ndevices, 0);
+    assert_int_equal(cfg->gateway.listen_port, 9000);
+    config_free(cfg);
+
+    assert_null(load(text));
+    assert_true(has_error("t.yml:2:", "intervl"));
+    assert_true(has_error("t.yml:4:", "adress"));
+    assert_true(has_error("t.yml:5:", "version"));
+    config_errors_free(&errs);
+    assert_null(config_load_buffer_for("t.yml", text, strlen(text), CONFIG_READER_ALL, &errs));
+    assert_true(errs.count >= 3);
+}
+
+/* What the gateway uses is checked as before, and the file as a whole too. */
+static void the_gateway_reader_reports_what_the_gateway_uses(void **unused)
+{
+    static const char text[] = "redis:\n"
+                               "  port: 0\n"
+                               "devices: [{bogus: 1}]\n"
+                               "gateway:\n"
+                               "  max_frame: 1\n"
+                               "  tokens: [{token: t, channels: [\"other:x\"]}]\n"
+                               "extra: 1\n";
+    char path[] = "/tmp/test_config_XXXXXX";
+    struct config *cfg;
+    FILE *f;
+    int fd;
+
+    config_errors_free(&errs);
+    cfg = config_load_buffer_for("t.yml", text, strlen(text), CONFIG_READER_GATEWAY, &errs);
+    assert_null(cfg);
+    assert_true(has_error("t.yml:2:", "port"));
+    assert_true(has_error("t.yml:5:", "max_frame"));
+    assert_true(has_error("t.yml:6:", "redis.prefix"));
+    assert_true(has_error("t.yml:7:", "extra"));
+    assert_int_equal(errs.count, 4);
+
+    /* From a file, the same. */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    config_errors_free(&errs);
+    assert_null(config_load_for(path, CONFIG_READER_GATEWAY, &errs));
+    assert_int_equal(errs.count, 4);
+    config_errors_free(&errs);
+    assert_null(config_load(path, &errs));
+    assert_true(errs.count > 4); /* and the device's */
+    assert_true(has_error(path, "bogus"));
+    unlink(path);
+}
+
+/* The gateway refuses a token shorter than CONFIG_TOKEN_MIN, where it is
+ * written; the collector, which uses no token, does not look. */
+static void the_gateway_refuses_short_tokens_where_they_are(void **unused)
+{
+    static const char text[] = "gateway:\n"
+                               "  token: short-admin\n"
+                               "  tokens:\n"
+                               "    - {token: tokyo-noc, channels: [\"ifmon:tokyo-*\"]}\n"
+                               "    - {token: 0123456789abcdef, channels: [\"ifmon:x\"]}\n";
+    struct config *cfg;
+
+    config_errors_free(&errs);
+    assert_null(config_load_buffer_for("t.yml", text, strlen(text), CONFIG_READER_GATEWAY, &errs));
+    assert_int_equal(errs.count, 2);
+    assert_true(has_error("t.yml:2:10:", "11 characters"));
+    assert_true(has_error("t.yml:4:15:", "at least 16"));
+    cfg = load(text); /* the collector's reader */
+    assert_non_null(cfg);
+    config_free(cfg);
+    config_errors_free(&errs);
+    cfg = config_load_buffer_for("t.yml", "gateway: {token: 0123456789abcdef}\n", 35,
+                                 CONFIG_READER_GATEWAY, &errs);
+    assert_non_null(cfg);
+    config_free(cfg);
+}
+
+static void gateway_hosts_and_metrics_settings_load(void **unused)
+{
+    struct config *cfg = load("gateway:\n"
+                              "  listen: \"0.0.0.0:8080\"\n"
+                              "  token: 0123456789abcdef\n"
+                              "  hosts: [NOC.Example.NET., \"[2001:DB8::1]\", 192.0.2.1, gw1]\n"
+                              "  metrics_listen: \"127.0.0.1:9100\"\n"
+                              "  metrics_token: true\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.nhosts, 4);
+    assert_string_equal(cfg->gateway.hosts[0], "noc.example.net");
+    assert_string_equal(cfg->gateway.hosts[1], "2001:db8::1");
+    assert_string_equal(cfg->gateway.hosts[2], "192.0.2.1");
+    assert_string_equal(cfg->gateway.hosts[3], "gw1");
+    assert_string_equal(cfg->gateway.metrics_host, "127.0.0.1");
+    assert_int_equal(cfg->gateway.metrics_port, 9100);
+    assert_int_equal(cfg->gateway.metrics_token, 1);
+    config_free(cfg);
+    cfg = load("");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.nhosts, 0);
+    assert_null(cfg->gateway.metrics_host);
+    assert_int_equal(cfg->gateway.metrics_port, 0);
+    assert_int_equal(cfg->gateway.metrics_token, 0);
+    config_free(cfg);
+}
+
+static void bad_gateway_hosts_and_metrics_settings_are_reported(void **unused)
+{
+    expect_error("gateway:\n  hosts: [ok, \"bad name\"]\n", "t.yml:2:15:", "neither a host name");
+    expect_error("gateway:\n  hosts: [\"-x\"]\n", "t.yml:2:11:", "neither a host name");
+    expect_error("gateway:\n  hosts: ok\n", "t.yml:2:10:", "hosts");
+    expect_error("gateway:\n  metrics_listen: \"9100\"\n", "t.yml:2:19:", "metrics_listen:");
+    expect_error("gateway:\n  metrics_token: yes\n", "t.yml:2:18:", "true or false");
+    expect_error("gateway:\n  metrics_token: true\n", "t.yml:2:18:", "needs gateway.token");
+    expect_error("gateway:\n  listen: \"127.0.0.1:8080\"\n  metrics_listen: \"127.0.0.1:8080\"\n",
+                 "t.yml:3:19:", "the same address as listen");
+}
 
 int main(void)
 {
@@ -737,12 +988,23 @@ int main(void)
         cmocka_unit_test(addresses_parse),
         cmocka_unit_test(device_equality_ignores_the_line_only),
         cmocka_unit_test(prefix_may_have_64_bytes_and_not_one_more),
+        cmocka_unit_test(community_may_have_256_bytes_and_not_one_more),
         cmocka_unit_test(device_name_may_have_128_bytes_and_not_one_more),
         cmocka_unit_test(device_name_limit_holds_after_environment_expansion),
         cmocka_unit_test(site_may_have_128_bytes_and_not_one_more),
         cmocka_unit_test(devices_differing_in_their_line_only_are_equal),
         cmocka_unit_test(devices_with_nothing_set_are_equal),
-        CONFIG_DEVICE_FIELDS(FIELD_TEST_STR, FIELD_TEST_INT, FIELD_TEST_LIST)};
+        cmocka_unit_test(snmp_engine_is_builtin_unless_net_snmp_is_said),
+        cmocka_unit_test(bad_snmp_engine_is_reported_where_it_is),
+        cmocka_unit_test(devices_differing_in_snmp_engine_only_are_not_equal),
+        CONFIG_DEVICE_FIELDS(FIELD_TEST_STR, FIELD_TEST_INT, FIELD_TEST_LIST)
+            cmocka_unit_test(gateway_listen_is_host_and_port_strictly),
+        cmocka_unit_test(the_gateway_reader_skips_defaults_and_devices),
+        cmocka_unit_test(the_gateway_reader_reports_what_the_gateway_uses),
+        cmocka_unit_test(the_gateway_refuses_short_tokens_where_they_are),
+        cmocka_unit_test(gateway_hosts_and_metrics_settings_load),
+        cmocka_unit_test(bad_gateway_hosts_and_metrics_settings_are_reported),
+    };
 
     return cmocka_run_group_tests_name("config", tests, NULL, teardown);
 }

@@ -179,6 +179,39 @@ static void rate_above_speed_is_a_gap(void **unused)
     assert_true(fabs(r.in_bps - 1e8) < 1e-3);
 }
 
+/* Without a known speed, a Counter64 jump over a short span (a few ms
+ * between two answers) would be a rate of any size, even past 2^64 bit/s,
+ * which no integer holds. No interface carries RATE_MAX_BPS. */
+static void rate_beyond_any_interface_is_a_gap_when_the_speed_is_unknown(void **unused)
+{
+    struct rate_state st;
+    struct rate_result r;
+    struct rate_sample s;
+
+    rate_reset(&st);
+    s = at(0, 0, 0, 64);
+    s.speed_bps = 0;
+    feed(&st, s);
+    s = at(1, 1000, 0, 64);
+    s.speed_bps = 0;
+    feed(&st, s);
+    /* 2^62 octets in 10 ms: 3.7e21 bit/s. */
+    s = at(1.01, 1000 + (1ULL << 62), 0, 64);
+    s.speed_bps = 0;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_GAP);
+    assert_int_equal(r.gap, RATE_GAP_OVER_SPEED);
+    /* 10 Tb/s of unknown speed is a rate (once the span is anchored again). */
+    s = at(2.01, 1000 + (1ULL << 62) + 1250000000000ULL, 0, 64);
+    s.speed_bps = 0;
+    feed(&st, s);
+    s = at(3.01, 1000 + (1ULL << 62) + 2 * 1250000000000ULL, 0, 64);
+    s.speed_bps = 0;
+    r = feed(&st, s);
+    assert_int_equal(r.status, RATE_OK);
+    assert_true(fabs(r.in_bps / 1e13 - 1) < 1e-6);
+}
+
 /* snmpd-style cache: counters refresh every 3 s, polled every second. A
  * naive poller shows 0, 0, 3x; we must show steady x. */
 static void cached_counters_give_steady_rates_not_zero_and_triple(void **unused)
@@ -389,6 +422,8 @@ static void random_counters_never_give_nan_negative_or_spikes(void **unused)
             assert_true(r.in_bps >= 0 && r.out_bps >= 0 && r.interval > 0);
             if (s.speed_bps)
                 assert_true(r.in_bps <= s.speed_bps * RATE_OVER_SPEED_FACTOR);
+            else
+                assert_true(r.in_bps <= RATE_MAX_BPS && r.out_bps <= RATE_MAX_BPS);
         }
         t += (rand() % 3000) / 1000.0;
     }
@@ -410,6 +445,7 @@ int main(void)
         cmocka_unit_test(uptime_going_back_is_an_agent_restart_not_a_spike),
         cmocka_unit_test(uptime_wrapping_after_497_days_is_not_a_restart),
         cmocka_unit_test(rate_above_speed_is_a_gap),
+        cmocka_unit_test(rate_beyond_any_interface_is_a_gap_when_the_speed_is_unknown),
         cmocka_unit_test(cached_counters_give_steady_rates_not_zero_and_triple),
         cmocka_unit_test(a_stale_first_reading_does_not_make_a_spike),
         cmocka_unit_test(still_counters_become_zero_after_the_hold),
