@@ -2,6 +2,7 @@
 
 #include "access.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -80,6 +81,54 @@ int access_origin_allowed(const char *origin, const char *host, char *const *all
         if (alen == olen && strncasecmp(allowed[i], origin, olen) == 0)
             return 1;
     }
+    return 0;
+}
+
+int access_host_allowed(const char *host, char *const *names, size_t nnames)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+    char name[256];
+    const char *end, *port;
+    size_t len, i;
+    int bracketed = host != NULL && host[0] == '[';
+
+    if (host == NULL)
+        return 1;
+    if (bracketed) {
+        end = strchr(host, ']');
+        if (end == NULL)
+            return 0;
+        port = end + 1;
+        host++;
+    } else {
+        port = strchr(host, ':');
+        end = port ? port : host + strlen(host);
+        if (port == NULL)
+            port = end;
+        else if (strchr(port + 1, ':'))
+            return 0; /* an IPv6 address must be in brackets */
+    }
+    if (*port != '\0' && (*port != ':' || strspn(port + 1, "0123456789") != strlen(port + 1) ||
+                          strlen(port + 1) > 5))
+        return 0;
+    len = (size_t)(end - host);
+    if (len > 1 && !bracketed && host[len - 1] == '.')
+        len--;
+    if (len == 0 || len >= sizeof(name))
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = host[i];
+
+        name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    name[len] = '\0';
+    if (inet_pton(bracketed ? AF_INET6 : AF_INET, name, addr) == 1)
+        return 1;
+    if (bracketed)
+        return 0;
+    for (i = 0; i < nnames; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
     return 0;
 }
 

@@ -20,6 +20,18 @@
 int access_origin_allowed(const char *origin, const char *host, char *const *allowed,
                           size_t nallowed);
 
+/* 1 when a request with this Host header (RFC 9110 section 7.2) may be
+ * answered: DNS rebinding (a page of attacker.example whose name now
+ * resolves to the gateway) reaches the gateway through the operator's
+ * browser with the attacker's name in Host, and the Origin check, which
+ * compares Origin with Host, cannot see it. host NULL (no header: HTTP/1.0,
+ * not a browser) is accepted. The host part (port removed, lower case, one
+ * trailing '.' ignored) must equal one of `names` (lower case, IPv6
+ * without brackets), or be an IPv4 address or a bracketed IPv6 address:
+ * an address is never rebound, and a browser sends one only to the
+ * address it connected to. A malformed header is refused. */
+int access_host_allowed(const char *host, char *const *names, size_t nnames);
+
 /* 1 when `given` equals `secret`. The time taken depends only on the
  * length of `secret`, never on where the first difference is. given NULL
  * never matches. */

@@ -1,24 +1,25 @@
-/* client.c -- see client.h.
+/* client.c -- see client.h: a connection's requests and replies, its
+ * opening and closing, and the set's reload; the outgoing side (queue,
+ * frames, writes) is client_write.c.
  *
- * Writes. Messages for a client are queued as they come (from Redis, or as
- * replies); at the end of the loop iteration (a uv_check handle, after all
- * I/O callbacks) each client with something queued is written at once, its
- * samples batched into one frame, without first asking libwebsockets for
- * writability. That round trip (lws_callback_on_writable, then the
- * WRITEABLE callback) costs libuv four epoll_ctl per delivery, as
- * uv_poll_start re-registers the descriptor each time: a third of the
- * gateway's CPU at 100,000 deliveries/s (docs/BENCHMARKS.md).
+ * Replies. A subscribe is acknowledged only once Redis has confirmed each
+ * of its channels and patterns (fanout.h), and replies go out in the order
+ * of the requests: while a subscribe waits, the replies to the requests
+ * after it wait behind it in `waiting` (a list replies on its own, as
+ * soon as the inventory's copy can answer it, inventory.h).
  *
- * Writing outside the WRITEABLE callback is safe for what this gateway
- * serves, HTTP/1.1 WebSocket without extensions or TLS, when lws holds no
- * unsent bytes for the connection (lws_partial_buffered() is 0): lws_write()
- * then frames the message and sends it; what the socket does not take lws
- * keeps and sends first, and asks for writability itself. Whenever lws holds
- * bytes, or the peer has started closing, we fall back to the lws rule:
- * request writability and write one frame per WRITEABLE callback, so lws
- * never has to append behind a partial frame (which 4.1 would mis-frame). */
+ * Cost. Whatever a request asks, what the gateway does for it is bounded
+ * before it starts: a subscribe or unsubscribe of more entries than
+ * max_channels is refused after its JSON parse, one that would hold more
+ * than max_channels, or take the gateway past FANOUT_SUBSCRIPTIONS_MAX,
+ * before anything is looked up or subscribed; the rest is linear in the
+ * request (hash sets, and a waiting subscribe's confirmations checked
+ * from where the last check stopped). History is bounded per request and
+ * per connection (history.h). A message left unfinished, and a
+ * connection that holds nothing, are closed after a while. */
 
 #include "client.h"
+#include "client_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "access.h"
 #include "client_request.h"
 #include "fanout.h"
+#include "history.h"
 #include "inventory.h"
 #include "json_text.h"
 #include "log.h"
@@ -38,170 +40,273 @@
 #include "ratelimit.h"
 #include "util.h"
 
-#define STALL_CHECK_MS 1000
 /* The receive buffer is kept between messages up to this size. */
 #define RX_KEEP 4096
 
-_Static_assert(LWS_PRE <= OUTMSG_HEADROOM, "OUTMSG_HEADROOM must cover LWS_PRE");
-
-struct client {
-    struct client_set *cs;
-    struct lws *wsi;
-    struct client *prev, *next;
-    struct fanout_peer *peer;
-    struct outqueue queue;
-    uint64_t waiting_since; /* ms: data queued and nothing written since */
-    int killed;
-    /* The message being received (lws hands it over in pieces). */
-    char *rx;
-    size_t rx_len, rx_cap;
-    int rx_started, rx_binary, rx_too_big;
-    struct ratelimit rate;
-    struct inventory_requests lists;  /* "list" requests in flight */
-    const struct config_token *grant; /* what this connection may see */
-    int closing;                      /* the peer sent a close frame */
-    int flush_pending;                /* on cs->flush_head */
-    int want_writable;                /* lws_callback_on_writable() asked */
-    struct client *flush_prev, *flush_next;
-};
-
-struct client_set {
-    struct gateway *gw;
-    struct client *head;
-    size_t count;
-    struct client_stats st;
-    uv_timer_t stall_timer;
-    uv_check_t flush_check;    /* writes queued messages after each loop iteration */
-    struct client *flush_head; /* clients with something queued to write */
-    unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
-};
-
-static uint64_t now_ms(const struct client_set *cs)
-{
-    return uv_now(cs->gw->loop);
-}
-
-/* -------------------------------------------------------------- output */
-
-static void flush_clients(uv_check_t *h);
-
-static void request_writable(struct client *c)
-{
-    c->want_writable = 1;
-    lws_callback_on_writable(c->wsi);
-}
-
-/* Queue m; it is written when this loop iteration's I/O is done
- * (flush_clients), or in the WRITEABLE callback already asked for. */
-static void enqueue(struct client *c, struct outmsg *m)
-{
-    struct client_set *cs = c->cs;
-
-    if (c->killed)
-        return;
-    cs->st.dropped += outqueue_push(&c->queue, m);
-    if (c->waiting_since == 0)
-        c->waiting_since = now_ms(cs);
-    if (c->want_writable || c->flush_pending)
-        return;
-    if (c->closing) {
-        request_writable(c);
-        return;
-    }
-    c->flush_pending = 1;
-    c->flush_prev = NULL;
-    c->flush_next = cs->flush_head;
-    if (cs->flush_head)
-        cs->flush_head->flush_prev = c;
-    else
-        uv_check_start(&cs->flush_check, flush_clients);
-    cs->flush_head = c;
-}
+/* The grant of a connection whose token a reload revoked, while it is
+ * being closed: no channel but the inventory's. */
+static const struct config_token revoked = {0};
 
 /* fanout_deliver_fn */
 static void deliver(void *ctx, struct outmsg *m)
 {
-    enqueue(ctx, m);
+    client_enqueue(ctx, m);
 }
 
-static void enqueue_text(struct client *c, const char *text, size_t len)
+/* A reply message for obj (stolen) with the request's id, if any; NULL
+ * when obj is NULL. */
+static struct outmsg *reply_message(json_t *obj, json_t *id)
 {
-    struct outmsg *m = outmsg_from_text(text, len);
-
-    enqueue(c, m);
-    outmsg_unref(m);
-}
-
-/* Send obj (a reply object; stolen) with the request's id, if any. */
-static void send_reply(struct client *c, json_t *obj, json_t *id)
-{
+    struct outmsg *m = NULL;
     char *text;
 
     if (obj == NULL)
-        return;
+        return NULL;
     if (id)
         json_object_set(obj, "id", id);
     text = json_dumps(obj, JSON_COMPACT);
     if (text)
-        enqueue_text(c, text, strlen(text));
+        m = outmsg_from_text(text, strlen(text));
     free(text);
     json_decref(obj);
+    return m;
+}
+
+static struct reply_wait *wait_append(struct client *c, struct outmsg *reply)
+{
+    struct reply_wait *w = ifmon_xcalloc(1, sizeof(*w));
+
+    w->reply = reply;
+    w->since_ms = client_now_ms(c->cs);
+    if (c->waiting_tail)
+        c->waiting_tail->next = w;
+    else
+        c->waiting = w;
+    c->waiting_tail = w;
+    return w;
+}
+
+static void wait_free_channels(struct reply_wait *w)
+{
+    size_t i;
+
+    for (i = 0; i < w->nchannels; i++)
+        free(w->channels[i]);
+    free(w->channels);
+    w->channels = NULL;
+    w->nchannels = 0;
+}
+
+static void wait_free(struct reply_wait *w)
+{
+    outmsg_unref(w->reply);
+    wait_free_channels(w);
+    json_decref(w->id);
+    free(w);
+}
+
+/* Queue a reply now, or behind the replies still waiting (m is stolen). */
+static void reply_in_turn(struct client *c, struct outmsg *m)
+{
+    if (m == NULL)
+        return;
+    if (c->waiting) {
+        wait_append(c, m);
+        return;
+    }
+    client_enqueue(c, m);
+    outmsg_unref(m);
 }
 
 /* {"op":"error","error":what}: the connection stays open (docs/PROTOCOL.md, part 2). */
-static void send_error(struct client *c, const char *what, json_t *id)
+static struct outmsg *error_message(const char *what, json_t *id)
 {
     /* A truncated channel name may have cut a UTF-8 sequence: keep what
      * comes before it, which jansson accepts. */
     json_t *s = json_stringn(what, ifmon_utf8_valid_prefix(what, strlen(what)));
 
-    send_reply(c, json_pack("{s:s,s:o}", "op", "error", "error", s), id);
+    return reply_message(json_pack("{s:s,s:o}", "op", "error", "error", s), id);
 }
 
-static void send_ack(struct client *c, const char *op, const struct client_request *req)
+static void send_error(struct client *c, const char *what, json_t *id)
+{
+    reply_in_turn(c, error_message(what, id));
+}
+
+/* {"op":op,"channels":[...],"id":...} for req. */
+static struct outmsg *ack_message(const char *op, const struct client_request *req)
 {
     json_t *list = json_array();
     size_t i;
 
     for (i = 0; i < req->nchannels; i++)
         json_array_append_new(list, json_string(req->channels[i]));
-    send_reply(c, json_pack("{s:s,s:o}", "op", op, "channels", list), req->id);
+    return reply_message(json_pack("{s:s,s:o}", "op", op, "channels", list), req->id);
+}
+
+/* ------------------------------------------------- replies in request order */
+
+static int channel_waits(const struct client *c, const char *channel)
+{
+    return fanout_peer_has(c->peer, channel) && !fanout_peer_confirmed(c->peer, channel);
+}
+
+/* 1 when Redis has confirmed every channel of the waiting subscribe w that
+ * the connection still holds (one unsubscribed since needs nothing).
+ * Each confirmation of the request's n channels calls this: it goes on
+ * from the first channel not yet seen confirmed, and checks all of them
+ * again only when it gets to the end (a reconnection to Redis may have
+ * taken back a confirmation), so that a request costs O(n), not O(n^2). */
+static int subscribe_confirmed(const struct client *c, struct reply_wait *w)
+{
+    size_t i;
+
+    for (; w->checked < w->nchannels; w->checked++)
+        if (channel_waits(c, w->channels[w->checked]))
+            return 0;
+    for (i = 0; i < w->nchannels; i++)
+        if (channel_waits(c, w->channels[i])) {
+            w->checked = i;
+            return 0;
+        }
+    return 1;
+}
+
+/* Send the waiting replies whose turn has come: from the first, as long as
+ * each is ready. A subscribe's acknowledgement is queued before anything
+ * of its channels, which it then releases (history first, fanout.h). */
+static void send_waiting(struct client *c)
+{
+    struct reply_wait *w;
+    size_t i;
+
+    while ((w = c->waiting) != NULL) {
+        if (w->channels && !subscribe_confirmed(c, w))
+            return;
+        c->waiting = w->next;
+        if (c->waiting == NULL)
+            c->waiting_tail = NULL;
+        if (w->reply)
+            client_enqueue(c, w->reply);
+        if (w->channels) {
+            struct history_budget *budget;
+
+            history_bucket_refill(c->history, client_now_ms(c->cs));
+            budget = history_budget_new(HISTORY_REQUEST_MAX_SAMPLES, HISTORY_REQUEST_MAX_BYTES,
+                                        c->history);
+            for (i = 0; i < w->nchannels; i++)
+                fanout_peer_release(c->peer, w->channels[i], w->request, budget);
+            history_budget_unref(budget);
+            c->subscribes_waiting--;
+        }
+        wait_free(w);
+    }
+}
+
+/* fanout_confirmed_fn */
+static void on_confirmed(void *ctx)
+{
+    send_waiting(ctx);
+}
+
+/* The first waiting subscribe has waited CLIENT_SUBSCRIBE_WAIT_MS: Redis
+ * is away. Every subscribe waiting on this connection is refused and
+ * undone, the subscriptions it made (not those held before it) removed (a
+ * later one may count on a channel an earlier one made), and the replies
+ * go out in order. */
+static void refuse_waiting(struct client *c)
+{
+    char err[CLIENT_REQUEST_ERROR_MAX];
+    struct reply_wait *w;
+    size_t i;
+
+    snprintf(err, sizeof(err),
+             "redis unavailable: the subscription was not confirmed within %d s; nothing of "
+             "this request is subscribed",
+             CLIENT_SUBSCRIBE_WAIT_MS / 1000);
+    log_info("refusing %zu subscribe request(s) of a client: redis has not confirmed them in %d ms",
+             c->subscribes_waiting, CLIENT_SUBSCRIBE_WAIT_MS);
+    for (w = c->waiting; w; w = w->next) {
+        if (w->channels == NULL)
+            continue;
+        for (i = 0; i < w->nchannels; i++)
+            if (fanout_peer_held_by(c->peer, w->channels[i], w->request))
+                fanout_peer_unsubscribe(c->peer, w->channels[i]);
+        wait_free_channels(w);
+        outmsg_unref(w->reply);
+        w->reply = error_message(err, w->id);
+    }
+    c->subscribes_waiting = 0;
+    if (fanout_peer_count(c->peer) == 0 && c->idle_since == 0)
+        c->idle_since = client_now_ms(c->cs);
+    send_waiting(c);
+}
+
+static void close_for_policy(struct client *c, const char *reason);
+
+int client_check_deadlines(struct client *c, uint64_t now_ms)
+{
+    char reason[64];
+
+    if (c->killed)
+        return 0;
+    if (c->waiting && now_ms - c->waiting->since_ms >= CLIENT_SUBSCRIBE_WAIT_MS)
+        refuse_waiting(c);
+    if (c->rx_started && now_ms - c->rx_since >= CLIENT_MESSAGE_MS) {
+        snprintf(reason, sizeof(reason), "message not finished within %d s",
+                 CLIENT_MESSAGE_MS / 1000);
+        close_for_policy(c, reason);
+        return -1;
+    }
+    if (fanout_peer_count(c->peer) > 0) {
+        c->idle_since = 0;
+    } else if (c->idle_since == 0) {
+        c->idle_since = now_ms;
+    } else if (now_ms - c->idle_since >= CLIENT_IDLE_MS) {
+        snprintf(reason, sizeof(reason), "no subscription for %d s", CLIENT_IDLE_MS / 1000);
+        close_for_policy(c, reason);
+        return -1;
+    }
+    return 0;
 }
 
 /* -------------------------------------------------------------- "list" */
 
 /* inventory_reply_fn */
-static void on_list_reply(void *ctx, const char *reply, size_t len, json_t *id)
+static void on_list_reply(void *ctx, struct outmsg *reply, json_t *id)
 {
     struct client *c = ctx;
+    struct outmsg *m;
 
-    if (reply == NULL)
-        send_error(c, "redis unavailable", id);
-    else
-        enqueue_text(c, reply, len);
+    /* A list is answered when the inventory can answer it, not in turn. */
+    if (reply) {
+        client_enqueue(c, reply);
+        return;
+    }
+    m = error_message("redis unavailable", id);
+    client_enqueue(c, m);
+    outmsg_unref(m);
 }
 
 static void do_list(struct client *c, const struct client_request *req)
 {
-    inventory_list(c->cs->gw->inventory, &c->lists, c->grant, req->id, on_list_reply, c);
+    inventory_list(c->cs->gw->inventory, &c->lists, req->id, on_list_reply, c);
 }
 
 /* ------------------------------------------------------------ requests */
 
 static void do_subscribe(struct client *c, const struct client_request *req)
 {
-    int max = c->cs->gw->cfg->gateway.max_channels;
+    struct gateway *gw = c->cs->gw;
+    int max = gw->cfg->gateway.max_channels;
     size_t i, fresh = 0;
     char err[CLIENT_REQUEST_ERROR_MAX];
+    struct reply_wait *w;
 
-    for (i = 0; i < req->nchannels; i++) {
-        if (!access_channel_permitted(c->grant, req->channels[i], c->cs->gw->cfg->redis.prefix)) {
-            snprintf(err, sizeof(err), "not permitted for this token: %s", req->channels[i]);
-            send_error(c, err, req->id);
-            return;
-        }
+    /* The limits first: a request that cannot be granted costs one
+     * lookup per entry. */
+    for (i = 0; i < req->nchannels; i++)
         fresh += !fanout_peer_has(c->peer, req->channels[i]);
-    }
     if (fanout_peer_count(c->peer) + fresh > (size_t)max) {
         snprintf(err, sizeof(err),
                  "too many channels: a connection may hold at most %d channels and patterns "
@@ -210,10 +315,44 @@ static void do_subscribe(struct client *c, const struct client_request *req)
         send_error(c, err, req->id);
         return;
     }
-    /* The ack goes first: history and data follow it in the queue. */
-    send_ack(c, "subscribed", req);
-    for (i = 0; i < req->nchannels; i++)
-        fanout_peer_subscribe(c->peer, req->channels[i]);
+    if (fanout_subscriptions(gw->fanout) + fresh > FANOUT_SUBSCRIPTIONS_MAX) {
+        snprintf(err, sizeof(err),
+                 "too many subscriptions: the gateway holds at most %d (connection, channel) "
+                 "pairs; try again later",
+                 FANOUT_SUBSCRIPTIONS_MAX);
+        send_error(c, err, req->id);
+        return;
+    }
+    for (i = 0; i < req->nchannels; i++) {
+        if (!access_channel_permitted(c->lists.grant, req->channels[i], gw->cfg->redis.prefix)) {
+            snprintf(err, sizeof(err), "not permitted for this token: %s", req->channels[i]);
+            send_error(c, err, req->id);
+            return;
+        }
+    }
+    if (c->subscribes_waiting >= CLIENT_SUBSCRIBES_WAITING_MAX) {
+        snprintf(err, sizeof(err),
+                 "too many subscribe requests waiting for redis: at most %d per connection",
+                 CLIENT_SUBSCRIBES_WAITING_MAX);
+        send_error(c, err, req->id);
+        return;
+    }
+    /* Subscribed at once but held (fanout.h); the acknowledgement waits for
+     * Redis to confirm every entry, then goes first: history and data
+     * follow it in the queue. */
+    w = wait_append(c, ack_message("subscribed", req));
+    w->request = ++c->requests;
+    w->channels = ifmon_xcalloc(req->nchannels ? req->nchannels : 1, sizeof(*w->channels));
+    w->nchannels = req->nchannels;
+    w->id = json_incref(req->id);
+    for (i = 0; i < req->nchannels; i++) {
+        w->channels[i] = ifmon_xstrdup(req->channels[i]);
+        fanout_peer_subscribe(c->peer, req->channels[i], w->request);
+    }
+    if (req->nchannels)
+        c->idle_since = 0;
+    c->subscribes_waiting++;
+    send_waiting(c);
 }
 
 static void do_unsubscribe(struct client *c, const struct client_request *req)
@@ -222,9 +361,11 @@ static void do_unsubscribe(struct client *c, const struct client_request *req)
 
     for (i = 0; i < req->nchannels; i++)
         fanout_peer_unsubscribe(c->peer, req->channels[i]);
+    if (fanout_peer_count(c->peer) == 0 && c->idle_since == 0)
+        c->idle_since = client_now_ms(c->cs);
     /* Queued after every message of these channels: nothing of them
      * follows the ack. */
-    send_ack(c, "unsubscribed", req);
+    reply_in_turn(c, ack_message("unsubscribed", req));
 }
 
 /* A whole message arrived. 0, or -1 to close the connection. */
@@ -234,7 +375,7 @@ static int handle_message(struct client *c)
     struct client_request req;
     char err[CLIENT_REQUEST_ERROR_MAX];
 
-    if (ratelimit_take(&c->rate, now_ms(c->cs), CLIENT_RATE, CLIENT_BURST) < 0) {
+    if (ratelimit_take(&c->rate, client_now_ms(c->cs), CLIENT_RATE, CLIENT_BURST) < 0) {
         if (c->rate.over > CLIENT_FLOOD_MAX) {
             static const char reason[] = "request flood";
 
@@ -260,8 +401,9 @@ static int handle_message(struct client *c)
         send_error(c, err, NULL);
         return 0;
     }
-    if (client_request_parse(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix, &req, err,
-                             sizeof(err)) < 0) {
+    if (client_request_parse_max(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix,
+                                 (size_t)gw->cfg->gateway.max_channels, &req, err,
+                                 sizeof(err)) < 0) {
         send_error(c, err, req.id);
         client_request_free(&req);
         return 0;
@@ -288,6 +430,7 @@ int client_receive(struct client *c, const void *in, size_t len)
 
     if (!c->rx_started) {
         c->rx_started = 1;
+        c->rx_since = client_now_ms(c->cs);
         c->rx_len = 0;
         c->rx_binary = lws_frame_is_binary(c->wsi);
         c->rx_too_big = 0;
@@ -324,117 +467,20 @@ int client_receive(struct client *c, const void *in, size_t len)
     return rc;
 }
 
-/* --------------------------------------------------------------- write */
-
-static int batchable(const struct outmsg *m, size_t used)
-{
-    return m && m->kind == OUTMSG_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
-}
-
-/* Write the frame at the head of c's queue: one message, or the samples
- * that follow each other up to CLIENT_BATCH_MAX_BYTES as a JSON array.
- * Returns 0, or -1 when the socket failed. */
-static int write_frame(struct client *c)
-{
-    struct client_set *cs = c->cs;
-    struct outmsg *m = outqueue_peek(&c->queue, 0);
-    unsigned char *out;
-    size_t len, count = 0;
-    int n;
-
-    if (!batchable(m, 1) || !batchable(outqueue_peek(&c->queue, 1), 1 + m->len)) {
-        /* One message: written from the shared buffer itself; lws_write()
-         * puts the frame header in the headroom before it and copies only
-         * what the socket did not take. */
-        out = (unsigned char *)outmsg_text(m);
-        len = m->len;
-        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
-        outmsg_unref(outqueue_pop(&c->queue));
-        count = 1;
-    } else {
-        /* Several samples: one frame holding a JSON array of them. */
-        out = cs->batch + LWS_PRE;
-        len = 0;
-        out[len++] = '[';
-        while ((m = outqueue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
-            if (count)
-                out[len++] = ',';
-            memcpy(out + len, outmsg_text(m), m->len);
-            len += m->len;
-            outmsg_unref(outqueue_pop(&c->queue));
-            count++;
-        }
-        out[len++] = ']';
-        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
-    }
-    if (n < (int)len) {
-        log_debug("client: write failed (%d of %zu bytes)", n, len);
-        return -1;
-    }
-    cs->st.messages_out += count;
-    c->waiting_since = c->queue.count ? now_ms(cs) : 0;
-    return 0;
-}
-
-int client_writeable(struct client *c)
-{
-    c->want_writable = 0;
-    if (c->killed)
-        return -1;
-    if (c->queue.count == 0)
-        return 0;
-    if (write_frame(c) < 0)
-        return -1;
-    if (c->queue.count)
-        request_writable(c);
-    return 0;
-}
-
-/* uv_check: after this iteration's I/O callbacks, write what was queued
- * for each client while lws holds nothing unsent for it (see the top of
- * this file); leave the rest to the WRITEABLE callback. */
-static void flush_clients(uv_check_t *h)
-{
-    struct client_set *cs = h->data;
-    struct client *c;
-    int failed = 0;
-
-    while ((c = cs->flush_head) != NULL) {
-        cs->flush_head = c->flush_next;
-        if (cs->flush_head)
-            cs->flush_head->flush_prev = NULL;
-        c->flush_next = NULL;
-        c->flush_pending = 0;
-        if (c->killed || c->want_writable)
-            continue;
-        while (c->queue.count && !c->closing && !lws_partial_buffered(c->wsi)) {
-            if (write_frame(c) < 0) {
-                /* lws closes a connection only from its own callbacks:
-                 * let the next one do it. */
-                c->killed = 1;
-                failed++;
-                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-                break;
-            }
-        }
-        if (c->queue.count && !c->killed)
-            request_writable(c);
-    }
-    uv_check_stop(h);
-    if (failed && cs->gw->lws)
-        lws_cancel_service(cs->gw->lws);
-}
-
 /* ---------------------------------------------------------- connection */
 
-struct client *client_open(struct client_set *cs, struct lws *wsi, const struct config_token *grant)
+struct client *client_open(struct client_set *cs, struct lws *wsi, const char *token,
+                           const struct config_token *grant)
 {
     struct client *c = ifmon_xcalloc(1, sizeof(*c));
 
     c->cs = cs;
     c->wsi = wsi;
-    c->grant = grant;
-    c->peer = fanout_peer_new(cs->gw->fanout, deliver, c);
+    c->token = token ? ifmon_xstrdup(token) : NULL;
+    c->lists.grant = grant;
+    c->idle_since = client_now_ms(cs);
+    c->history = history_bucket_new();
+    c->peer = fanout_peer_new(cs->gw->fanout, deliver, on_confirmed, c);
     outqueue_init(&c->queue, CLIENT_QUEUE_MAX, CLIENT_QUEUE_MAX_BYTES);
     c->next = cs->head;
     if (cs->head)
@@ -457,14 +503,7 @@ void client_close(struct client *c)
     if (c == NULL)
         return;
     cs = c->cs;
-    if (c->flush_pending) {
-        if (c->flush_prev)
-            c->flush_prev->flush_next = c->flush_next;
-        else
-            cs->flush_head = c->flush_next;
-        if (c->flush_next)
-            c->flush_next->flush_prev = c->flush_prev;
-    }
+    client_unlink_flush(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -474,43 +513,18 @@ void client_close(struct client *c)
     cs->count--;
     cs->st.connections = cs->count;
     inventory_requests_cancel(&c->lists);
+    while (c->waiting) {
+        struct reply_wait *w = c->waiting;
+
+        c->waiting = w->next;
+        wait_free(w);
+    }
     fanout_peer_free(c->peer);
+    history_bucket_unref(c->history);
     outqueue_clear(&c->queue);
+    free(c->token);
     free(c->rx);
     free(c);
-}
-
-/* A reader that stopped: its socket buffer and queue are full and lws has
- * not let us write for CLIENT_STALL_MS. Waiting longer only delays its
- * data further; close it so that it reconnects and starts afresh. */
-static void on_stall_timer(uv_timer_t *t)
-{
-    struct client_set *cs = t->data;
-    uint64_t now = now_ms(cs);
-    struct client *c;
-    int killed = 0;
-
-    for (c = cs->head; c; c = c->next) {
-        static const char reason[] = "not reading";
-
-        if (c->killed || c->waiting_since == 0 || now - c->waiting_since < CLIENT_STALL_MS)
-            continue;
-        log_info("closing a client that has not read for %llu ms (%zu messages queued)",
-                 (unsigned long long)(now - c->waiting_since), c->queue.count);
-        c->killed = 1;
-        killed++;
-        cs->st.stalled++;
-        /* RFC 6455 7.4.1: 1008 policy violation, though the close frame
-         * rarely gets through a socket that is full: the TCP connection is
-         * dropped at once (an lws timeout closes without flushing). */
-        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
-                         sizeof(reason) - 1);
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-    }
-    /* lws runs its timers only after servicing a socket: wake it up, or an
-     * otherwise idle gateway would keep the connection. */
-    if (killed && cs->gw->lws)
-        lws_cancel_service(cs->gw->lws);
 }
 
 struct client_set *client_set_create(struct gateway *gw)
@@ -518,12 +532,7 @@ struct client_set *client_set_create(struct gateway *gw)
     struct client_set *cs = ifmon_xcalloc(1, sizeof(*cs));
 
     cs->gw = gw;
-    cs->batch = ifmon_xcalloc(1, LWS_PRE + CLIENT_BATCH_MAX_BYTES);
-    uv_timer_init(gw->loop, &cs->stall_timer);
-    cs->stall_timer.data = cs;
-    uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
-    uv_check_init(gw->loop, &cs->flush_check);
-    cs->flush_check.data = cs;
+    client_write_init(cs);
     return cs;
 }
 
@@ -545,10 +554,7 @@ void client_set_shutdown(struct client_set *cs)
 
 void client_set_close(struct client_set *cs)
 {
-    uv_timer_stop(&cs->stall_timer);
-    uv_close((uv_handle_t *)&cs->stall_timer, NULL);
-    uv_check_stop(&cs->flush_check);
-    uv_close((uv_handle_t *)&cs->flush_check, NULL);
+    client_write_close(cs);
 }
 
 void client_set_free(struct client_set *cs)
@@ -556,8 +562,59 @@ void client_set_free(struct client_set *cs)
     if (cs == NULL)
         return;
     IFMON_ASSERT(cs->head == NULL && cs->count == 0);
-    free(cs->batch);
+    client_write_free(cs);
     free(cs);
+}
+
+/* Close c with 1008 (RFC 6455 7.4.1, policy violation) and reason: lws
+ * sends the close frame and waits for the answer, as at shutdown (an
+ * ASYNC kill would drop the TCP connection without the frame). Nothing
+ * more is queued for it meanwhile. c may be freed before this returns. */
+static void close_for_policy(struct client *c, const char *reason)
+{
+    log_info("closing a client: %s", reason);
+    c->killed = 1;
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
+                     strlen(reason));
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+size_t client_set_reload(struct client_set *cs)
+{
+    const struct config *cfg = cs->gw->cfg;
+    struct client *c, *next;
+    size_t closed = 0;
+
+    /* The views of the inventory cut for the old tokens go with them. */
+    inventory_grants_changed(cs->gw->inventory);
+    for (c = cs->head; c; c = next) {
+        const struct config_token *grant;
+        const char *ch;
+        size_t i;
+
+        next = c->next; /* close_for_policy() may free c */
+        /* Every connection's grant moves to the new configuration: the
+         * old one is freed after this. */
+        grant = access_token_find(c->token, &cfg->gateway);
+        c->lists.grant = grant ? grant : &revoked;
+        if (c->killed)
+            continue;
+        if (grant == NULL) {
+            close_for_policy(c, "token no longer valid");
+            closed++;
+            continue;
+        }
+        for (i = 0; (ch = fanout_peer_channel(c->peer, i)) != NULL; i++)
+            if (!access_channel_permitted(grant, ch, cfg->redis.prefix))
+                break;
+        if (ch) {
+            close_for_policy(c, "token no longer permits a channel it holds");
+            closed++;
+        }
+    }
+    if (closed && cs->gw->lws)
+        lws_cancel_service(cs->gw->lws);
+    return closed;
 }
 
 void client_set_stats(const struct client_set *cs, struct client_stats *out)

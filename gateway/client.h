@@ -28,6 +28,15 @@
 /* A connection with queued data that could not write for this long is
  * closed. */
 #define CLIENT_STALL_MS 10000
+/* A subscribe is acknowledged once Redis has confirmed every channel and
+ * pattern of it; it waits for that (through a reconnection to Redis) at
+ * most this long, checked once a second, and is then refused with
+ * "redis unavailable" and undone, with the subscribes waiting behind it. */
+#define CLIENT_SUBSCRIBE_WAIT_MS 5000
+/* Subscribe requests waiting for Redis per connection; one more is
+ * refused. Replies are sent in request order, so this also bounds what
+ * waits behind them (with the request rate). */
+#define CLIENT_SUBSCRIBES_WAITING_MAX 16
 
 struct lws;
 struct client;
@@ -57,9 +66,17 @@ size_t client_set_count(const struct client_set *cs);
 
 struct config_token;
 
-/* LWS_CALLBACK_ESTABLISHED: a new client for wsi, which may see what
- * `grant` permits (access.h; &access_all for everything). Never NULL. */
-struct client *client_open(struct client_set *cs, struct lws *wsi,
+/* The configuration was reloaded (gw->cfg is the new one): each
+ * connection's token is looked up again. A connection whose token is no
+ * longer accepted, or that holds a channel its token no longer permits,
+ * is closed with 1008 (policy violation) and a reason; the others go on
+ * under the new grant. Returns how many are being closed. */
+size_t client_set_reload(struct client_set *cs);
+
+/* LWS_CALLBACK_ESTABLISHED: a new client for wsi, which presented `token`
+ * (copied; NULL when none) and may see what `grant` permits (access.h;
+ * &access_all for everything). Never NULL. */
+struct client *client_open(struct client_set *cs, struct lws *wsi, const char *token,
                            const struct config_token *grant);
 
 /* LWS_CALLBACK_RECEIVE: a piece of a message. Returns 0, or -1 when lws

@@ -4,6 +4,7 @@
 
 #include "client_request.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,60 @@
 #include "channel.h"
 #include "util.h"
 
-static void add_unique(struct client_request *req, const char *channel)
+static uint64_t hash(const char *s)
 {
-    size_t i;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-    for (i = 0; i < req->nchannels; i++)
-        if (strcmp(req->channels[i], channel) == 0)
-            return;
-    req->channels[req->nchannels++] = ifmon_xstrdup(channel);
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
 }
 
-static int parse_channels(struct client_request *req, const char *prefix, char *err, size_t errlen)
+/* req->channels: the entries of list (checked strings) in their order,
+ * each once. A hash set of the names kept (open addressing, at most half
+ * full): O(n), where comparing each with those before was O(n^2). */
+static void add_unique(struct client_request *req, json_t *list)
+{
+    size_t nslots = 8, mask, i, at;
+    const char **slots;
+    json_t *v;
+
+    while (nslots < 2 * json_array_size(list))
+        nslots *= 2;
+    slots = ifmon_xcalloc(nslots, sizeof(*slots));
+    mask = nslots - 1;
+    json_array_foreach(list, i, v)
+    {
+        const char *channel = json_string_value(v);
+
+        for (at = hash(channel) & mask; slots[at]; at = (at + 1) & mask)
+            if (strcmp(slots[at], channel) == 0)
+                break;
+        if (slots[at])
+            continue; /* a duplicate */
+        slots[at] = channel;
+        req->channels[req->nchannels++] = ifmon_xstrdup(channel);
+    }
+    free(slots);
+}
+
+static int parse_channels(struct client_request *req, const char *prefix, size_t max_entries,
+                          char *err, size_t errlen)
 {
     json_t *list = json_object_get(req->root, "channels"), *v;
     size_t i;
 
     if (!json_is_array(list)) {
         snprintf(err, errlen, "\"channels\" must be an array of strings");
+        return -1;
+    }
+    if (json_array_size(list) > max_entries) {
+        snprintf(err, errlen,
+                 "too many channels: a request may list at most %zu channels and patterns (this "
+                 "one lists %zu)",
+                 max_entries, json_array_size(list));
         return -1;
     }
     json_array_foreach(list, i, v)
@@ -42,12 +80,18 @@ static int parse_channels(struct client_request *req, const char *prefix, char *
             return -1;
     }
     req->channels = ifmon_xcalloc(json_array_size(list) + 1, sizeof(*req->channels));
-    json_array_foreach(list, i, v) add_unique(req, json_string_value(v));
+    add_unique(req, list);
     return 0;
 }
 
 int client_request_parse(const char *text, size_t len, const char *prefix,
                          struct client_request *req, char *err, size_t errlen)
+{
+    return client_request_parse_max(text, len, prefix, SIZE_MAX, req, err, errlen);
+}
+
+int client_request_parse_max(const char *text, size_t len, const char *prefix, size_t max_entries,
+                             struct client_request *req, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *op;
@@ -89,7 +133,7 @@ int client_request_parse(const char *text, size_t len, const char *prefix,
                  name);
         return -1;
     }
-    return parse_channels(req, prefix, err, errlen);
+    return parse_channels(req, prefix, max_entries, err, errlen);
 }
 
 void client_request_free(struct client_request *req)

@@ -36,9 +36,15 @@ struct client_request {
  * ':'). Returns 0 and fills *req, or -1 with a message for the client in
  * err. On error req->id and req->root are still set when the frame was a
  * JSON object with an "id", so that the error reply can echo it: call
- * client_request_free() in both cases. */
+ * client_request_free() in both cases. Duplicates are removed in O(n). */
 int client_request_parse(const char *text, size_t len, const char *prefix,
                          struct client_request *req, char *err, size_t errlen);
+
+/* The same, refusing a subscribe or unsubscribe of more than max_entries
+ * entries (duplicates included) before any entry is looked at: a request
+ * that cannot be granted costs no more than its JSON parse. */
+int client_request_parse_max(const char *text, size_t len, const char *prefix, size_t max_entries,
+                             struct client_request *req, char *err, size_t errlen);
 
 /* Free what client_request_parse() filled in (req itself is the
  * caller's) and zero it. */

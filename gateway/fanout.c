@@ -5,9 +5,12 @@
  * `inflight` counts (P)(UN)SUBSCRIBE commands not yet acknowledged. A name
  * is confirmed when subscribed and nothing is in flight: only then can an
  * LRANGE on the other connection be sure to see every sample that the
- * subscription will not (the collector RPUSHes before it PUBLISHes), so
- * only then does a subscription's history fetch start (history.h holds
- * its live messages from the moment it subscribes).
+ * subscription will not (the collector RPUSHes before it PUBLISHes), and
+ * only then may the client be told it is subscribed. A subscription is
+ * held from the moment it is made (history.h keeps its live messages)
+ * until its owner releases it, after queuing the acknowledgement, which
+ * it does once every entry of the request is confirmed; its history fetch
+ * starts then.
  *
  * A client holding a channel and a pattern matching it, or two
  * overlapping patterns, gets the message once: Redis sends the `message`
@@ -16,7 +19,16 @@
  * message and its generation number, and a peer that already got that
  * generation is skipped.
  *
- * Not here: the hash table itself (chantable.c), the history hand-off
+ * The gateway itself holds `<prefix>:inventory` (an entry with `own`
+ * set, never unsubscribed, not counted in the metrics): a message there
+ * tells inventory.c that the snapshot changed, before any client hears of
+ * it, and its confirmation that changes will be heard of.
+ *
+ * A peer finds its subscriptions by name in a small open-addressing hash
+ * table of its own, so that a request of n channels costs O(n), whatever
+ * the peer holds.
+ *
+ * Not here: the hash table of names (chantable.c), the history hand-off
  * (history.c), the Redis connections (pubsub.c). */
 
 #include "fanout.h"
@@ -29,6 +41,7 @@
 #include "channel.h"
 #include "chantable.h"
 #include "history.h"
+#include "inventory.h"
 #include "json_text.h"
 #include "keys.h"
 #include "log.h"
@@ -40,7 +53,8 @@ struct fanout_entry {
     char *name;                  /* as the client wrote it */
     char *pattern_key;           /* patterns: the escaped Redis form (node.key), owned */
     int pattern;
-    unsigned refs;
+    int own;       /* held by the gateway itself: the inventory's channel */
+    unsigned refs; /* subscriptions of peers */
     unsigned inflight;
     int subscribed;
     struct subscription *subs;
@@ -50,23 +64,34 @@ struct fanout_entry {
 struct subscription {
     struct fanout_entry *entry;
     struct fanout_peer *peer;
+    uint64_t hash;                    /* of entry->name, for the peer's table */
+    size_t index;                     /* in peer->subs */
     struct subscription *prev, *next; /* in entry->subs */
     struct history history;
+    int held;                      /* not released yet: nothing is delivered */
+    uint64_t request;              /* held: the owner's request that made it */
+    int wants_history;             /* an interface channel or a pattern */
+    struct history_budget *budget; /* released before its entry was confirmed */
 };
 
 struct fanout_peer {
     struct fanout *f;
     fanout_deliver_fn deliver;
+    fanout_confirmed_fn confirmed;
     void *ctx;
-    struct subscription **subs; /* sorted by entry->name */
+    struct subscription **subs; /* in no order (an unsubscribe moves the last one) */
     size_t nsubs, cap;
-    uint64_t last_gen; /* generation of the last message delivered or held */
+    struct subscription **slots; /* by name: linear probing, at most half full */
+    size_t nslots;               /* a power of two, or 0 */
+    uint64_t last_gen;           /* generation of the last message delivered or held */
 };
 
 struct fanout {
     struct gateway *gw;
+    struct history_registry *history; /* LRANGEs shared by the subscriptions */
     struct chantable channels, patterns;
-    uint64_t nactive; /* entries with refs > 0 */
+    struct fanout_entry *inventory; /* the gateway's own: <prefix>:inventory */
+    uint64_t nactive;               /* entries with refs > 0 */
     uint64_t nsubs;
     uint64_t dropped, invalid;
     /* The last message built, to recognise the repeats of one PUBLISH. */
@@ -74,6 +99,7 @@ struct fanout {
     size_t last_payload_off, last_payload_len;
     uint64_t gen;
     unsigned delivering; /* inside a peer's deliver callback */
+    unsigned notifying;  /* inside a peer's confirmed callback */
 };
 
 /* ------------------------------------------------------------- delivery */
@@ -129,7 +155,7 @@ static void entry_destroy(struct fanout_entry *e)
 
 static void entry_maybe_free(struct fanout *f, struct fanout_entry *e)
 {
-    if (e->refs > 0 || e->inflight > 0)
+    if (e->refs > 0 || e->inflight > 0 || e->own)
         return;
     chantable_remove(table_of(f, e->pattern), &e->node);
     entry_destroy(e);
@@ -179,6 +205,8 @@ static void entry_release(struct fanout *f, struct fanout_entry *e)
     if (--e->refs > 0)
         return;
     f->nactive--;
+    if (e->own)
+        return;
     if (e->subscribed) {
         e->subscribed = 0;
         if (pubsub_unsubscribe(f->gw->pubsub, e->pattern, e->node.key) == 0)
@@ -187,42 +215,123 @@ static void entry_release(struct fanout *f, struct fanout_entry *e)
     entry_maybe_free(f, e);
 }
 
-/* The entry is confirmed: start the history of the subscriptions that
- * wait for it. */
-static void entry_start_waiting(struct fanout *f, struct fanout_entry *e)
+/* A released subscription whose entry is confirmed: its history, or what
+ * it held. */
+static void sub_start(struct fanout *f, struct subscription *sub)
+{
+    struct fanout_entry *e = sub->entry;
+
+    IFMON_ASSERT(!sub->held && sub->history.state == HISTORY_WAITING && sub->budget);
+    if (sub->wants_history)
+        history_fetch(&sub->history, f->history, e->name, e->pattern, sub->budget,
+                      &peer_history_hooks, sub->peer);
+    else
+        history_skip(&sub->history, &peer_history_hooks, sub->peer);
+    history_budget_unref(sub->budget);
+    sub->budget = NULL;
+}
+
+/* The entry is confirmed: tell the peers whose subscription waits for it
+ * to be acknowledged, and start those already released (after a
+ * reconnection to Redis). */
+static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
 {
     struct subscription *sub, *next;
 
+    if (e->own && f->gw->inventory)
+        inventory_watch(f->gw->inventory, 1);
     for (sub = e->subs; sub; sub = next) {
-        next = sub->next;
-        if (sub->history.state == HISTORY_WAITING)
-            history_fetch(&sub->history, f->gw, e->name, e->pattern, &peer_history_hooks,
-                          sub->peer);
+        struct fanout_peer *p = sub->peer;
+
+        next = sub->next; /* the callbacks below neither add nor remove subscriptions */
+        if (sub->held) {
+            f->notifying++;
+            p->confirmed(p->ctx);
+            f->notifying--;
+        } else if (sub->history.state == HISTORY_WAITING && sub->budget) {
+            sub_start(f, sub);
+        }
     }
 }
 
 /* ------------------------------------------------------ peers and subs */
 
-/* Index where `name` is or would be inserted in p->subs. */
-static size_t peer_find(const struct fanout_peer *p, const char *name, int *found)
+static uint64_t name_hash(const char *name)
 {
-    size_t lo = 0, hi = p->nsubs;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-    *found = 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, p->subs[mid]->entry->name);
-
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
+    for (; *name; name++) {
+        h ^= (unsigned char)*name;
+        h *= 1099511628211ULL;
     }
-    return lo;
+    return h;
+}
+
+/* The peer's subscription to `name`, or NULL. */
+static struct subscription *peer_find(const struct fanout_peer *p, const char *name)
+{
+    uint64_t h;
+    size_t mask, i;
+
+    if (p->nslots == 0)
+        return NULL;
+    h = name_hash(name);
+    mask = p->nslots - 1;
+    for (i = h & mask; p->slots[i]; i = (i + 1) & mask)
+        if (p->slots[i]->hash == h && strcmp(p->slots[i]->entry->name, name) == 0)
+            return p->slots[i];
+    return NULL;
+}
+
+static void slot_insert(struct subscription **slots, size_t nslots, struct subscription *sub)
+{
+    size_t mask = nslots - 1, i = sub->hash & mask;
+
+    while (slots[i])
+        i = (i + 1) & mask;
+    slots[i] = sub;
+}
+
+/* Room for one more subscription, the table kept at most half full. */
+static void peer_reserve(struct fanout_peer *p)
+{
+    size_t i;
+
+    if (p->nsubs == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 4;
+        p->subs = ifmon_xrealloc(p->subs, p->cap * sizeof(*p->subs));
+    }
+    if (2 * (p->nsubs + 1) > p->nslots) {
+        free(p->slots);
+        p->nslots = p->nslots ? p->nslots * 2 : 8;
+        p->slots = ifmon_xcalloc(p->nslots, sizeof(*p->slots));
+        for (i = 0; i < p->nsubs; i++)
+            slot_insert(p->slots, p->nslots, p->subs[i]);
+    }
+}
+
+/* Take sub out of the peer's table (linear probing's backward shift: the
+ * entries after it that would not be found past the hole move into it)
+ * and out of its array. */
+static void peer_remove(struct fanout_peer *p, struct subscription *sub)
+{
+    size_t mask = p->nslots - 1, i, j, home;
+
+    for (i = sub->hash & mask; p->slots[i] != sub; i = (i + 1) & mask)
+        IFMON_ASSERT(p->slots[i] != NULL);
+    p->slots[i] = NULL;
+    for (j = (i + 1) & mask; p->slots[j]; j = (j + 1) & mask) {
+        home = p->slots[j]->hash & mask;
+        /* Found from `home` on when home is cyclically in (i, j]. */
+        if (i <= j ? (home > i && home <= j) : (home > i || home <= j))
+            continue;
+        p->slots[i] = p->slots[j];
+        p->slots[j] = NULL;
+        i = j;
+    }
+    p->subs[sub->index] = p->subs[p->nsubs - 1];
+    p->subs[sub->index]->index = sub->index;
+    p->nsubs--;
 }
 
 static void sub_free(struct fanout *f, struct subscription *sub)
@@ -236,17 +345,20 @@ static void sub_free(struct fanout *f, struct subscription *sub)
     if (sub->next)
         sub->next->prev = sub->prev;
     history_release(&sub->history);
+    history_budget_unref(sub->budget);
     free(sub);
     f->nsubs--;
     entry_release(f, e);
 }
 
-struct fanout_peer *fanout_peer_new(struct fanout *f, fanout_deliver_fn deliver, void *ctx)
+struct fanout_peer *fanout_peer_new(struct fanout *f, fanout_deliver_fn deliver,
+                                    fanout_confirmed_fn on_confirmed, void *ctx)
 {
     struct fanout_peer *p = ifmon_xcalloc(1, sizeof(*p));
 
     p->f = f;
     p->deliver = deliver;
+    p->confirmed = on_confirmed;
     p->ctx = ctx;
     return p;
 }
@@ -257,10 +369,11 @@ void fanout_peer_free(struct fanout_peer *p)
 
     if (p == NULL)
         return;
-    IFMON_ASSERT(p->f->delivering == 0);
+    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0);
     for (i = 0; i < p->nsubs; i++)
         sub_free(p->f, p->subs[i]);
     free(p->subs);
+    free(p->slots);
     free(p);
 }
 
@@ -271,63 +384,90 @@ size_t fanout_peer_count(const struct fanout_peer *p)
 
 int fanout_peer_has(const struct fanout_peer *p, const char *channel)
 {
-    int found;
-
-    peer_find(p, channel, &found);
-    return found;
+    return peer_find(p, channel) != NULL;
 }
 
-void fanout_peer_subscribe(struct fanout_peer *p, const char *channel)
+const char *fanout_peer_channel(const struct fanout_peer *p, size_t i)
+{
+    return i < p->nsubs ? p->subs[i]->entry->name : NULL;
+}
+
+int fanout_peer_held_by(const struct fanout_peer *p, const char *channel, uint64_t request)
+{
+    const struct subscription *sub = peer_find(p, channel);
+
+    return sub && sub->held && sub->request == request;
+}
+
+int fanout_peer_confirmed(const struct fanout_peer *p, const char *channel)
+{
+    const struct subscription *sub = peer_find(p, channel);
+
+    return sub && confirmed(sub->entry);
+}
+
+void fanout_peer_release(struct fanout_peer *p, const char *channel, uint64_t request,
+                         struct history_budget *budget)
+{
+    struct subscription *sub = peer_find(p, channel);
+
+    IFMON_ASSERT(p->f->delivering == 0 && budget != NULL);
+    if (sub == NULL || !sub->held || sub->request != request)
+        return;
+    sub->held = 0;
+    sub->budget = budget;
+    history_budget_ref(budget);
+    if (confirmed(sub->entry))
+        sub_start(p->f, sub);
+}
+
+int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t request)
 {
     struct fanout *f = p->f;
     const char *prefix = f->gw->cfg->redis.prefix;
     struct subscription *sub;
     struct fanout_entry *e;
-    int found;
-    size_t at;
 
-    IFMON_ASSERT(f->delivering == 0);
+    IFMON_ASSERT(f->delivering == 0 && f->notifying == 0);
     IFMON_ASSERT(channel_check(channel, prefix, NULL, 0) == 0);
-    at = peer_find(p, channel, &found);
-    if (found)
-        return;
-    if (p->nsubs == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 4;
-        p->subs = ifmon_xrealloc(p->subs, p->cap * sizeof(*p->subs));
-    }
+    if (peer_find(p, channel))
+        return 0;
+    peer_reserve(p);
     e = entry_get(f, channel);
     sub = ifmon_xcalloc(1, sizeof(*sub));
     sub->entry = e;
     sub->peer = p;
+    sub->hash = name_hash(e->name);
     sub->next = e->subs;
     if (e->subs)
         e->subs->prev = sub;
     e->subs = sub;
-    memmove(p->subs + at + 1, p->subs + at, (p->nsubs - at) * sizeof(*p->subs));
-    p->subs[at] = sub;
-    p->nsubs++;
+    sub->index = p->nsubs;
+    p->subs[p->nsubs++] = sub;
+    slot_insert(p->slots, p->nslots, sub);
     f->nsubs++;
     entry_acquire(f, e);
 
-    /* Device state and inventory channels keep no history. */
-    history_init(&sub->history,
-                 e->pattern || ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INTERFACE);
-    if (sub->history.state == HISTORY_WAITING && confirmed(e))
-        history_fetch(&sub->history, f->gw, e->name, e->pattern, &peer_history_hooks, p);
+    /* Held until released; device state and inventory channels keep no
+     * history. */
+    history_init(&sub->history);
+    sub->held = 1;
+    sub->request = request;
+    sub->wants_history =
+        e->pattern || ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INTERFACE;
+    return 1;
 }
 
 void fanout_peer_unsubscribe(struct fanout_peer *p, const char *channel)
 {
-    int found;
-    size_t at;
+    struct subscription *sub;
 
-    IFMON_ASSERT(p->f->delivering == 0);
-    at = peer_find(p, channel, &found);
-    if (!found)
+    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0);
+    sub = peer_find(p, channel);
+    if (sub == NULL)
         return;
-    sub_free(p->f, p->subs[at]);
-    memmove(p->subs + at, p->subs + at + 1, (p->nsubs - at - 1) * sizeof(*p->subs));
-    p->nsubs--;
+    peer_remove(p, sub);
+    sub_free(p->f, sub);
 }
 
 /* --------------------------------------------------------------- Redis */
@@ -339,7 +479,7 @@ static void resubscribe(struct chantable_entry *node, void *arg)
 
     e->inflight = 0;
     e->subscribed = 0;
-    if (e->refs > 0)
+    if (e->refs > 0 || e->own)
         entry_send_subscribe(f, e);
     else
         entry_maybe_free(f, e);
@@ -367,6 +507,8 @@ static void on_subscriber_down(void *ctx)
 {
     struct fanout *f = ctx;
 
+    if (f->gw->inventory)
+        inventory_watch(f->gw->inventory, 0);
     chantable_each(&f->channels, forget_redis, f);
     chantable_each(&f->patterns, forget_redis, f);
 }
@@ -381,7 +523,7 @@ static void on_ack(void *ctx, int pattern, const char *name, size_t len)
     if (e->inflight > 0)
         e->inflight--;
     if (confirmed(e))
-        entry_start_waiting(f, e);
+        entry_confirmed(f, e);
     else
         entry_maybe_free(f, e);
 }
@@ -442,8 +584,15 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
     struct fanout *f = ctx;
     struct fanout_entry *e;
     struct subscription *sub;
-    struct outmsg *m = shared_message(f, channel, channel_len, payload, payload_len);
+    struct outmsg *m;
 
+    /* The snapshot changed: the copy is read again before any client,
+     * told by this message, can ask for it. */
+    if (pattern == NULL && f->inventory && f->gw->inventory &&
+        channel_len == strlen(f->inventory->name) &&
+        memcmp(channel, f->inventory->name, channel_len) == 0)
+        inventory_changed(f->gw->inventory);
+    m = shared_message(f, channel, channel_len, payload, payload_len);
     if (m == NULL)
         return;
     e = pattern ? entry_of(chantable_find(&f->patterns, pattern, pattern_len))
@@ -473,8 +622,16 @@ const struct pubsub_hooks fanout_pubsub_hooks = {
 struct fanout *fanout_create(struct gateway *gw)
 {
     struct fanout *f = ifmon_xcalloc(1, sizeof(*f));
+    struct ifmon_key key;
+    int rc = ifmon_key_inventory(&key, gw->cfg->redis.prefix);
 
+    IFMON_ASSERT(rc == 0); /* the loader holds the prefix to IFMON_PREFIX_MAX */
     f->gw = gw;
+    f->history = history_registry_new(gw);
+    /* Subscribed in Redis with everything else once the subscriber
+     * connection is up (on_subscriber_up). */
+    f->inventory = entry_get(f, key.s);
+    f->inventory->own = 1;
     return f;
 }
 
@@ -494,7 +651,13 @@ void fanout_free(struct fanout *f)
     chantable_free(&f->channels);
     chantable_free(&f->patterns);
     outmsg_unref(f->last);
+    history_registry_free(f->history);
     free(f);
+}
+
+size_t fanout_subscriptions(const struct fanout *f)
+{
+    return f->nsubs;
 }
 
 void fanout_stats(const struct fanout *f, struct fanout_stats *out)

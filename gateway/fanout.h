@@ -7,8 +7,12 @@
  * unsubscribes it. Each message is decoded once and its outgoing text
  * built once; every receiver gets a reference. A subscription's history
  * is handed over before its live messages (history.h); this file decides
- * when that may start. A connection is a `fanout_peer` here: this file
- * knows nothing of WebSockets. */
+ * when that may start. A new subscription is held (its live messages
+ * kept, its history not started) until its owner has acknowledged it,
+ * which it does once Redis has confirmed it (fanout_peer_confirmed()), so
+ * that nothing published after the acknowledgement is missed. A
+ * connection is a `fanout_peer` here: this file knows nothing of
+ * WebSockets. */
 
 #ifndef IFMON_GATEWAY_FANOUT_H
 #define IFMON_GATEWAY_FANOUT_H
@@ -17,8 +21,16 @@
 #include <stdint.h>
 
 #include "gateway.h"
+#include "history.h"
 #include "outmsg.h"
 #include "pubsub.h"
+
+/* Subscriptions (connection-channel pairs, patterns included) the gateway
+ * holds over all its connections. Each costs memory here (a few hundred
+ * bytes to a few KiB while its history is handed over) and, for a new
+ * name, in Redis; a subscribe that would go past this is refused
+ * (client.c; docs/PROTOCOL.md, part 2, "Limits"). */
+#define FANOUT_SUBSCRIPTIONS_MAX 1000000
 
 struct fanout;
 struct fanout_peer;
@@ -27,6 +39,12 @@ struct fanout_peer;
  * it keeps the message; it must not subscribe, unsubscribe or free a peer
  * from here (asserted). */
 typedef void (*fanout_deliver_fn)(void *ctx, struct outmsg *m);
+
+/* Redis confirmed a subscription the peer holds and has not released yet:
+ * fanout_peer_confirmed() may have changed for some of its channels. The
+ * callee may release subscriptions (fanout_peer_release()), not subscribe,
+ * unsubscribe or free a peer (asserted). */
+typedef void (*fanout_confirmed_fn)(void *ctx);
 
 struct fanout_stats {
     uint64_t subscriptions;  /* connection-channel pairs */
@@ -38,18 +56,24 @@ struct fanout_stats {
 /* The hooks to give pubsub_create(), with the fanout as ctx. */
 extern const struct pubsub_hooks fanout_pubsub_hooks;
 
-/* gw->pubsub may be set after this call but before the loop runs. */
+/* gw->pubsub and gw->inventory may be set after this call but before the
+ * loop runs. The gateway's own subscription to `<prefix>:inventory`
+ * (inventory.h) is made with the others once Redis is up. */
 struct fanout *fanout_create(struct gateway *gw);
 
 /* Free the registry; every peer must have been freed before (asserted). */
 void fanout_free(struct fanout *f);
 
-/* The figures of /metrics. */
+/* The figures of /metrics (the gateway's own subscription not counted). */
 void fanout_stats(const struct fanout *f, struct fanout_stats *out);
 
+/* Subscriptions held over all peers (fanout_stats' subscriptions). */
+size_t fanout_subscriptions(const struct fanout *f);
+
 /* A new connection with nothing subscribed; deliver(ctx, m) gets its
- * messages. Never NULL. */
-struct fanout_peer *fanout_peer_new(struct fanout *f, fanout_deliver_fn deliver, void *ctx);
+ * messages, confirmed(ctx) hears of confirmations. Never NULL. */
+struct fanout_peer *fanout_peer_new(struct fanout *f, fanout_deliver_fn deliver,
+                                    fanout_confirmed_fn confirmed, void *ctx);
 
 /* Unsubscribe everything the peer holds and free it (p may be NULL).
  * History fetches in flight are cancelled (their replies are ignored). */
@@ -61,11 +85,36 @@ size_t fanout_peer_count(const struct fanout_peer *p);
 /* 1 when the peer holds exactly this channel or pattern. */
 int fanout_peer_has(const struct fanout_peer *p, const char *channel);
 
+/* The i-th channel or pattern the peer holds (in no particular order, and
+ * an unsubscribe may move another one to the index it frees; borrowed
+ * until it is unsubscribed), or NULL when i >= fanout_peer_count(). */
+const char *fanout_peer_channel(const struct fanout_peer *p, size_t i);
+
 /* Subscribe the peer to a channel or pattern that passed channel_check()
- * (asserted); nothing happens when it already holds it. History (for
- * interface channels, and for the inventory's interface channels a
- * pattern matches) is delivered before any live message of the channel. */
-void fanout_peer_subscribe(struct fanout_peer *p, const char *channel);
+ * (asserted); returns 1 when it is a new subscription, 0 (and nothing
+ * happens) when the peer already holds it. A new subscription belongs to
+ * `request` (the caller's number for the request that made it) and is
+ * held: its live messages are kept (at most HISTORY_HOLD_MAX, history.h)
+ * and nothing of it is delivered until fanout_peer_release(). */
+int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t request);
+
+/* 1 when the peer holds `channel` from `request` and has not released
+ * it yet. */
+int fanout_peer_held_by(const struct fanout_peer *p, const char *channel, uint64_t request);
+
+/* 1 when the peer holds `channel` and Redis has confirmed the
+ * subscription: every message published from now on will reach it. */
+int fanout_peer_confirmed(const struct fanout_peer *p, const char *channel);
+
+/* The acknowledgement of `request` has been queued: deliver the history
+ * of its subscription to `channel` (an interface channel's, or the
+ * inventory's interface channels' that a pattern matches; within
+ * `budget`, shared by the subscriptions of one request and referenced as
+ * long as needed), then its live messages; a channel without history gets
+ * what was held at once. Nothing happens when the peer does not hold the
+ * channel, or holds it from another request, or it was released before. */
+void fanout_peer_release(struct fanout_peer *p, const char *channel, uint64_t request,
+                         struct history_budget *budget);
 
 /* Drop one subscription; nothing happens when the peer does not hold it.
  * Nothing more of it is delivered after this returns. */

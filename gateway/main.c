@@ -3,8 +3,8 @@
  *
  * Parse options, load the configuration, create the loop, attach the
  * fan-out, Redis, the inventory, the clients and the HTTP/WebSocket port,
- * run until SIGTERM or SIGINT, clean up. Nothing else: each part is its
- * own file (gateway.h lists them). */
+ * run until SIGTERM or SIGINT (SIGHUP reloads, reload.h), clean up.
+ * Nothing else: each part is its own file (gateway.h lists them). */
 
 #include <signal.h>
 #include <stdio.h>
@@ -21,11 +21,14 @@
 #include "inventory.h"
 #include "log.h"
 #include "pubsub.h"
+#include "reload.h"
 
 struct daemon {
     struct gateway gw;
+    struct config *cfg; /* gw.cfg, owned; replaced on SIGHUP */
+    const char *config_path;
     struct http *http;
-    uv_signal_t sig_term, sig_int;
+    uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain;
     uint64_t drain_started;
     uint64_t drain_empty_at; /* when the last client was gone */
@@ -49,6 +52,7 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->drain, NULL);
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
+    uv_close((uv_handle_t *)&d->sig_hup, NULL);
 }
 
 static void on_drain(uv_timer_t *t)
@@ -89,6 +93,11 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     struct daemon *d = s->data;
 
+    if (signum == SIGHUP) {
+        if (!d->stopping)
+            reload_config(&d->gw, d->config_path, &d->cfg);
+        return;
+    }
     log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stop(d);
 }
@@ -98,7 +107,8 @@ static const struct ifmon_cli_text cli_text = {
     .about = "Serves the ifmon Redis channels to web browsers over WebSocket,\n"
              "and the web page from the gateway's web_root (redis: and gateway:\n"
              "sections of FILE).\n",
-    .signals = "Signals: SIGTERM and SIGINT stop cleanly.\n",
+    .signals = "Signals: SIGTERM and SIGINT stop cleanly; SIGHUP reads FILE again and applies\n"
+               "tokens, allowed origins and limits (the rest needs a restart).\n",
 };
 
 int main(int argc, char **argv)
@@ -114,7 +124,9 @@ int main(int argc, char **argv)
     status = 1;
     ifmon_log_init("ifmon-gateway", cli.log_level);
 
-    cfg = config_load_reported(cli.config_path, !cli.check);
+    /* Only what the gateway uses is checked: a problem in defaults: or
+     * devices: is the collector's. */
+    cfg = config_load_reported_for(cli.config_path, CONFIG_READER_GATEWAY, !cli.check);
     if (cfg == NULL) {
         fprintf(stderr, "ifmon-gateway: %s is invalid\n", cli.config_path);
         return 1;
@@ -127,7 +139,8 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     d.gw.loop = uv_default_loop();
-    d.gw.cfg = cfg;
+    d.gw.cfg = d.cfg = cfg;
+    d.config_path = cli.config_path;
     d.gw.fanout = fanout_create(&d.gw);
     d.gw.pubsub = pubsub_create(d.gw.loop, &cfg->redis, &fanout_pubsub_hooks, d.gw.fanout);
     d.gw.inventory = inventory_create(&d.gw);
@@ -136,16 +149,18 @@ int main(int argc, char **argv)
     d.drain.data = &d;
     uv_signal_init(d.gw.loop, &d.sig_term);
     uv_signal_init(d.gw.loop, &d.sig_int);
-    d.sig_term.data = d.sig_int.data = &d;
+    uv_signal_init(d.gw.loop, &d.sig_hup);
+    d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
     uv_signal_start(&d.sig_term, on_signal, SIGTERM);
     uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
 
     d.http = http_start(&d.gw);
     if (d.http == NULL) {
         stop(&d);
     } else {
-        log_info("ifmon-gateway %s: redis %s:%d prefix %s", IFMON_VERSION, cfg->redis.host,
-                 cfg->redis.port, cfg->redis.prefix);
+        log_info("ifmon-gateway %s: redis %s:%d prefix %s", IFMON_VERSION, d.cfg->redis.host,
+                 d.cfg->redis.port, d.cfg->redis.prefix);
         status = 0;
     }
     uv_run(d.gw.loop, UV_RUN_DEFAULT);
@@ -163,7 +178,7 @@ int main(int argc, char **argv)
     fanout_free(d.gw.fanout);
     if (uv_loop_close(d.gw.loop) != 0)
         log_warn("event loop closed with handles still open");
-    config_free(cfg);
+    config_free(d.cfg);
     log_info("stopped");
     return status;
 }

@@ -7,10 +7,15 @@
 
 #include <string.h>
 
-/* Does [seg, seg + len) equal ".."? */
-static int is_dot_dot(const char *seg, size_t len)
+/* 1 when some '/'-separated segment of [p, p + len) starts with '.'. */
+static int has_dot_segment(const char *p, size_t len)
 {
-    return len == 2 && seg[0] == '.' && seg[1] == '.';
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (p[i] == '.' && (i == 0 || p[i - 1] == '/'))
+            return 1;
+    return 0;
 }
 
 enum webpath_route webpath_route(const char *uri)
@@ -27,21 +32,15 @@ enum webpath_route webpath_route(const char *uri)
 int webpath_file(const char *uri, size_t uri_len, const char *web_root, char *path, size_t size)
 {
     const char *rest;
-    size_t root_len = strlen(web_root), rest_len, seg, total;
+    size_t root_len = strlen(web_root), rest_len, total;
 
     if (uri_len == 0 || uri[0] != '/' || memchr(uri, '\0', uri_len) != NULL)
         return -1;
     rest = uri + 1;
     rest_len = uri_len - 1;
-    /* Every segment, the last one included: "/..", "/a/../b", "/a/..". */
-    for (seg = 0; seg <= rest_len;) {
-        const char *slash = memchr(rest + seg, '/', rest_len - seg);
-        size_t stop = slash ? (size_t)(slash - rest) : rest_len;
-
-        if (is_dot_dot(rest + seg, stop - seg))
-            return -1;
-        seg = stop + 1;
-    }
+    /* Every segment, the last one included: "/..", "/a/../b", "/.git/x". */
+    if (has_dot_segment(rest, rest_len))
+        return -1;
     if (rest_len == 0) { /* "/": the default document */
         rest = WEBPATH_INDEX;
         rest_len = strlen(WEBPATH_INDEX);
@@ -54,4 +53,23 @@ int webpath_file(const char *uri, size_t uri_len, const char *web_root, char *pa
     memcpy(path + root_len + 1, rest, rest_len);
     path[total] = '\0';
     return 0;
+}
+
+int webpath_inside(const char *web_root, const char *resolved)
+{
+    size_t root_len = strlen(web_root);
+    const char *rest;
+
+    if (strncmp(resolved, web_root, root_len) != 0)
+        return 0;
+    rest = resolved + root_len;
+    if (root_len == 0 || web_root[root_len - 1] != '/') { /* any root but "/" */
+        if (*rest == '\0')
+            return 1;
+        /* "/srv/web" must not admit "/srv/web-other/...". */
+        if (*rest != '/')
+            return 0;
+        rest++;
+    }
+    return !has_dot_segment(rest, strlen(rest));
 }

@@ -39,10 +39,19 @@ enum webpath_route webpath_route(const char *uri);
  *
  * Returns 0, or -1 (path untouched, or holding a partial result) when
  * the request must be refused: uri does not start with '/', holds a NUL,
- * has a ".." segment (lws leaves one when the request line ends right
- * after it, "GET /..\r\n"), or the path would reach WEBPATH_MAX or not
- * fit in size. An accepted path starts with web_root and "/", holds no
- * ".." segment after it, and is shorter than WEBPATH_MAX. */
+ * has a segment starting with '.' (a dotfile or dot-directory such as
+ * ".git" or ".env", never part of the page; and ".." too, which lws
+ * leaves when the request line ends right after it, "GET /..\r\n"), or
+ * the path would reach WEBPATH_MAX or not fit in size. An accepted path
+ * starts with web_root and "/", holds no segment starting with '.' after
+ * it, and is shorter than WEBPATH_MAX. */
 int webpath_file(const char *uri, size_t uri_len, const char *web_root, char *path, size_t size);
+
+/* 1 when `resolved` (a realpath() of what webpath_file() gave) is still a
+ * file the page may serve: web_root itself or under "<web_root>/", with no
+ * segment starting with '.' after web_root. A symbolic link in web_root
+ * that leads out of it (web/pw.txt -> /etc/passwd) or to a dotfile is
+ * refused. web_root is itself a realpath(), without a trailing '/'. */
+int webpath_inside(const char *web_root, const char *resolved);
 
 #endif

@@ -71,6 +71,9 @@ function handleReply(m) {
       markAll();
     } else if (refused) {
       setError(`subscribe refused: ${m.error}`);
+      // The gateway's Redis was away longer than it waits: ask again
+      // shortly (the channels are no longer held, so they are asked again).
+      if (/^redis unavailable/.test(m.error)) setTimeout(syncSubscriptions, 2000);
     } else if (m.id === listId) {
       listTimer = setTimeout(requestList, 2000);
     } else {

@@ -70,7 +70,9 @@ describe('gateway under connection churn', () => {
       await sleep(1000 / CHURN_PER_S);
     }
     await Promise.all(pending);
-    await sleep(300);
+    // A few more samples after the churn, then stop.
+    const last = seq;
+    await steady.waitFor('samples after the churn', () => steady.data(ch).some((d) => d.seq >= last + 5));
     publishing = false;
     await publisher;
     await steady.waitFor('the last sample', () => steady.data(ch).some((d) => d.seq === seq));

@@ -3,7 +3,7 @@
 
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
-const { setup, publishSample, inventory, sleep, PREFIX } = require('./lib');
+const { setup, publishSample, inventory, fence, until, PREFIX } = require('./lib');
 
 const ch = (dev, ifc) => (ifc === undefined ? `${PREFIX}:${dev}` : `${PREFIX}:${dev}:${ifc}`);
 
@@ -31,7 +31,7 @@ describe('gateway delivery', () => {
     }
     await a.waitFor('5 samples', () => a.data(ch('r1', 'ge-0/0/0')).length === 5);
     await b.waitFor('5 samples', () => b.data(ch('r1', 'ge-0/0/1')).length === 5);
-    await sleep(100);
+    await fence(env.pub, [a, b]); // anything else would have come by now
     assert.deepEqual(a.data(ch('r1', 'ge-0/0/0')).map((d) => d.seq), [1, 2, 3, 4, 5]);
     assert.equal(a.messages.filter((m) => m.channel === ch('r1', 'ge-0/0/1')).length, 0);
     assert.equal(b.messages.filter((m) => m.channel === ch('r1', 'ge-0/0/0')).length, 0);
@@ -40,7 +40,6 @@ describe('gateway delivery', () => {
   it('embeds the collector JSON unchanged under "data"', async () => {
     const a = await env.connect();
     await a.request({ op: 'subscribe', channels: [ch('raw1')] }, 'subscribed');
-    await sleep(50);
     const payload = '{"device":"raw1","site":"s","status":"down","ts":1.5,"error":"timeout","x":1.10}';
     await env.pub.command('PUBLISH', ch('raw1'), payload);
     await a.waitFor('device state', () => a.data(ch('raw1')).length);
@@ -53,13 +52,12 @@ describe('gateway delivery', () => {
   it('delivers a pattern subscription every channel under its prefix, and nothing else', async () => {
     const a = await env.connect();
     await a.request({ op: 'subscribe', channels: [`${PREFIX}:p1:*`] }, 'subscribed');
-    await sleep(100);
     publishSample(env.pub, 'p1', 'eth0', 1);
     publishSample(env.pub, 'p1', 'eth1', 1);
     publishSample(env.pub, 'p10', 'eth0', 1); // "p1:" is not a prefix of "p10:"
     await env.pub.command('PUBLISH', ch('p1'), '{"device":"p1","status":"up","ts":1}');
     await a.waitFor('2 samples', () => a.data(ch('p1', 'eth0')).length && a.data(ch('p1', 'eth1')).length);
-    await sleep(100);
+    await fence(env.pub, [a]);
     assert.equal(a.data(ch('p10', 'eth0')).length, 0);
     assert.equal(a.data(ch('p1')).length, 0, 'p1:* does not match the device channel p1');
   });
@@ -67,12 +65,11 @@ describe('gateway delivery', () => {
   it('treats glob characters in a pattern literally, except the trailing *', async () => {
     const a = await env.connect();
     await a.request({ op: 'subscribe', channels: [`${PREFIX}:g1:x?[a]*`] }, 'subscribed');
-    await sleep(100);
     publishSample(env.pub, 'g1', 'x?[a]0', 1);
     publishSample(env.pub, 'g1', 'xy[a]0', 1);
     publishSample(env.pub, 'g1', 'x?a0', 1);
     await a.waitFor('literal match', () => a.data(ch('g1', 'x?[a]0')).length);
-    await sleep(100);
+    await fence(env.pub, [a]);
     assert.equal(a.data(ch('g1', 'xy[a]0')).length, 0);
     assert.equal(a.data(ch('g1', 'x?a0')).length, 0);
   });
@@ -81,10 +78,9 @@ describe('gateway delivery', () => {
     const a = await env.connect();
     await a.request({ op: 'subscribe', channels: [ch('o1', 'eth0'), `${PREFIX}:o1:*`, `${PREFIX}:o1:e*`] }, 'subscribed');
     await a.waitFor('history', () => a.history(ch('o1', 'eth0')).length);
-    await sleep(100);
     for (let seq = 1; seq <= 20; seq++) publishSample(env.pub, 'o1', 'eth0', seq);
     await a.waitFor('20 samples', () => a.data(ch('o1', 'eth0')).length >= 20);
-    await sleep(200);
+    await fence(env.pub, [a]); // a duplicate would have come by now
     assert.deepEqual(a.data(ch('o1', 'eth0')).map((d) => d.seq), Array.from({ length: 20 }, (_, i) => i + 1));
   });
 
@@ -92,23 +88,28 @@ describe('gateway delivery', () => {
     const iface = 'ge-1/0/0';
     let seq = 0;
     let running = true;
-    // The collector's sequence per sample, continuously, while clients subscribe.
+    // The collector's sequence per sample, continuously, while clients
+    // subscribe: five samples, then a round trip to Redis (the pace of the
+    // publisher, so that subscribes land between samples).
     const publisher = (async () => {
       while (running) {
         seq++;
-        publishSample(env.pub, 'h1', iface, seq);
-        if (seq % 5 === 0) await sleep(1);
+        const p = publishSample(env.pub, 'h1', iface, seq);
+        if (seq % 5 === 0) await p;
       }
     })();
-    await sleep(200);
+    const published = (n) => until(`${n} samples published`, () => seq >= n);
+    await published(100); // a history to send
     const clients = [];
     for (let k = 0; k < 6; k++) {
       const c = await env.connect();
       c.send({ op: 'subscribe', channels: [ch('h1', iface)] });
       clients.push(c);
-      await sleep(37 + k * 11);
+      await published(seq + 20 + k * 5); // each subscribes at another point of the stream
     }
-    await sleep(300);
+    // Every one has its history, and live data has followed it.
+    for (const c of clients) await c.waitFor('history', () => c.history(ch('h1', iface)).length);
+    await published(seq + 100);
     running = false;
     await publisher;
     await env.pub.command('PING'); // every sample sent
@@ -163,9 +164,10 @@ describe('gateway delivery', () => {
     await c.request({ op: 'subscribe', channels: [ch('w1', 'eth0')] }, 'subscribed');
     await other.request({ op: 'subscribe', channels: [ch('w2', 'eth0')] }, 'subscribed');
     await c.waitFor('history', () => c.history(ch('w1', 'eth0')).length);
-    await sleep(100);
+    await other.waitFor('history', () => other.history(ch('w2', 'eth0')).length);
     const pad = 'q'.repeat(4000);
-    const dropped0 = (await env.gw.metrics()).ifmon_gateway_dropped_total;
+    const m0 = await env.gw.metrics();
+    const dropped0 = m0.ifmon_gateway_dropped_total;
     c.ws.pause();
     for (let seq = 1; seq <= N; seq++) {
       publishSample(env.pub, 'w1', 'eth0', seq, { pad });
@@ -176,7 +178,9 @@ describe('gateway delivery', () => {
       }
     }
     await env.pub.command('PING');
-    await sleep(200);
+    // Every sample has reached the gateway (and the paused client's queue).
+    await until('the gateway to receive every sample', async () =>
+      (await env.gw.metrics()).ifmon_gateway_messages_in_total >= m0.ifmon_gateway_messages_in_total + N + N / 500);
     c.ws.resume();
     await c.waitFor(`sample ${N}`, () => {
       const d = c.data(ch('w1', 'eth0'));
@@ -196,7 +200,6 @@ describe('gateway delivery', () => {
     const c = await env.connect();
     await c.request({ op: 'subscribe', channels: [ch('u1', 'eth0'), `${PREFIX}:u2:*`] }, 'subscribed');
     await c.waitFor('history', () => c.history(ch('u1', 'eth0')).length);
-    await sleep(100);
     publishSample(env.pub, 'u1', 'eth0', 1);
     publishSample(env.pub, 'u2', 'eth0', 1);
     await c.waitFor('both', () => c.data(ch('u1', 'eth0')).length && c.data(ch('u2', 'eth0')).length);
@@ -207,8 +210,7 @@ describe('gateway delivery', () => {
       publishSample(env.pub, 'u1', 'eth0', seq);
       publishSample(env.pub, 'u2', 'eth0', seq);
     }
-    await env.pub.command('PING');
-    await sleep(300);
+    await fence(env.pub, [c]);
     assert.equal(c.messages.length, after, 'nothing after the unsubscribe ack');
     const m = await env.gw.metrics();
     assert.ok(m.ifmon_gateway_redis_channels >= 0);
@@ -237,14 +239,44 @@ describe('gateway delivery', () => {
     const numsub = await env.pub.command('PUBSUB', 'NUMSUB', ch('rc1', 'x'));
     assert.equal(numsub[1], 1, 'one Redis subscription for two clients');
     a.close();
-    await sleep(200);
-    m = await env.gw.metrics();
-    assert.equal(m.ifmon_gateway_redis_channels, before + 1);
+    await until('a to be gone', async () =>
+      (await env.gw.metrics()).ifmon_gateway_redis_channels === before + 1);
     b.close();
-    await sleep(200);
-    m = await env.gw.metrics();
-    assert.equal(m.ifmon_gateway_redis_channels, before);
-    const after = await env.pub.command('PUBSUB', 'NUMSUB', ch('rc1', 'x'));
-    assert.equal(after[1], 0);
+    await until('b to be gone', async () =>
+      (await env.gw.metrics()).ifmon_gateway_redis_channels === before);
+    // The UNSUBSCRIBE is on its way: Redis drops the channel.
+    await until('Redis to drop the channel', async () =>
+      (await env.pub.command('PUBSUB', 'NUMSUB', ch('rc1', 'x')))[1] === 0);
+  });
+
+  it('delivers every message published right after "subscribed", with no delay at all', async () => {
+    // "subscribed" comes once Redis has confirmed the subscription: a
+    // message published the moment it arrives is never missed, whether the
+    // channel is a device's (live only), an interface's (in its history or
+    // live) or matched by a pattern. Many rounds, each on new channels.
+    const ROUNDS = 40;
+    let c;
+    for (let k = 0; k < ROUNDS; k++) {
+      // A new connection every 10 rounds: 30 channels, 10 requests each.
+      if (k % 10 === 0) c = await env.connect();
+      const dev = ch(`now${k}`);
+      const ifc = ch(`now${k}`, 'eth0');
+      const pat = `${PREFIX}:pat${k}:*`;
+      await c.request({ op: 'subscribe', channels: [dev, ifc, pat], id: `now-${k}` }, 'subscribed');
+      env.pub.command('PUBLISH', dev, JSON.stringify({ device: `now${k}`, status: 'up', ts: k }));
+      publishSample(env.pub, `now${k}`, 'eth0', 1);
+      publishSample(env.pub, `pat${k}`, 'eth0', 1);
+      await c.waitFor(`round ${k}: the device state`, () => c.data(dev).length === 1, 2000);
+      await c.waitFor(`round ${k}: the interface sample`, () =>
+        c.data(ifc).length + c.history(ifc).reduce((n, h) => n + h.history.length, 0) === 1, 2000);
+      await c.waitFor(`round ${k}: the pattern's sample`, () => c.data(ch(`pat${k}`, 'eth0')).length === 1, 2000);
+    }
+    // Two subscribes in a row, the second waiting behind the first: the
+    // replies come in request order, each after its own confirmation.
+    c.send({ op: 'subscribe', channels: [ch('now-a')], id: 'first' });
+    c.send({ op: 'subscribe', channels: [ch('now-b')], id: 'second' });
+    await c.reply('subscribed', 'second');
+    const ids = c.messages.filter((m) => m.op === 'subscribed').map((m) => m.id);
+    assert.deepEqual(ids.slice(-2), ['first', 'second']);
   });
 });

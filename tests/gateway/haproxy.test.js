@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { describe, it, before, after } = require('node:test');
-const { setup, connect, freePort, httpGet, publishSample, sleep, until, Gateway, TOP, PREFIX } =
+const { setup, connect, freePort, httpGet, publishSample, until, Gateway, TOP, PREFIX } =
   require('./lib');
 
 const CLIENTS = 24;
@@ -51,7 +51,24 @@ describe('gateways behind HAProxy', () => {
     } catch (e) {
       throw new Error(`${e.message}\nhaproxy: ${haproxyLog}`);
     }
-    await sleep(2500); // both servers up (rise 2, inter 1s)
+    // Both servers in the rotation (rise 2, inter 1s): two connections
+    // open at once land on both (leastconn).
+    await until('both gateways in the rotation', async () => {
+      const probes = [];
+      try {
+        probes.push(await connect(`ws://127.0.0.1:${front}/ws`));
+        probes.push(await connect(`ws://127.0.0.1:${front}/ws`));
+        const [a, b] = [await env.gw.metrics(), await gw2.metrics()];
+        return a.ifmon_gateway_connections > 0 && b.ifmon_gateway_connections > 0;
+      } catch {
+        return false;
+      } finally {
+        for (const p of probes) p.close();
+        await until('the probes to close', async () =>
+          (await env.gw.metrics()).ifmon_gateway_connections === 0 &&
+          (await gw2.metrics()).ifmon_gateway_connections === 0);
+      }
+    }, 15000, 200);
   });
 
   after(async () => {
@@ -63,9 +80,13 @@ describe('gateways behind HAProxy', () => {
 
   const channelOf = (i) => `${PREFIX}:lb:eth${i % CHANNELS}`;
 
+  // Subscribe each client to its channel; resolves once its history has
+  // come (live data follows it).
   async function subscribeAll(clients) {
-    await Promise.all(clients.map((c, i) =>
-      c.request({ op: 'subscribe', channels: [channelOf(i)] }, 'subscribed')));
+    await Promise.all(clients.map(async (c, i) => {
+      await c.request({ op: 'subscribe', channels: [channelOf(i)] }, 'subscribed');
+      await c.waitFor('history', () => c.history(channelOf(i)).length);
+    }));
   }
 
   it('spreads clients over both gateways, delivers only what each asked, and fails over', async () => {
@@ -121,11 +142,11 @@ describe('gateways behind HAProxy', () => {
       (await gw2.metrics()).ifmon_gateway_connections === CLIENTS, 10000, 200);
     const moved = again.filter((c, i) => c !== clients[i]);
     assert.ok(moved.length > 0, 'no client was on gateway 1');
-    await Promise.all(moved.map((c) => {
+    await Promise.all(moved.map(async (c) => {
       const i = again.indexOf(c);
-      return c.request({ op: 'subscribe', channels: [channelOf(i)] }, 'subscribed');
+      await c.request({ op: 'subscribe', channels: [channelOf(i)] }, 'subscribed');
+      await c.waitFor('history', () => c.history(channelOf(i)).length);
     }));
-    await sleep(200);
     for (let k = 0; k < CHANNELS; k++) await publishSample(env.pub, 'lb', `eth${k}`, 2);
     await until('every client got data again', () =>
       again.every((c, i) => c.data(channelOf(i)).some((d) => d.seq === 2)), 5000);

@@ -21,6 +21,9 @@ const TOP = path.resolve(__dirname, '..', '..');
 const GATEWAY = path.resolve(TOP, process.env.IFMON_GATEWAY || 'gateway/ifmon-gateway');
 const SAN = process.env.IFMON_SAN === '1';
 const PREFIX = 'ifmon';
+// The channel fence() publishes its markers on: the inventory channel,
+// which every token may subscribe and no test publishes to otherwise.
+const FENCE = `${PREFIX}:inventory`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -209,9 +212,9 @@ class Gateway {
     this.stderr = '';
   }
 
-  async start() {
+  // The YAML of this.opts (with this.port).
+  configText() {
     const o = this.opts;
-    this.port = o.port || (await freePort());
     const lines = [
       'redis:',
       `  host: 127.0.0.1`,
@@ -231,9 +234,16 @@ class Gateway {
       `  max_connections: ${o.maxConnections || 100}`,
       `  max_channels: ${o.maxChannels || 64}`,
       `  max_frame: ${o.maxFrame || 65536}`,
+      ...(o.extra || []),
     ];
+    return lines.join('\n') + '\n';
+  }
+
+  async start() {
+    const o = this.opts;
+    this.port = o.port || (await freePort());
     this.config = path.join(this.dir, 'gateway.yml');
-    fs.writeFileSync(this.config, lines.join('\n') + '\n');
+    fs.writeFileSync(this.config, this.configText());
     const env = { ...process.env };
     if (SAN) {
       // A small quarantine keeps RSS meaningful for the memory test.
@@ -241,7 +251,8 @@ class Gateway {
       const supp = path.join(__dirname, 'lsan.supp');
       env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
     }
-    this.proc = spawn(GATEWAY, ['--config', this.config], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    // IFMON_GW_VERBOSE=1 runs it with --verbose (debug lines in its stderr).
+    this.proc = spawn(GATEWAY, ['--config', this.config, ...(process.env.IFMON_GW_VERBOSE ? ['--verbose'] : [])], { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.proc.stderr.on('data', (d) => {
       this.stderr += d.toString();
     });
@@ -261,6 +272,27 @@ class Gateway {
   rssKiB() {
     const status = fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
     return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  }
+
+  // Wait until the gateway's stderr, from offset `from` on, matches re;
+  // returns the match.
+  async waitLog(re, from = 0, timeoutMs = 5000) {
+    return until(`gateway log ${re}`, () => {
+      if (this.proc && this.proc.exitCode !== null) throw new Error(`gateway exited:\n${this.stderr}`);
+      return re.exec(this.stderr.slice(from));
+    }, timeoutMs);
+  }
+
+  // Rewrite the configuration with `changes` merged into the options (or
+  // write `text` as it is) and send SIGHUP; resolves with the log lines of
+  // the reload once it is done (applied, or refused for an invalid file).
+  async reload(changes = {}, text = null) {
+    this.opts = { ...this.opts, ...changes };
+    fs.writeFileSync(this.config, text === null ? this.configText() : text);
+    const from = this.stderr.length;
+    this.proc.kill('SIGHUP');
+    await this.waitLog(/SIGHUP: (applied|\S+ is invalid)/, from);
+    return this.stderr.slice(from);
   }
 
   async metrics() {
@@ -317,6 +349,7 @@ class Client {
   constructor(ws) {
     this.ws = ws;
     this.messages = [];
+    this.fences = new Set(); // fence() markers received (kept out of messages)
     this.frames = 0;
     this.waiters = [];
     this.closed = null;
@@ -324,7 +357,10 @@ class Client {
       assert.ok(!isBinary, 'the gateway sent a binary frame');
       this.frames++;
       const v = JSON.parse(data.toString());
-      for (const m of Array.isArray(v) ? v : [v]) this.messages.push(m);
+      for (const m of Array.isArray(v) ? v : [v]) {
+        if (m.channel === FENCE && m.data && m.data.fence !== undefined) this.fences.add(m.data.fence);
+        else this.messages.push(m);
+      }
       this.wake();
     });
     ws.on('close', (code, reason) => {
@@ -407,6 +443,29 @@ function connect(url, options = {}) {
   });
 }
 
+// A fence: once it returns, everything published on `pub` before the call
+// has reached these clients (or will never reach them). It publishes a
+// marker on FENCE, which each client holds (subscribed on first use: the
+// gateway's "subscribed" means Redis has confirmed it), after everything
+// else on the same Redis connection; Redis and the gateway keep that order
+// per connection and client, so the marker comes last. Markers are not in
+// client.messages.
+let fenceSeq = 0;
+async function fence(pub, clients) {
+  const n = ++fenceSeq;
+  for (const c of clients) {
+    if (!c.fenced) {
+      const r = await c.request({ op: 'subscribe', channels: [FENCE], id: `fence-${n}` }, 'subscribed');
+      c.messages.splice(c.messages.indexOf(r), 1); // invisible, like the markers
+      c.fenced = true;
+    }
+  }
+  await pub.command('PUBLISH', FENCE, JSON.stringify({ fence: n }));
+  for (const c of clients) {
+    await c.waitFor(`fence ${n}`, () => c.fences.has(n));
+  }
+}
+
 // ------------------------------------------------------------ Environment
 
 // Redis + gateway for one test file. `opts` go to the gateway config.
@@ -477,7 +536,224 @@ function inventory(devices) {
   });
 }
 
+// An HTTP exchange over a raw socket: `request` is written as it is (no
+// URL parsing, no normalisation). The reply is complete when the gateway
+// closes, or when a response with a Content-Length has all its body; a
+// gateway that goes quiet for 2 s without either gives what came so far.
+// Resolves with {status, text}: status is the number of the status line,
+// or null when none came.
+function rawHttp(port, request) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const finish = () => {
+      const m = /^HTTP\/1\.[01] (\d{3}) /.exec(got);
+      resolve({ status: m ? Number(m[1]) : null, text: got });
+      sock.destroy();
+    };
+    sock.setTimeout(2000, finish);
+    sock.on('connect', () => sock.write(request));
+    sock.on('data', (d) => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      const len = /\r\ncontent-length: *(\d+)\r\n/i.exec(got.slice(0, end + 2));
+      if (end >= 0 && len && got.length >= end + 4 + Number(len[1])) finish();
+    });
+    sock.on('close', finish);
+    sock.on('error', reject);
+  });
+}
+
+// --------------------------------------------------- raw WebSocket side
+
+// An upgrade request over a raw socket, written as given (any Host, any
+// Origin, any path), from `from` (a local address: 127.0.0.1 or
+// 127.0.0.2). Resolves as soon as the response head is in: {status,
+// head, sock, rest} with rest the bytes after the head; the socket stays
+// open (the caller destroys it). status is null when the gateway closed
+// without a status line.
+function rawUpgrade(port, { path: p = '/ws', host = `127.0.0.1:${port}`, origin, headers = {}, from = '127.0.0.1' } = {}) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1', localAddress: from });
+    let got = Buffer.alloc(0);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const end = got.indexOf('\r\n\r\n');
+      const head = end >= 0 ? got.subarray(0, end).toString('latin1') : got.toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(head);
+      sock.pause(); // what follows waits for readFrames()
+      sock.removeAllListeners('data');
+      resolve({ status: m ? Number(m[1]) : null, head, sock, rest: end >= 0 ? got.subarray(end + 4) : Buffer.alloc(0) });
+    };
+    sock.setTimeout(5000, finish);
+    sock.on('connect', () => {
+      const lines = [`GET ${p} HTTP/1.1`, `Host: ${host}`, 'Upgrade: websocket', 'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${require('node:crypto').randomBytes(16).toString('base64')}`,
+        'Sec-WebSocket-Version: 13'];
+      if (origin) lines.push(`Origin: ${origin}`);
+      for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+      sock.write(`${lines.join('\r\n')}\r\n\r\n`);
+    });
+    sock.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      if (got.indexOf('\r\n\r\n') >= 0) finish();
+    });
+    sock.on('close', finish);
+    sock.on('error', (e) => (done ? null : reject(e)));
+  });
+}
+
+// A client frame (RFC 6455 5.2): FIN set, opcode, payload; masked with a
+// random key unless `masked` is false (what a client MUST NOT send).
+function wsFrame(opcode, payload, masked = true) {
+  const data = Buffer.from(payload);
+  const len = data.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | len])
+    : Buffer.from([0x80 | opcode, (masked ? 0x80 : 0) | 126, len >> 8, len & 0xff]);
+  if (!masked) return Buffer.concat([head, data]);
+  const key = require('node:crypto').randomBytes(4);
+  return Buffer.concat([head, key, data.map((b, i) => b ^ key[i % 4])]);
+}
+
+// Reads server frames (unmasked, lengths under 64 KiB) from sock, `first`
+// being bytes already read; resolves with {frames: [{opcode, payload}],
+// closed} once a close frame came, stop(frames) is true, the socket
+// closed, or timeoutMs passed.
+function readFrames(sock, first = Buffer.alloc(0), timeoutMs = 5000, stop = () => false) {
+  return new Promise((resolve) => {
+    let buf = first;
+    const frames = [];
+    let closed = false;
+    const parse = () => {
+      for (;;) {
+        if (buf.length < 2) return false;
+        let len = buf[1] & 0x7f;
+        let at = 2;
+        if (len === 126) {
+          if (buf.length < 4) return false;
+          len = buf.readUInt16BE(2);
+          at = 4;
+        }
+        if (buf.length < at + len) return false;
+        frames.push({ opcode: buf[0] & 0x0f, payload: buf.subarray(at, at + len) });
+        buf = buf.subarray(at + len);
+        if (frames[frames.length - 1].opcode === 8 || stop(frames)) return true;
+      }
+    };
+    const t = setTimeout(() => finish(), timeoutMs);
+    function finish() {
+      clearTimeout(t);
+      sock.removeAllListeners('data');
+      resolve({ frames, closed });
+    }
+    if (parse()) {
+      finish();
+      return;
+    }
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (parse()) finish();
+    });
+    sock.once('close', () => {
+      closed = true;
+      finish();
+    });
+    sock.resume();
+  });
+}
+
 module.exports = {
-  PREFIX, SAN, TOP, GATEWAY, sleep, until, freePort, tempDir, httpGet, connect, setup,
-  RedisClient, RedisServer, Gateway, publishSample, inventory, checkSanitizer,
+  PREFIX, FENCE, SAN, TOP, GATEWAY, sleep, until, freePort, tempDir, httpGet, rawHttp, connect,
+  setup, fence, RedisClient, RedisServer, Gateway, publishSample, inventory, checkSanitizer,
+  rawUpgrade, wsFrame, readFrames,
 };
+
+// ------------------------------------------------ Hostile clients (additions)
+
+// The collector announces every change of the inventory on its channel
+// (docs/PROTOCOL.md, part 1), and the gateway keeps a copy it reads again
+// only then: a test that writes the key plays the collector, so a SET or
+// DEL of it through RedisClient is followed by the announcement (in the
+// same pipeline; the promise is the SET's or DEL's reply, once both are
+// in). The gateway has read the announcement before anything sent after
+// that promise resolves: Redis writes it to the gateway before it answers
+// the PUBLISH.
+const plainCommand = RedisClient.prototype.command;
+RedisClient.prototype.command = function command(...args) {
+  const verb = String(args[0]).toUpperCase();
+  if ((verb === 'SET' || verb === 'DEL') && args[1] === `${PREFIX}:inventory`) {
+    const done = plainCommand.apply(this, args);
+    const told = plainCommand.call(this, 'PUBLISH', `${PREFIX}:inventory`,
+      JSON.stringify({ ts: Date.now() / 1000 }));
+    return Promise.all([done, told]).then(([reply]) => reply);
+  }
+  return plainCommand.apply(this, args);
+};
+
+// The p-th percentile (0..100) of numbers.
+function percentile(values, p) {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+}
+
+// Redis INFO (one section) as {field: value}.
+async function redisInfo(pub, section) {
+  const info = {};
+  for (const line of String(await pub.command('INFO', section)).split('\r\n')) {
+    const m = /^(\w+):(.*)$/.exec(line);
+    if (m) info[m[1]] = Number.isNaN(Number(m[2])) ? m[2] : Number(m[2]);
+  }
+  return info;
+}
+
+// Live lag of a well-behaved client: `client` (subscribed here to
+// <prefix>:<device>:<iface>) gets a sample published every everyMs, each
+// carrying the time it was published; stop() resolves with the lags in ms
+// of those received (and how many were sent), once the last one came or
+// 5 s after it was published.
+async function lagProbe(env, client, { device = 'lag', iface = 'eth0', everyMs = 20 } = {}) {
+  const channel = `${PREFIX}:${device}:${iface}`;
+  await client.request({ op: 'subscribe', channels: [channel], id: `lag-${channel}` }, 'subscribed');
+  const lags = [];
+  client.ws.on('message', (data) => {
+    const now = Date.now();
+    const v = JSON.parse(data.toString());
+    for (const m of Array.isArray(v) ? v : [v]) {
+      if (m.channel === channel && m.data && m.data.sent) lags.push(now - m.data.sent);
+    }
+  });
+  let seq = 0;
+  const timer = setInterval(() => {
+    seq++;
+    publishSample(env.pub, device, iface, seq, { sent: Date.now() });
+  }, everyMs);
+  timer.unref(); // a test that failed before stop() does not keep the process alive
+  return {
+    lags,
+    async stop() {
+      clearInterval(timer);
+      const sent = seq;
+      const end = Date.now() + 5000;
+      while (lags.length < sent && Date.now() < end) {
+        await client.waitFor('the last lag sample', () => lags.length >= sent, end - Date.now()).catch(() => {});
+      }
+      return { lags, sent };
+    },
+  };
+}
+
+// Time one request of client: resolves with [ms, reply].
+async function timed(client, obj, replyOp, timeoutMs = 5000) {
+  const t0 = process.hrtime.bigint();
+  client.send(obj);
+  const r = await client.reply(replyOp, obj.id, timeoutMs);
+  return [Number(process.hrtime.bigint() - t0) / 1e6, r];
+}
+
+module.exports.percentile = percentile;
+module.exports.redisInfo = redisInfo;
+module.exports.lagProbe = lagProbe;
+module.exports.timed = timed;

@@ -5,7 +5,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { describe, it, before, after } = require('node:test');
-const { setup, publishSample, sleep, until, SAN, PREFIX } = require('./lib');
+const { setup, publishSample, until, SAN, PREFIX } = require('./lib');
 
 const PAD = 'p'.repeat(4000); // ~4 KB samples: a few thousand overflow socket buffers
 const FLOOD = 6000;
@@ -28,7 +28,7 @@ describe('gateway with a client that stops reading', () => {
     await same.request({ op: 'subscribe', channels: [`${PREFIX}:s1:eth0`] }, 'subscribed');
     await slow.waitFor('history', () => slow.history(`${PREFIX}:s1:eth0`).length);
     await same.waitFor('history', () => same.history(`${PREFIX}:s1:eth0`).length);
-    await sleep(100);
+    await fast.waitFor('history', () => fast.history(`${PREFIX}:f1:eth0`).length);
     slow.ws.pause(); // stop reading from the socket: TCP fills up, then the gateway's queue
     const rssBefore = env.gw.rssKiB();
 

@@ -1,6 +1,6 @@
-/* test_gateway_access.c -- unit tests of gateway/access.c: the Origin
- * check and the token comparison that guard the WebSocket upgrade, and
- * the channels a restricted token may subscribe. */
+/* test_gateway_access.c -- unit tests of gateway/access.c: the Host and
+ * Origin checks and the token comparison that guard the WebSocket upgrade,
+ * and the channels a restricted token may subscribe. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -134,6 +134,47 @@ static void a_restricted_token_sees_only_what_its_entries_cover(void **state)
     assert_true(access_channel_permitted(&access_all, "ifmon:*", "ifmon"));
 }
 
+/* DNS rebinding: a page of attacker.example, its name now resolving to
+ * the gateway, sends the attacker's name in Host. */
+static void the_host_header_must_name_the_gateway(void **state)
+{
+    char *names[] = {"localhost", "gw1.example.net", "gw1", "::1"};
+
+    assert_true(access_host_allowed(NULL, names, 4)); /* HTTP/1.0: not a browser */
+    assert_true(access_host_allowed("gw1.example.net", names, 4));
+    assert_true(access_host_allowed("GW1.Example.NET:8080", names, 4));
+    assert_true(access_host_allowed("gw1.example.net.:443", names, 4));
+    assert_true(access_host_allowed("gw1:", names, 4));
+    assert_true(access_host_allowed("localhost:8080", names, 4));
+    assert_false(access_host_allowed("attacker.example:8080", names, 4));
+    assert_false(access_host_allowed("gw1.example.net.attacker.example", names, 4));
+    assert_false(access_host_allowed("example.net", names, 4));
+    assert_false(access_host_allowed("gw1.example.ne", names, 4));
+    assert_false(access_host_allowed("", names, 4));
+    assert_false(access_host_allowed(":8080", names, 4));
+    assert_false(access_host_allowed("gw1:80x", names, 4));
+    assert_false(access_host_allowed("gw1:123456", names, 4));
+    assert_false(access_host_allowed("gw1:80:80", names, 4));
+    assert_false(access_host_allowed("gw1 ", names, 4));
+    assert_false(access_host_allowed("anything", NULL, 0));
+}
+
+/* An address cannot be rebound: a browser sends one only to it. */
+static void an_ip_address_in_host_is_always_accepted(void **state)
+{
+    assert_true(access_host_allowed("127.0.0.1:8080", NULL, 0));
+    assert_true(access_host_allowed("192.0.2.7", NULL, 0));
+    assert_true(access_host_allowed("[::1]:8080", NULL, 0));
+    assert_true(access_host_allowed("[2001:db8::1]", NULL, 0));
+    assert_false(access_host_allowed("::1", NULL, 0)); /* unbracketed: malformed */
+    assert_false(access_host_allowed("[::1", NULL, 0));
+    assert_false(access_host_allowed("[nope]:80", NULL, 0));
+    assert_false(access_host_allowed("[::1]x", NULL, 0));
+    assert_false(access_host_allowed("127.1", NULL, 0)); /* not a dotted quad: a name */
+    assert_false(access_host_allowed("1.2.3.4.5", NULL, 0));
+    assert_false(access_host_allowed("256.0.0.1", NULL, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +185,8 @@ int main(void)
         cmocka_unit_test(bearer_credentials_are_extracted),
         cmocka_unit_test(the_token_given_selects_its_grant),
         cmocka_unit_test(a_restricted_token_sees_only_what_its_entries_cover),
+        cmocka_unit_test(the_host_header_must_name_the_gateway),
+        cmocka_unit_test(an_ip_address_in_host_is_always_accepted),
     };
 
     return cmocka_run_group_tests_name("gateway access", tests, NULL, NULL);

@@ -117,6 +117,63 @@ static void channels_longer_than_1024_bytes_are_refused(void **state)
     free(text);
 }
 
+/* A request of n entries, each a repeat of one of `distinct` names. */
+static char *request_of(size_t n, size_t distinct)
+{
+    char *text = malloc(64 + n * 24);
+    size_t len = (size_t)sprintf(text, "{\"op\":\"subscribe\",\"channels\":["), i;
+
+    for (i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "%s\"ifmon:d%zu\"", i ? "," : "", i % distinct);
+    strcpy(text + len, "]}");
+    return text;
+}
+
+static void duplicates_are_removed_in_order_in_linear_time(void **state)
+{
+    char *text = request_of(200000, 1000), err[CLIENT_REQUEST_ERROR_MAX];
+    struct client_request req;
+
+    /* 200,000 entries: comparing each with those before would take
+     * 2 x 10^8 comparisons. */
+    assert_int_equal(parse(text, &req, err), 0);
+    assert_int_equal(req.nchannels, 1000);
+    assert_string_equal(req.channels[0], "ifmon:d0");
+    assert_string_equal(req.channels[999], "ifmon:d999");
+    client_request_free(&req);
+    free(text);
+}
+
+static void more_entries_than_allowed_are_refused_before_they_are_read(void **state)
+{
+    char *text = request_of(65, 65), err[CLIENT_REQUEST_ERROR_MAX];
+    struct client_request req;
+
+    assert_int_equal(
+        client_request_parse_max(text, strlen(text), "ifmon", 64, &req, err, sizeof(err)), -1);
+    assert_string_equal(err, "too many channels: a request may list at most 64 channels and "
+                             "patterns (this one lists 65)");
+    client_request_free(&req);
+    /* Duplicates count: they are entries to read. */
+    free(text);
+    text = request_of(65, 1);
+    assert_int_equal(
+        client_request_parse_max(text, strlen(text), "ifmon", 64, &req, err, sizeof(err)), -1);
+    client_request_free(&req);
+    assert_int_equal(
+        client_request_parse_max(text, strlen(text), "ifmon", 65, &req, err, sizeof(err)), 0);
+    assert_int_equal(req.nchannels, 1);
+    client_request_free(&req);
+    /* The count comes before the entries are checked. */
+    free(text);
+    text = strdup("{\"op\":\"unsubscribe\",\"channels\":[1,2]}");
+    assert_int_equal(
+        client_request_parse_max(text, strlen(text), "ifmon", 1, &req, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "too many channels"));
+    client_request_free(&req);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +182,8 @@ int main(void)
         cmocka_unit_test(every_bad_request_is_refused_with_a_reason),
         cmocka_unit_test(an_error_keeps_the_id_for_the_reply),
         cmocka_unit_test(channels_longer_than_1024_bytes_are_refused),
+        cmocka_unit_test(duplicates_are_removed_in_order_in_linear_time),
+        cmocka_unit_test(more_entries_than_allowed_are_refused_before_they_are_read),
     };
 
     return cmocka_run_group_tests_name("gateway client_request", tests, NULL, NULL);

@@ -1,0 +1,109 @@
+/* client_private.h -- the state of a WebSocket connection and of the set
+ * of them, shared by the two files of a connection: client.c (requests,
+ * replies in order, opening and closing, reloads) and client_write.c (the
+ * outgoing side: queueing, frames, writes, stalled readers). Internal to
+ * the gateway; the interface is client.h. */
+
+#ifndef IFMON_GATEWAY_CLIENT_PRIVATE_H
+#define IFMON_GATEWAY_CLIENT_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "client.h"
+#include "client_request.h"
+#include "history.h"
+#include "inventory.h"
+#include "outmsg.h"
+#include "outqueue.h"
+#include "ratelimit.h"
+
+/* A whole client message (all its fragments, RFC 6455 5.4) must arrive
+ * within this long of its first byte; a connection that leaves one
+ * unfinished is closed with 1008, so that what it sent is not kept. */
+#define CLIENT_MESSAGE_MS 10000
+/* A connection that holds no subscription (a `list` does not count) for
+ * this long is closed with 1008: an idle WebSocket costs a slot and
+ * memory and serves nothing. */
+#define CLIENT_IDLE_MS 60000
+
+/* A reply waiting for its turn: a subscribe's acknowledgement until Redis
+ * has confirmed its channels, or any reply queued behind one. */
+struct reply_wait {
+    struct reply_wait *next;
+    struct outmsg *reply; /* what to send */
+    uint64_t request;     /* subscribe: its number (fanout_peer_subscribe) */
+    char **channels;      /* subscribe: to wait for, then release; NULL otherwise */
+    size_t nchannels;
+    size_t checked; /* subscribe: channels[0, checked) were seen confirmed */
+    json_t *id;     /* subscribe: the request's "id" (a reference), for an error */
+    uint64_t since_ms;
+};
+
+struct client {
+    struct client_set *cs;
+    struct lws *wsi;
+    struct client *prev, *next;
+    struct fanout_peer *peer;
+    struct outqueue queue;
+    uint64_t waiting_since; /* ms: data queued and nothing written since */
+    int killed;
+    char *token; /* as presented, NULL when none: looked up again on reload */
+    struct reply_wait *waiting, *waiting_tail;
+    size_t subscribes_waiting;
+    uint64_t requests; /* subscribe requests numbered so far */
+    /* The message being received (lws hands it over in pieces). */
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_started, rx_binary, rx_too_big;
+    uint64_t rx_since;   /* ms: its first piece came */
+    uint64_t idle_since; /* ms: it has held nothing since (0 while it holds something) */
+    struct ratelimit rate;
+    struct history_bucket *history;  /* the history it may still ask Redis for */
+    struct inventory_requests lists; /* "list" requests in flight, and the grant */
+    int closing;                     /* the peer sent a close frame */
+    int flush_pending;               /* on cs->flush_head */
+    int want_writable;               /* lws_callback_on_writable() asked */
+    struct client *flush_prev, *flush_next;
+};
+
+struct client_set {
+    struct gateway *gw;
+    struct client *head;
+    size_t count;
+    struct client_stats st;
+    uv_timer_t stall_timer;
+    uv_check_t flush_check;    /* writes queued messages after each loop iteration */
+    struct client *flush_head; /* clients with something queued to write */
+    unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
+};
+
+static inline uint64_t client_now_ms(const struct client_set *cs)
+{
+    return uv_now(cs->gw->loop);
+}
+
+/* client_write.c: queue m (a reference is taken) for c; it is written at
+ * the end of this loop iteration, or in the WRITEABLE callback already
+ * asked for. Nothing is queued for a connection being killed. */
+void client_enqueue(struct client *c, struct outmsg *m);
+
+/* client_write.c: take c off the list of connections with writes due
+ * (before it is freed). */
+void client_unlink_flush(struct client *c);
+
+/* client_write.c: the set's uv_check that writes, and its batch buffer. */
+void client_write_init(struct client_set *cs);
+void client_write_close(struct client_set *cs);
+void client_write_free(struct client_set *cs);
+
+/* client.c: the stall timer's per-connection checks: its waiting
+ * subscribes (refused after CLIENT_SUBSCRIBE_WAIT_MS), a message left
+ * unfinished (CLIENT_MESSAGE_MS) and holding nothing (CLIENT_IDLE_MS).
+ * Returns 0, or -1 when c is being closed (it may have been freed). */
+int client_check_deadlines(struct client *c, uint64_t now_ms);
+
+#endif

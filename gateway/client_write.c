@@ -1,0 +1,251 @@
+/* client_write.c -- the outgoing side of a WebSocket connection: its
+ * bounded queue, frames (samples batched into one JSON array), writes, and
+ * the closing of a reader that stopped. Requests and replies are
+ * client.c's.
+ *
+ * Writes. Messages for a client are queued as they come (from Redis, or as
+ * replies); at the end of the loop iteration (a uv_check handle, after all
+ * I/O callbacks) each client with something queued is written at once, its
+ * samples batched into one frame, without first asking libwebsockets for
+ * writability. That round trip (lws_callback_on_writable, then the
+ * WRITEABLE callback) costs libuv four epoll_ctl per delivery, as
+ * uv_poll_start re-registers the descriptor each time: a third of the
+ * gateway's CPU at 100,000 deliveries/s (docs/BENCHMARKS.md).
+ *
+ * Writing outside the WRITEABLE callback is safe for what this gateway
+ * serves, HTTP/1.1 WebSocket without extensions or TLS, when lws holds no
+ * unsent bytes for the connection (lws_partial_buffered() is 0): lws_write()
+ * then frames the message and sends it; what the socket does not take lws
+ * keeps and sends first, and asks for writability itself. Whenever lws holds
+ * bytes, or the peer has started closing, we fall back to the lws rule:
+ * request writability and write one frame per WRITEABLE callback, so lws
+ * never has to append behind a partial frame (which 4.1 would mis-frame).
+ * */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "client_private.h"
+#include "log.h"
+#include "util.h"
+
+#define STALL_CHECK_MS 1000
+
+_Static_assert(LWS_PRE <= OUTMSG_HEADROOM, "OUTMSG_HEADROOM must cover LWS_PRE");
+
+/* -------------------------------------------------------------- output */
+
+static void flush_clients(uv_check_t *h);
+
+static void request_writable(struct client *c)
+{
+    c->want_writable = 1;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Queue m; it is written when this loop iteration's I/O is done
+ * (flush_clients), or in the WRITEABLE callback already asked for. */
+void client_enqueue(struct client *c, struct outmsg *m)
+{
+    struct client_set *cs = c->cs;
+
+    if (c->killed)
+        return;
+    cs->st.dropped += outqueue_push(&c->queue, m);
+    if (c->waiting_since == 0)
+        c->waiting_since = client_now_ms(cs);
+    if (c->want_writable || c->flush_pending)
+        return;
+    if (c->closing) {
+        request_writable(c);
+        return;
+    }
+    c->flush_pending = 1;
+    c->flush_prev = NULL;
+    c->flush_next = cs->flush_head;
+    if (cs->flush_head)
+        cs->flush_head->flush_prev = c;
+    else
+        uv_check_start(&cs->flush_check, flush_clients);
+    cs->flush_head = c;
+}
+
+/* --------------------------------------------------------------- write */
+
+static int batchable(const struct outmsg *m, size_t used)
+{
+    return m && m->kind == OUTMSG_DATA && used + m->len + 2 <= CLIENT_BATCH_MAX_BYTES;
+}
+
+/* Write the frame at the head of c's queue: one message, or the samples
+ * that follow each other up to CLIENT_BATCH_MAX_BYTES as a JSON array.
+ * Returns 0, or -1 when the socket failed. */
+static int write_frame(struct client *c)
+{
+    struct client_set *cs = c->cs;
+    struct outmsg *m = outqueue_peek(&c->queue, 0);
+    unsigned char *out;
+    size_t len, count = 0;
+    int n;
+
+    if (!batchable(m, 1) || !batchable(outqueue_peek(&c->queue, 1), 1 + m->len)) {
+        /* One message: written from the shared buffer itself; lws_write()
+         * puts the frame header in the headroom before it and copies only
+         * what the socket did not take. */
+        out = (unsigned char *)outmsg_text(m);
+        len = m->len;
+        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
+        outmsg_unref(outqueue_pop(&c->queue));
+        count = 1;
+    } else {
+        /* Several samples: one frame holding a JSON array of them. */
+        out = cs->batch + LWS_PRE;
+        len = 0;
+        out[len++] = '[';
+        while ((m = outqueue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
+            if (count)
+                out[len++] = ',';
+            memcpy(out + len, outmsg_text(m), m->len);
+            len += m->len;
+            outmsg_unref(outqueue_pop(&c->queue));
+            count++;
+        }
+        out[len++] = ']';
+        n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
+    }
+    if (n < (int)len) {
+        log_debug("client: write failed (%d of %zu bytes)", n, len);
+        return -1;
+    }
+    cs->st.messages_out += count;
+    c->waiting_since = c->queue.count ? client_now_ms(cs) : 0;
+    return 0;
+}
+
+int client_writeable(struct client *c)
+{
+    c->want_writable = 0;
+    if (c->killed)
+        return -1;
+    if (c->queue.count == 0)
+        return 0;
+    if (write_frame(c) < 0)
+        return -1;
+    if (c->queue.count)
+        request_writable(c);
+    return 0;
+}
+
+/* uv_check: after this iteration's I/O callbacks, write what was queued
+ * for each client while lws holds nothing unsent for it (see the top of
+ * this file); leave the rest to the WRITEABLE callback. */
+static void flush_clients(uv_check_t *h)
+{
+    struct client_set *cs = h->data;
+    struct client *c;
+    int failed = 0;
+
+    while ((c = cs->flush_head) != NULL) {
+        cs->flush_head = c->flush_next;
+        if (cs->flush_head)
+            cs->flush_head->flush_prev = NULL;
+        c->flush_next = NULL;
+        c->flush_pending = 0;
+        if (c->killed || c->want_writable)
+            continue;
+        while (c->queue.count && !c->closing && !lws_partial_buffered(c->wsi)) {
+            if (write_frame(c) < 0) {
+                /* lws closes a connection only from its own callbacks:
+                 * let the next one do it. */
+                c->killed = 1;
+                failed++;
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+                break;
+            }
+        }
+        if (c->queue.count && !c->killed)
+            request_writable(c);
+    }
+    uv_check_stop(h);
+    if (failed && cs->gw->lws)
+        lws_cancel_service(cs->gw->lws);
+}
+
+/* A reader that stopped: its socket buffer and queue are full and lws has
+ * not let us write for CLIENT_STALL_MS. Waiting longer only delays its
+ * data further; close it so that it reconnects and starts afresh. */
+static void on_stall_timer(uv_timer_t *t)
+{
+    struct client_set *cs = t->data;
+    uint64_t now = client_now_ms(cs);
+    struct client *c, *next;
+    int killed = 0;
+
+    for (c = cs->head; c; c = next) {
+        static const char reason[] = "not reading";
+
+        next = c->next; /* client_check_deadlines() may free c */
+        if (client_check_deadlines(c, now) < 0) {
+            killed++;
+            continue;
+        }
+        if (c->killed || c->waiting_since == 0 || now - c->waiting_since < CLIENT_STALL_MS)
+            continue;
+        log_info("closing a client that has not read for %llu ms (%zu messages queued)",
+                 (unsigned long long)(now - c->waiting_since), c->queue.count);
+        c->killed = 1;
+        killed++;
+        cs->st.stalled++;
+        /* RFC 6455 7.4.1: 1008 policy violation, though the close frame
+         * rarely gets through a socket that is full: the TCP connection is
+         * dropped at once (an lws timeout closes without flushing). */
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
+                         sizeof(reason) - 1);
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    /* lws runs its timers only after servicing a socket: wake it up, or an
+     * otherwise idle gateway would keep the connection. */
+    if (killed && cs->gw->lws)
+        lws_cancel_service(cs->gw->lws);
+}
+
+void client_unlink_flush(struct client *c)
+{
+    struct client_set *cs = c->cs;
+
+    if (!c->flush_pending)
+        return;
+    if (c->flush_prev)
+        c->flush_prev->flush_next = c->flush_next;
+    else
+        cs->flush_head = c->flush_next;
+    if (c->flush_next)
+        c->flush_next->flush_prev = c->flush_prev;
+    c->flush_pending = 0;
+}
+
+void client_write_init(struct client_set *cs)
+{
+    cs->batch = ifmon_xcalloc(1, LWS_PRE + CLIENT_BATCH_MAX_BYTES);
+    uv_timer_init(cs->gw->loop, &cs->stall_timer);
+    cs->stall_timer.data = cs;
+    uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
+    uv_check_init(cs->gw->loop, &cs->flush_check);
+    cs->flush_check.data = cs;
+}
+
+void client_write_close(struct client_set *cs)
+{
+    uv_timer_stop(&cs->stall_timer);
+    uv_close((uv_handle_t *)&cs->stall_timer, NULL);
+    uv_check_stop(&cs->flush_check);
+    uv_close((uv_handle_t *)&cs->flush_check, NULL);
+}
+
+void client_write_free(struct client_set *cs)
+{
+    free(cs->batch);
+    cs->batch = NULL;
+}

@@ -1,0 +1,46 @@
+/* rxcheck.h -- the bytes libwebsockets reads from a client, checked
+ * before lws parses them (rxscan.h says which checks and why lws 4.1.6
+ * needs them).
+ *
+ * How: lws reads every connection it accepted with recv(), and nothing
+ * else in the gateway calls recv() (hiredis 0.14 and libuv use read() and
+ * recvmsg()). rxcheck.c defines recv(); the dynamic linker binds lws'
+ * calls to the executable's definition before libc's (ordinary symbol
+ * interposition, as a malloc replacement is bound), and it reads with
+ * recvfrom(), which is what recv() is. A socket is inspected only between
+ * rxcheck_accept() and the next one for the same descriptor, so any other
+ * recv() passes through untouched.
+ *
+ * A head over its limits is answered there and then (414 or 431 written
+ * on the socket, then shutdown(SHUT_WR)) and lws sees nothing more of the
+ * connection: what follows is read and dropped until the client closes or
+ * lws' own timeout closes it. After an unmasked frame, lws is asked for a
+ * WRITEABLE callback, where http.c fails the connection (close 1002);
+ * until then http.c ignores what lws hands over. An unmasked close frame
+ * is answered by lws as any close is. */
+
+#ifndef IFMON_GATEWAY_RXCHECK_H
+#define IFMON_GATEWAY_RXCHECK_H
+
+struct lws;
+
+/* lws accepted fd (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): watch it from
+ * its first byte, forgetting whatever an earlier socket with the same
+ * number left. */
+void rxcheck_accept(int fd);
+
+/* The upgrade request just read on fd was accepted (LWS_CALLBACK_ESTABLISHED):
+ * what follows its head are frames of the WebSocket wsi. */
+void rxcheck_websocket(int fd, struct lws *wsi);
+
+/* The upgrade request just read on fd was answered as HTTP (refused): the
+ * connection may carry another request. */
+void rxcheck_http(int fd);
+
+/* 1 when the client of fd sent a frame without the mask bit. */
+int rxcheck_unmasked(int fd);
+
+/* Forget every socket (the lws context is gone). */
+void rxcheck_free(void);
+
+#endif

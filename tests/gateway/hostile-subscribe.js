@@ -1,0 +1,69 @@
+// Subscribe and unsubscribe under hostile clients: a request over the
+// limits is refused before any work on its entries, and the work on one
+// within them is linear, so that connections sending the largest requests
+// a frame may hold, as fast as the rate limit lets them, do not delay the
+// others (docs/PROTOCOL.md, part 2, "Limits").
+// Registered by hostile.test.js, which runs it beside the deadlines' waits.
+'use strict';
+
+const assert = require('node:assert/strict');
+const { describe, it, before, after } = require('node:test');
+const { setup, lagProbe, percentile, SAN, PREFIX } = require('./lib');
+const { runFlood } = require('./flood');
+
+const MAX_FRAME = 65536;
+const LAG_P99_MS = SAN ? 100 : 50;
+
+// As many distinct channels as a frame of MAX_FRAME bytes holds (with
+// room for an "id"): 6,300 or so.
+function bigRequest(op) {
+  const channels = [];
+  let len = JSON.stringify({ op, channels: [] }).length;
+  for (let k = 0; ; k++) {
+    const ch = `${PREFIX}:${k.toString(36)}`;
+    if (len + ch.length + 3 > MAX_FRAME - 64) break; // room for an "id"
+    channels.push(ch);
+    len += ch.length + 3;
+  }
+  const text = JSON.stringify({ op, channels });
+  assert.ok(text.length <= MAX_FRAME);
+  return { text, count: channels.length };
+}
+
+describe('gateway subscribe under a flood of large requests', () => {
+  let env;
+  before(async () => {
+    env = await setup({ maxFrame: MAX_FRAME, maxChannels: 64 });
+  });
+  after(async () => {
+    await env.teardown();
+  });
+
+  it('refuses a request of more entries than max_channels at once', async () => {
+    const { text, count } = bigRequest('subscribe');
+    const c = await env.connect();
+    c.send(text.replace('{"op"', '{"id":"big","op"'));
+    const e = await c.reply('error', 'big');
+    assert.equal(e.error, `too many channels: a request may list at most 64 channels and patterns (this one lists ${count})`);
+    // Within the count, duplicates are still one subscription each.
+    const r = await c.request({ op: 'subscribe', channels: Array(64).fill(`${PREFIX}:dup`), id: 'dup' }, 'subscribed');
+    assert.deepEqual(r.channels, [`${PREFIX}:dup`]);
+  });
+
+  it('keeps a bystander\'s live lag low while 3 connections send 64 KB subscribes and unsubscribes 19 times a second', async (t) => {
+    const sub = bigRequest('subscribe');
+    const unsub = bigRequest('unsubscribe');
+    const c = await env.connect();
+    const probe = await lagProbe(env, c);
+    const stats = await runFlood({
+      port: env.gw.port, localAddress: '127.0.0.2', connections: 3, intervalMs: 1000 / 19,
+      durationMs: 4000, startStaggerMs: 20, messages: [sub.text, unsub.text],
+    });
+    const { lags, sent } = await probe.stop();
+    t.diagnostic(`flood: ${stats.sent} requests of ${sub.count} channels; lag p50 ${percentile(lags, 50)} ` +
+      `p99 ${percentile(lags, 99)} max ${Math.max(...lags)} ms (${lags.length} of ${sent})`);
+    assert.ok(stats.sent >= 3 * 19 * 3, `the flood sent ${stats.sent} requests`);
+    assert.ok(lags.length >= sent * 0.99, `${lags.length} of ${sent} live samples`);
+    assert.ok(percentile(lags, 99) < LAG_P99_MS, `live lag p99 ${percentile(lags, 99)} ms`);
+  });
+});
