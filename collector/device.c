@@ -31,8 +31,12 @@ void device_free_chunks(struct device *dev)
 
 void device_plan_chunks(struct device *dev)
 {
-    size_t per = (size_t)(dev->max_varbinds - 1) / COUNTERS_PER_IFACE, i;
+    size_t per, i;
 
+    /* One interface per GET at least, even when max_varbinds says fewer
+     * varbinds than an interface needs. */
+    IFMON_ASSERT(dev->nifaces == 0 || dev->layout.vars > 0);
+    per = dev->layout.vars ? (size_t)(dev->max_varbinds - 1) / (size_t)dev->layout.vars : 1;
     if (per == 0)
         per = 1;
     device_free_chunks(dev);
@@ -49,10 +53,15 @@ void device_free_ifaces(struct iface *list, size_t n)
 {
     size_t i;
 
+    size_t k;
+
     for (i = 0; i < n; i++) {
         free(list[i].name);
         free(list[i].descr);
+        free(list[i].alias);
         message_iface_free(&list[i].msg);
+        for (k = 0; k < sizeof(list[i].alert_text) / sizeof(list[i].alert_text[0]); k++)
+            free(list[i].alert_text[k]);
     }
     free(list);
 }

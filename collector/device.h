@@ -8,8 +8,12 @@
  *                  SNMPv3 keys (usm_keys.c)
  *   direct_poll.c  the agent's address and each chunk's GET in flight
  *   discovery.c    the walk and the interface list (identity)
- *   counters.c     each interface's reading and rate state
+ *   counters.c     what each interface is asked (the layout), each
+ *                  interface's reading and rate state
  *   message.c      the Redis names and message heads, sequence numbers
+ *   alerts.c       each interface's and the device's alert state (fed by
+ *                  output.c)
+ *   events.c       the text of each active alert
  *
  * device.c holds the few operations every part needs (the error text,
  * planning and freeing chunks and interfaces). */
@@ -22,6 +26,7 @@
 
 #include <uv.h>
 
+#include "alerts.h"
 #include "ber.h"
 #include "config.h"
 #include "counters.h"
@@ -42,7 +47,7 @@ enum device_status {
 enum device_phase {
     PHASE_IDLE = 0, /* nothing in flight */
     PHASE_PROBE,    /* SNMPv3 engineID discovery (RFC 3414 4) */
-    PHASE_DISCOVER, /* walking ifName/ifDescr/ifType */
+    PHASE_DISCOVER, /* walking ifName/ifDescr/ifType/ifAlias */
     PHASE_POLL,     /* counter GETs in flight */
 };
 
@@ -51,11 +56,19 @@ struct iface {
     /* Identity, from the walk (discovery.c). */
     char *name;  /* ifName, or ifDescr when that matched */
     char *descr; /* ifDescr ("" when the agent has none) */
+    char *alias; /* ifAlias, what operators typed ("" when none) */
     long ifindex;
-    int loopback; /* ifType softwareLoopback(24): its speed means nothing */
+    int loopback;                /* ifType softwareLoopback(24): its speed means nothing */
+    int site_total;              /* the inventory's site_total globs match it */
+    const char *picked_by_alias; /* while a walk is applied: the `interfaces` glob that
+                                  * matched its ifAlias only (for the log), else NULL */
 
-    struct iface_reading rd; /* counters.c */
-    struct message_iface msg; /* message.c */
+    struct iface_reading rd;                /* counters.c */
+    struct message_iface msg;               /* message.c */
+    struct alerts_iface alert;              /* alerts.c */
+    char *alert_text[ALERT_THRESHOLDS + 1]; /* events.c: the raised event of each active
+                                             * alert (enum alert_kind up to ALERT_OPER), or
+                                             * NULL; owned */
 };
 
 /* A group of interfaces polled with one GET. */
@@ -102,10 +115,14 @@ struct device {
 
     struct iface *ifaces; /* discovery.c, sorted by ifIndex */
     size_t nifaces;
-    struct chunk *chunks; /* poller.c (device_plan_chunks) */
+    int has_ifxtable;              /* discovery.c: the agent has ifName (RFC 2863 ifXTable) */
+    struct counters_layout layout; /* counters.c: what each interface is asked */
+    struct chunk *chunks;          /* poller.c (device_plan_chunks) */
     size_t nchunks;
 
-    struct message_device msg; /* message.c */
+    struct message_device msg;  /* message.c */
+    struct alerts_device alert; /* alerts.c */
+    char *alert_text;           /* events.c: the raised down event while active, or NULL */
 };
 
 /* Why the device is failing (dev->error, for its state message);

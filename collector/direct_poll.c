@@ -179,7 +179,7 @@ static void take_datagram(struct device *dev, const unsigned char *pkt, size_t l
     ch->inflight.tries = 0;
     dev->outstanding--;
     dev->answers++;
-    poller_poll_answered(dev, ch, a.errstat, vars, n);
+    poller_poll_answered(dev, ch, a.errstat, a.errindex, vars, n);
     send_more(dev);
     if (dev->outstanding == 0)
         poller_phase_done(dev);

@@ -1,4 +1,4 @@
-/* discovery.c -- see discovery.h. The walk asks the three columns side by
+/* discovery.c -- see discovery.h. The walk asks the four columns side by
  * side (RFC 3416 GETBULK with max-repetitions, or GETNEXT for SNMPv1) and
  * follows each until it leaves its column; an agent that does not move
  * forward, or more than WALK_MAX_ROWS rows, ends it.
@@ -9,10 +9,11 @@
  * WALK_MAX_ROWS interfaces costs the loop one pass, not n^2
  * (docs/RELIABILITY.md has the measured figures).
  *
- * Names are the agent's ifName and ifDescr as UTF-8 (ifmon_utf8_or_latin1:
- * text that is not valid UTF-8 is read as Latin-1), at most
- * IFMON_IFNAME_MAX bytes: the same text in the channel, the messages and
- * the inventory, and what the inventory's globs are matched against. */
+ * Names are the agent's ifName and ifDescr, and the description its
+ * ifAlias, as UTF-8 (ifmon_utf8_or_latin1: text that is not valid UTF-8 is
+ * read as Latin-1), at most IFMON_IFNAME_MAX bytes: the same text in the
+ * channel, the messages and the inventory, and what the inventory's globs
+ * (`interfaces`, `site_total`) are matched against. */
 
 #include "discovery.h"
 
@@ -31,7 +32,9 @@
 #include "poller.h"
 #include "util.h"
 
-#define WALK_COLS 3
+#define WALK_COLS 4 /* ifName, ifDescr, ifType, ifAlias */
+#define COL_TYPE 2
+#define COL_ALIAS 3
 #define WALK_MAX_ROWS 100000
 #define WALK_REPETITIONS 24
 #define IFTYPE_SOFTWARE_LOOPBACK 24 /* IANAifType-MIB */
@@ -50,11 +53,12 @@ struct walk_row {
     long ifindex;
     char *name;
     char *descr;
+    char *alias;
     long type; /* ifType (IANAifType), 0 when unknown */
 };
 
 struct walk {
-    struct walk_col cols[WALK_COLS]; /* ifName, ifDescr, ifType */
+    struct walk_col cols[WALK_COLS]; /* ifName, ifDescr, ifType, ifAlias */
     struct walk_row *rows;
     size_t nrows, cap;
     uint32_t *index;   /* open addressing by ifIndex: row number + 1, 0 = free */
@@ -108,6 +112,7 @@ static struct walk_row *walk_row(struct walk *w, long ifindex)
     r->ifindex = ifindex;
     r->name = NULL;
     r->descr = NULL;
+    r->alias = NULL;
     r->type = 0;
     for (b = index_slot(w, ifindex); w->index[b]; b = (b + 1) & (w->index_size - 1))
         ;
@@ -125,6 +130,7 @@ void discovery_free(struct device *dev)
     for (i = 0; i < w->nrows; i++) {
         free(w->rows[i].name);
         free(w->rows[i].descr);
+        free(w->rows[i].alias);
     }
     free(w->rows);
     free(w->index);
@@ -153,7 +159,7 @@ static int walk_take(struct walk *w, int c, const netsnmp_variable_list *v)
         return 0;
     memcpy(col->last, v->name, v->name_length * sizeof(oid));
     col->last_len = v->name_length;
-    if (c == 2) {
+    if (c == COL_TYPE) {
         if (v->type == ASN_INTEGER)
             walk_row(w, (long)v->name[v->name_length - 1])->type = *v->val.integer;
         return 1;
@@ -161,7 +167,7 @@ static int walk_take(struct walk *w, int c, const netsnmp_variable_list *v)
     if (v->type != ASN_OCTET_STR)
         return 1;
     row = walk_row(w, (long)v->name[v->name_length - 1]);
-    slot = c == 0 ? &row->name : &row->descr;
+    slot = c == 0 ? &row->name : c == 1 ? &row->descr : &row->alias;
     free(*slot);
     *slot = ifmon_utf8_or_latin1((const char *)v->val.string, v->val_len, IFMON_IFNAME_MAX, NULL);
     return 1;
@@ -243,8 +249,10 @@ void discovery_start(struct device *dev)
     w->cols[0].prefix_len = OID_LENGTH(oid_if_name);
     w->cols[1].prefix = oid_if_descr;
     w->cols[1].prefix_len = OID_LENGTH(oid_if_descr);
-    w->cols[2].prefix = oid_if_type;
-    w->cols[2].prefix_len = OID_LENGTH(oid_if_type);
+    w->cols[COL_TYPE].prefix = oid_if_type;
+    w->cols[COL_TYPE].prefix_len = OID_LENGTH(oid_if_type);
+    w->cols[COL_ALIAS].prefix = oid_if_alias;
+    w->cols[COL_ALIAS].prefix_len = OID_LENGTH(oid_if_alias);
     for (c = 0; c < WALK_COLS; c++) {
         memcpy(w->cols[c].last, w->cols[c].prefix, w->cols[c].prefix_len * sizeof(oid));
         w->cols[c].last_len = w->cols[c].prefix_len;
@@ -258,16 +266,17 @@ void discovery_start(struct device *dev)
 
 /* ---------------------------------------------------- the walk's result */
 
-static int name_wanted(const struct config_device *c, const char *name)
+/* The first of the n globs that text matches, or NULL. */
+static const char *glob_match(char *const *globs, size_t n, const char *text)
 {
     size_t i;
 
-    if (name == NULL || name[0] == '\0')
-        return 0;
-    for (i = 0; i < c->ninterfaces; i++)
-        if (fnmatch(c->interfaces[i], name, 0) == 0)
-            return 1;
-    return 0;
+    if (text == NULL || text[0] == '\0')
+        return NULL;
+    for (i = 0; i < n; i++)
+        if (fnmatch(globs[i], text, 0) == 0)
+            return globs[i];
+    return NULL;
 }
 
 static int iface_cmp_index(const void *a, const void *b)
@@ -289,35 +298,46 @@ static int iface_cmp_name(const void *a, const void *b)
 
 /* The interfaces of the walk that the inventory asks for, each with a
  * name, in walk order; *n of them. Of several with one name the first is
- * kept (the others are logged). */
-static struct iface *wanted_ifaces(const struct device *dev, size_t *n)
+ * kept (the others are logged). *has_ifx says whether the agent has the
+ * ifXTable. */
+static struct iface *wanted_ifaces(const struct device *dev, size_t *n, int *has_ifx)
 {
     const struct config_device *c = dev->cfg;
     const struct walk *w = dev->walk;
     struct iface *list = ifmon_xcalloc(w->nrows, sizeof(*list)), **by_name;
-    int has_ifx = 0;
     size_t i, j, k = 0, kept;
+    int width;
 
+    *has_ifx = 0;
     for (i = 0; i < w->nrows; i++)
         if (w->rows[i].name && w->rows[i].name[0])
-            has_ifx = 1;
+            *has_ifx = 1;
+    width = counters_start_width(dev, *has_ifx);
     for (i = 0; i < w->nrows; i++) {
         const struct walk_row *r = &w->rows[i];
-        const char *name = NULL;
+        const char *name = NULL, *by_alias = NULL;
 
         if (c->ninterfaces == 0)
             name = r->name && r->name[0] ? r->name : r->descr;
-        else if (name_wanted(c, r->name))
+        else if (glob_match(c->interfaces, c->ninterfaces, r->name))
             name = r->name;
-        else if (name_wanted(c, r->descr))
+        else if (glob_match(c->interfaces, c->ninterfaces, r->descr))
             name = r->descr;
+        else if ((by_alias = glob_match(c->interfaces, c->ninterfaces, r->alias)) != NULL)
+            name = r->name && r->name[0] ? r->name : r->descr;
         if (name == NULL || name[0] == '\0')
             continue;
         list[k].name = ifmon_xstrdup(name);
         list[k].descr = ifmon_xstrdup(r->descr ? r->descr : "");
+        list[k].alias = ifmon_xstrdup(r->alias ? r->alias : "");
         list[k].ifindex = r->ifindex;
         list[k].loopback = r->type == IFTYPE_SOFTWARE_LOOPBACK;
-        list[k].rd.width = has_ifx && c->version != CONFIG_SNMP_V1 ? 64 : 32;
+        list[k].site_total = glob_match(c->site_total, c->nsite_total, list[k].name) ||
+                             glob_match(c->site_total, c->nsite_total, list[k].descr) ||
+                             glob_match(c->site_total, c->nsite_total, list[k].alias);
+        list[k].rd.width = width;
+        list[k].rd.packets_width = width;
+        list[k].picked_by_alias = by_alias;
         k++;
     }
     /* Duplicates by sorting pointers by name: n log n, not n^2. The first
@@ -339,6 +359,7 @@ static struct iface *wanted_ifaces(const struct device *dev, size_t *n)
         if (list[i].name[0] == '\0') {
             free(list[i].name);
             free(list[i].descr);
+            free(list[i].alias);
             continue;
         }
         list[kept++] = list[i];
@@ -354,17 +375,44 @@ static int cmp_name_key(const void *key, const void *elem)
     return strcmp(key, (*x)->name);
 }
 
+/* The same interface, found again: its alerts go on (their texts move
+ * from the old list, which is freed). */
+static void take_alerts(struct iface *ifc, struct iface *was)
+{
+    ifc->alert = was->alert;
+    memcpy(ifc->alert_text, was->alert_text, sizeof(ifc->alert_text));
+    memset(was->alert_text, 0, sizeof(was->alert_text));
+}
+
+/* Put the new text of an identity field in place (the old one goes with
+ * the list); 1 when it changed. */
+static int take_text(char **mine, char **fresh)
+{
+    char *t;
+
+    if (strcmp(*mine, *fresh) == 0)
+        return 0;
+    t = *mine;
+    *mine = *fresh;
+    *fresh = t;
+    return 1;
+}
+
 /* The usual rediscovery: the walk found the interfaces already polled, by
  * name and ifIndex (list: n of them, sorted by ifIndex; old: the current
- * ones sorted by name). Then nothing is rebuilt (names, message heads,
- * chunks and their encoded GETs stay): only a changed ifDescr is taken
- * over. Returns 1 when that was the case (list freed), 0 otherwise. */
-static int keep_unchanged(struct device *dev, struct iface *list, size_t n, struct iface **old)
+ * ones sorted by name), on an agent that still has (or lacks) the
+ * ifXTable. Then nothing is rebuilt (names, chunks and their encoded GETs
+ * stay): only a changed ifDescr or ifAlias is taken over (an ifAlias is in
+ * every message's head: that head is built again). Returns 1 when that was
+ * the case (list freed), 0 otherwise. */
+static int keep_unchanged(struct device *dev, struct iface *list, size_t n, struct iface **old,
+                          int has_ifx)
 {
-    int descr_changed = 0;
+    const char *prefix = poller_config(dev->poller)->redis.prefix;
+    int changed = 0;
     size_t i;
 
-    if (n != dev->nifaces)
+    if (n != dev->nifaces || has_ifx != dev->has_ifxtable)
         return 0;
     for (i = 0; i < n; i++) {
         struct iface **found = bsearch(list[i].name, old, n, sizeof(*old), cmp_name_key);
@@ -376,20 +424,33 @@ static int keep_unchanged(struct device *dev, struct iface *list, size_t n, stru
         struct iface *was =
             *(struct iface **)bsearch(list[i].name, old, n, sizeof(*old), cmp_name_key);
 
-        if (strcmp(was->descr, list[i].descr) != 0) {
-            char *d = was->descr;
+        changed |= take_text(&was->descr, &list[i].descr);
+        if (take_text(&was->alias, &list[i].alias)) {
+            struct message_iface msg = was->msg;
 
-            was->descr = list[i].descr;
-            list[i].descr = d;
-            descr_changed = 1;
+            changed = 1;
+            /* The same channel and history key, which fit before. */
+            if (message_iface_init(&was->msg, prefix, dev->cfg, was->name, was->alias,
+                                   was->ifindex) == 0) {
+                was->msg.seq = msg.seq;
+                was->msg.listed_speed_bps = msg.listed_speed_bps;
+                message_iface_free(&msg);
+            } else {
+                was->msg = msg;
+            }
+        }
+        if (was->site_total != list[i].site_total) {
+            was->site_total = list[i].site_total;
+            changed = 1;
         }
         free(list[i].name);
         free(list[i].descr);
+        free(list[i].alias);
     }
     free(list);
     dev->need_discovery = 0;
     dev->discovered_ns = uv_hrtime();
-    if (descr_changed)
+    if (changed)
         poller_inventory_changed(dev->poller);
     return 1;
 }
@@ -399,44 +460,62 @@ void discovery_apply(struct device *dev)
     const struct config_device *c = dev->cfg;
     const char *prefix = poller_config(dev->poller)->redis.prefix;
     size_t n, i, kept = 0;
-    struct iface *list = wanted_ifaces(dev, &n), **old = ifmon_xcalloc(dev->nifaces, sizeof(*old));
-    int changed;
+    struct iface *list, **old = ifmon_xcalloc(dev->nifaces, sizeof(*old));
+    int changed, has_ifx, relayout;
 
+    list = wanted_ifaces(dev, &n, &has_ifx);
     qsort(list, n, sizeof(*list), iface_cmp_index);
     /* The interfaces polled until now, by name (no two share one). */
     for (i = 0; i < dev->nifaces; i++)
         old[i] = &dev->ifaces[i];
     qsort(old, dev->nifaces, sizeof(*old), iface_cmp_name);
-    if (keep_unchanged(dev, list, n, old)) {
+    if (keep_unchanged(dev, list, n, old, has_ifx)) {
         free(old);
         return;
     }
+    /* The agent gained or lost the ifXTable: what is asked changes, and no
+     * reading goes on. */
+    relayout = has_ifx != dev->has_ifxtable || dev->layout.vars == 0;
+    dev->has_ifxtable = has_ifx;
+    counters_layout(dev, has_ifx);
     changed = n != dev->nifaces;
     for (i = 0; i < n; i++) {
         struct iface *ifc = &list[i];
         struct iface **found = bsearch(ifc->name, old, dev->nifaces, sizeof(*old), cmp_name_key);
-        const struct iface *was = found ? *found : NULL;
+        struct iface *was = found ? *found : NULL;
+        const char *by_alias = ifc->picked_by_alias;
 
+        ifc->picked_by_alias = NULL; /* the configuration's text: not kept */
         if (was && was->ifindex == ifc->ifindex) {
-            /* The same interface: its reading and rate state go on. */
-            ifc->rd = was->rd;
+            /* The same interface: its reading, rate and alert state go on. */
+            if (!relayout)
+                ifc->rd = was->rd;
             ifc->msg.seq = was->msg.seq;
             ifc->msg.listed_speed_bps = was->msg.listed_speed_bps;
             ifc->loopback = was->loopback;
+            take_alerts(ifc, was);
+            changed |= strcmp(was->alias, ifc->alias) != 0 || strcmp(was->descr, ifc->descr) ||
+                       was->site_total != ifc->site_total;
         } else {
             changed = 1;
             if (was) {
                 ifc->msg.seq = was->msg.seq;
+                take_alerts(ifc, was);
                 log_info("device %s: interface \"%s\" moved from ifIndex %ld to %ld", c->name,
                          ifc->name, was->ifindex, ifc->ifindex);
+            } else if (by_alias) {
+                log_info("device %s: interface \"%s\" (ifIndex %ld) polled: its ifAlias \"%s\" "
+                         "matches \"%s\" of interfaces",
+                         c->name, ifc->name, ifc->ifindex, ifc->alias, by_alias);
             }
         }
-        if (message_iface_init(&ifc->msg, prefix, c, ifc->name, ifc->ifindex) < 0) {
+        if (message_iface_init(&ifc->msg, prefix, c, ifc->name, ifc->alias, ifc->ifindex) < 0) {
             log_warn("device %s: interface \"%.80s...\" (ifIndex %ld): name too long for a Redis "
                      "channel; not polled",
                      c->name, ifc->name, ifc->ifindex);
             free(ifc->name);
             free(ifc->descr);
+            free(ifc->alias);
             changed = 1;
             continue;
         }

@@ -36,7 +36,7 @@ struct collector {
 static const struct ifmon_cli_text cli_text = {
     .prog = "ifmon-collector",
     .about = "Polls the devices of the inventory FILE over SNMP and publishes\n"
-             "per-interface bit rates to Redis (see docs/PROTOCOL.md).\n",
+             "per-interface rates and alert events to Redis (see docs/PROTOCOL.md).\n",
     .signals = "Signals: SIGHUP reloads FILE (an invalid file keeps the current\n"
                "inventory), SIGUSR1 logs statistics and starts a new window\n"
                "for the lateness percentiles, SIGTERM and SIGINT stop cleanly.\n",
@@ -161,8 +161,10 @@ int main(int argc, char **argv)
     uv_run(c.loop, UV_RUN_DEFAULT);
 
     poller_free(c.poller);
-    output_free(c.out);
+    /* The publisher first: a reply callback still pending goes to the
+     * output's events. */
     publisher_free(c.pub);
+    output_free(c.out);
     session_library_shutdown();
     uv_loop_close(c.loop);
     log_info("stopped");

@@ -1,7 +1,8 @@
 /* output.c -- see output.h. Samples are formatted by message.c into one
  * reused buffer; the inventory snapshot and device states (rare,
- * structured) are built with jansson. Every key and channel name comes
- * from common/keys.h. */
+ * structured) are built with jansson. Each sample and each device status
+ * is also handed to alerts.c, whose changes events.c publishes. Every key
+ * and channel name comes from common/keys.h. */
 
 #include "output.h"
 
@@ -12,7 +13,9 @@
 
 #include <jansson.h>
 
+#include "alerts.h"
 #include "device.h"
+#include "events.h"
 #include "keys.h"
 #include "log.h"
 #include "poller.h"
@@ -29,12 +32,57 @@ struct output {
     uv_loop_t *loop;
     struct poller *poller;
     struct publisher *pub;
+    struct events *events;
     uv_timer_t inventory_timer;
     uint64_t inventory_written_ms; /* loop time of the last write, 0 = never */
     int inventory_dirty;
     char *buf;
     size_t cap;
 };
+
+/* Where alerts.c's changes go: the object they are about. */
+struct emit_ctx {
+    struct output *out;
+    struct device *dev;
+    struct iface *ifc; /* NULL for the device's own alert */
+    double ts;
+    uint64_t now_ns;
+};
+
+static void on_alert(void *ctx, const struct alert_event *ev)
+{
+    struct emit_ctx *c = ctx;
+
+    events_emit(c->out->events, c->dev, c->ifc, ev, c->ts, c->now_ns);
+}
+
+/* What a sample says about the thresholds of `alerts:`. */
+static void feed_alerts(struct output *out, struct device *dev, struct iface *ifc,
+                        const struct rate_result *res, double ts)
+{
+    const struct rate_group_result *octets = &res->group[COUNTERS_OCTETS];
+    const struct rate_group_result *errors = &res->group[COUNTERS_ERRORS];
+    const struct rate_group_result *discards = &res->group[COUNTERS_DISCARDS];
+    struct emit_ctx ctx = {out, dev, ifc, ts, uv_hrtime()};
+    struct alert_input in = {.interval_s = res->interval, .oper = ifc->rd.oper};
+
+    if (octets->status != RATE_GAP && ifc->rd.speed_bps) {
+        in.have_utilization = 1;
+        in.utilization_in = 100.0 * octets->in / (double)ifc->rd.speed_bps;
+        in.utilization_out = 100.0 * octets->out / (double)ifc->rd.speed_bps;
+    }
+    if (errors->status != RATE_GAP) {
+        in.have_errors = 1;
+        in.errors_in = errors->in;
+        in.errors_out = errors->out;
+    }
+    if (discards->status != RATE_GAP) {
+        in.have_discards = 1;
+        in.discards_in = discards->in;
+        in.discards_out = discards->out;
+    }
+    alerts_iface_update(&ifc->alert, &dev->cfg->alerts, &in, ctx.now_ns, on_alert, &ctx);
+}
 
 static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
                       const struct rate_result *res, double ts)
@@ -61,6 +109,7 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
      * change it (autonegotiation). */
     if (ifc->rd.speed_bps != ifc->msg.listed_speed_bps)
         inventory_touch(out);
+    feed_alerts(out, dev, ifc, res, ts);
 }
 
 static const char *status_name(enum device_status s)
@@ -88,9 +137,12 @@ static void publish_status(struct output *out, struct device *dev, double ts)
 static void on_status(void *ctx, struct device *dev, double ts)
 {
     struct output *out = ctx;
+    struct emit_ctx ec = {out, dev, NULL, ts, uv_hrtime()};
 
     publish_status(out, dev, ts);
     inventory_touch(out); /* the snapshot carries each device's status too */
+    if (dev->status != DEVICE_UNKNOWN)
+        alerts_device_update(&dev->alert, dev->status == DEVICE_DOWN, on_alert, &ec);
 }
 
 static int cmp_device(const void *a, const void *b)
@@ -99,6 +151,35 @@ static int cmp_device(const void *a, const void *b)
     int c = strcmp(x->cfg->site, y->cfg->site);
 
     return c ? c : strcmp(x->cfg->name, y->cfg->name);
+}
+
+/* ["octets", "packets", "errors"]: the groups the device polls. */
+static json_t *counters_json(const struct config_device *c)
+{
+    json_t *a = json_array();
+
+    json_array_append_new(a, json_string("octets"));
+    if (c->counters & CONFIG_COUNTERS_PACKETS)
+        json_array_append_new(a, json_string("packets"));
+    if (c->counters & CONFIG_COUNTERS_ERRORS)
+        json_array_append_new(a, json_string("errors"));
+    return a;
+}
+
+/* {"utilization":{"above":90,"for":10},...}: the thresholds set. */
+static json_t *alerts_json(const struct config_alerts *a)
+{
+    const struct config_threshold *th[ALERT_THRESHOLDS] = {&a->utilization, &a->errors,
+                                                           &a->discards};
+    json_t *j = json_object();
+    int k;
+
+    for (k = 0; k < ALERT_THRESHOLDS; k++)
+        if (th[k]->on)
+            json_object_set_new(
+                j, alerts_kind_name((enum alert_kind)k),
+                json_pack("{s:f, s:f}", "above", th[k]->above, "for", th[k]->for_ms / 1000.0));
+    return j;
 }
 
 /* The snapshot of docs/PROTOCOL.md "Inventory". */
@@ -124,9 +205,10 @@ static json_t *inventory_json(struct output *out)
         }
         for (k = 0; k < d->nifaces; k++) {
             struct iface *f = &d->ifaces[k];
-            json_t *jf = json_pack("{s:s, s:s, s:I, s:s, s:s}", "name", f->name, "descr", f->descr,
-                                   "ifindex", (json_int_t)f->ifindex, "channel", f->msg.channel,
-                                   "history", f->msg.history_key);
+            json_t *jf = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b}", "name", f->name, "descr",
+                                   f->descr, "alias", f->alias, "ifindex", (json_int_t)f->ifindex,
+                                   "channel", f->msg.channel, "history", f->msg.history_key,
+                                   "site_total", f->site_total);
 
             f->msg.listed_speed_bps = f->rd.speed_bps;
             /* Names are UTF-8 (discovery.c); jansson refusing one anyway
@@ -138,11 +220,13 @@ static json_t *inventory_json(struct output *out)
                                                 : json_null());
             json_array_append_new(ifs, jf);
         }
-        json_array_append_new(site_devs,
-                              json_pack("{s:s, s:s, s:s, s:s, s:f, s:o}", "name", d->cfg->name,
-                                        "site", d->cfg->site, "channel", d->msg.channel, "status",
-                                        status_name(d->status), "interval",
-                                        d->cfg->interval_ms / 1000.0, "interfaces", ifs));
+        json_array_append_new(
+            site_devs,
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "name", d->cfg->name, "site",
+                      d->cfg->site, "channel", d->msg.channel, "events", d->msg.events_channel,
+                      "status", status_name(d->status), "interval", d->cfg->interval_ms / 1000.0,
+                      "counters", counters_json(d->cfg), "alerts", alerts_json(&d->cfg->alerts),
+                      "interfaces", ifs));
     }
     free(sorted);
     root = json_pack("{s:i, s:s, s:f, s:o}", "version", 1, "prefix", cfg->redis.prefix, "ts",
@@ -201,7 +285,10 @@ static void inventory_touch(struct output *out)
 
 static void on_inventory(void *ctx)
 {
-    inventory_touch(ctx);
+    struct output *out = ctx;
+
+    inventory_touch(out);
+    events_active_changed(out->events); /* what is gone leaves the active set */
 }
 
 struct output *output_create(uv_loop_t *loop)
@@ -209,6 +296,7 @@ struct output *output_create(uv_loop_t *loop)
     struct output *out = ifmon_xcalloc(1, sizeof(*out));
 
     out->loop = loop;
+    out->events = events_create(loop);
     uv_timer_init(loop, &out->inventory_timer);
     out->inventory_timer.data = out;
     return out;
@@ -218,6 +306,7 @@ void output_attach(struct output *out, struct poller *poller, struct publisher *
 {
     out->poller = poller;
     out->pub = pub;
+    events_attach(out->events, poller, pub);
 }
 
 void output_poller_hooks(struct output *out, struct poller_hooks *h)
@@ -240,18 +329,21 @@ void output_on_redis_connected(void *ctx)
     for (i = 0; i < n; i++)
         publish_status(out, devs[i], ifmon_wall_now());
     inventory_write(out);
+    events_on_redis_connected(out->events);
 }
 
 void output_close(struct output *out)
 {
     uv_timer_stop(&out->inventory_timer);
     uv_close((uv_handle_t *)&out->inventory_timer, NULL);
+    events_close(out->events);
 }
 
 void output_free(struct output *out)
 {
     if (out == NULL)
         return;
+    events_free(out->events);
     free(out->buf);
     free(out);
 }

@@ -87,12 +87,13 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
 
 static void publish_gap(struct device *dev, struct iface *ifc, enum rate_gap gap)
 {
-    struct rate_result res = {.status = RATE_GAP, .gap = gap};
+    struct rate_result res;
 
+    counters_gap_result(dev, gap, &res);
     on_sample(dev->poller, dev, ifc, &res);
 }
 
-void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat,
+void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat, long errindex,
                           const struct ber_var *vars, size_t n)
 {
     struct poller *p = dev->poller;
@@ -100,13 +101,20 @@ void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat,
 
     if (errstat != SNMP_ERR_NOERROR) {
         dev->failures++;
-        if (errstat == SNMP_ERR_TOOBIG && dev->max_varbinds > COUNTERS_PER_IFACE + 1) {
+        if (errstat == SNMP_ERR_TOOBIG && dev->max_varbinds > dev->layout.vars + 1) {
             dev->max_varbinds = (dev->max_varbinds + 1) / 2;
             log_info("device %s: agent says tooBig; asking %d varbinds per request", dev->cfg->name,
                      dev->max_varbinds);
             dev->replan = 1; /* once no request of this plan is in flight */
         } else if (errstat == SNMP_ERR_NOSUCHNAME) {
-            dev->need_discovery = 1; /* SNMPv1: an ifIndex vanished */
+            /* SNMPv1: the agent lacks the packet or error counters (then
+             * they are no longer asked), or an ifIndex vanished (an agent
+             * says noSuchName at the first object of it asked, which may
+             * be its error counters: the walk tells, and a changed
+             * interface list asks every group again). */
+            if (counters_agent_lacks(dev, ch, errindex))
+                dev->replan = 1;
+            dev->need_discovery = 1;
         }
         device_error(dev, "%s", snmp_errstring((int)errstat));
         if (!dev->closing && !dev->replan)
@@ -173,6 +181,7 @@ void poller_phase_done(struct device *dev)
         return;
     if (dev->replan) {
         dev->replan = 0;
+        counters_replan(dev);
         device_plan_chunks(dev);
     }
     switch (phase) {
@@ -335,6 +344,7 @@ static void on_handle_closed(uv_handle_t *h)
     device_free_chunks(dev);
     discovery_free(dev);
     message_device_free(&dev->msg);
+    free(dev->alert_text);
     free(dev);
 }
 

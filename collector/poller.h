@@ -92,9 +92,10 @@ void poller_mark_arrival(struct poller *p);
  * decide what comes next. */
 void poller_phase_done(struct device *dev);
 
-/* An answer to chunk ch's poll GET with error-status errstat and n
- * varbinds (read-only, not kept). The GET is no longer in flight. */
-void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat,
+/* An answer to chunk ch's poll GET with error-status errstat (at varbind
+ * errindex) and n varbinds (read-only, not kept). The GET is no longer in
+ * flight. */
+void poller_poll_answered(struct device *dev, struct chunk *ch, long errstat, long errindex,
                           const struct ber_var *vars, size_t n);
 
 /* No usable answer to chunk ch's poll GET; gap says why. */

@@ -354,6 +354,142 @@ int publisher_set(struct publisher *pub, const char *key, size_t key_len, const 
     return send_cmd(pub);
 }
 
+int publisher_event(struct publisher *pub, const char *channel, size_t channel_len,
+                    const char *log_key, size_t log_key_len, const char *msg, size_t msg_len,
+                    int keep)
+{
+    if (!can_send(pub, 3))
+        return -1;
+    quiet_close(pub); /* what came before goes first */
+    resp_begin(&pub->cmd, 3);
+    resp_arg(&pub->cmd, "RPUSH", 5);
+    resp_arg(&pub->cmd, log_key, log_key_len);
+    resp_arg(&pub->cmd, msg, msg_len);
+    send_cmd(pub);
+    publisher_trim(pub, log_key, log_key_len, keep);
+    resp_begin(&pub->cmd, 3);
+    resp_arg(&pub->cmd, "PUBLISH", 7);
+    resp_arg(&pub->cmd, channel, channel_len);
+    resp_arg(&pub->cmd, msg, msg_len);
+    return send_cmd(pub);
+}
+
+int publisher_trim(struct publisher *pub, const char *key, size_t key_len, int keep)
+{
+    if (!can_send(pub, 1))
+        return -1;
+    quiet_close(pub);
+    if (keep <= 0) {
+        resp_begin(&pub->cmd, 2);
+        resp_arg(&pub->cmd, "DEL", 3);
+        resp_arg(&pub->cmd, key, key_len);
+        return send_cmd(pub);
+    }
+    resp_begin(&pub->cmd, 4);
+    resp_arg(&pub->cmd, "LTRIM", 5);
+    resp_arg(&pub->cmd, key, key_len);
+    resp_int(&pub->cmd, -(long long)keep);
+    resp_arg(&pub->cmd, "-1", 2);
+    return send_cmd(pub);
+}
+
+int publisher_list_replace(struct publisher *pub, const char *key, size_t key_len,
+                           const char *tmp_key, size_t tmp_key_len, const char *const *items,
+                           const size_t *lens, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return publisher_trim(pub, key, key_len, 0);
+    if (!can_send(pub, 3))
+        return -1;
+    quiet_close(pub);
+    resp_begin(&pub->cmd, 2);
+    resp_arg(&pub->cmd, "DEL", 3);
+    resp_arg(&pub->cmd, tmp_key, tmp_key_len);
+    send_cmd(pub);
+    resp_begin(&pub->cmd, (int)(n + 2));
+    resp_arg(&pub->cmd, "RPUSH", 5);
+    resp_arg(&pub->cmd, tmp_key, tmp_key_len);
+    for (i = 0; i < n; i++)
+        resp_arg(&pub->cmd, items[i], lens[i]);
+    send_cmd(pub);
+    resp_begin(&pub->cmd, 3);
+    resp_arg(&pub->cmd, "RENAME", 6);
+    resp_arg(&pub->cmd, tmp_key, tmp_key_len);
+    resp_arg(&pub->cmd, key, key_len);
+    return send_cmd(pub);
+}
+
+/* A publisher_read_list() in flight. */
+struct list_read {
+    struct publisher *pub;
+    publisher_list_fn fn;
+    void *ctx;
+};
+
+static void on_list_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct list_read *rd = privdata;
+    redisReply *reply = r;
+    const char **items = NULL;
+    size_t *lens = NULL, i, n = 0;
+    int ok = reply && reply->type == REDIS_REPLY_ARRAY;
+
+    (void)ac;
+    if (rd->pub->pending)
+        rd->pub->pending--;
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+        rd->pub->st.errors++;
+        ifmon_redis_link_reply_error(&rd->pub->link, reply->str);
+    }
+    if (ok) {
+        items = ifmon_xcalloc(reply->elements, sizeof(*items));
+        lens = ifmon_xcalloc(reply->elements, sizeof(*lens));
+        for (i = 0; i < reply->elements; i++) {
+            const redisReply *e = reply->element[i];
+
+            if (e->type != REDIS_REPLY_STRING)
+                continue;
+            items[n] = e->str;
+            lens[n++] = e->len;
+        }
+    }
+    rd->fn(rd->ctx, ok, n, items, lens);
+    free(items);
+    free(lens);
+    free(rd);
+}
+
+int publisher_read_list(struct publisher *pub, const char *key, size_t key_len,
+                        publisher_list_fn fn, void *ctx)
+{
+    struct list_read *rd;
+
+    if (!can_send(pub, 1))
+        return -1;
+    quiet_close(pub);
+    resp_begin(&pub->cmd, 4);
+    resp_arg(&pub->cmd, "LRANGE", 6);
+    resp_arg(&pub->cmd, key, key_len);
+    resp_arg(&pub->cmd, "0", 1);
+    resp_arg(&pub->cmd, "-1", 2);
+    rd = ifmon_xcalloc(1, sizeof(*rd));
+    rd->pub = pub;
+    rd->fn = fn;
+    rd->ctx = ctx;
+    pub->st.commands++;
+    if (redisAsyncFormattedCommand(pub->link.ac, on_list_reply, rd, pub->cmd.p, pub->cmd.len) !=
+        REDIS_OK) {
+        pub->cmd.len = 0;
+        free(rd);
+        return -1;
+    }
+    pub->cmd.len = 0;
+    pub->pending++;
+    return 0;
+}
+
 void publisher_stats(const struct publisher *pub, struct publisher_stats *out)
 {
     *out = pub->st;

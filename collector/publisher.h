@@ -65,6 +65,37 @@ int publisher_publish(struct publisher *pub, const char *channel, size_t channel
 int publisher_set(struct publisher *pub, const char *key, size_t key_len, const char *value,
                   size_t value_len);
 
+/* An alert event (events.c): RPUSH msg to the list log_key and LTRIM it
+ * to its last `keep` entries, then PUBLISH it on channel (the list first,
+ * as for samples). With their replies: events are rare, and a refused one
+ * is worth its log line. Returns 0, or -1 when not sent (Redis away: the
+ * owner writes the list again on connection). */
+int publisher_event(struct publisher *pub, const char *channel, size_t channel_len,
+                    const char *log_key, size_t log_key_len, const char *msg, size_t msg_len,
+                    int keep);
+
+/* LTRIM the list key to its last `keep` entries (0: DEL it). */
+int publisher_trim(struct publisher *pub, const char *key, size_t key_len, int keep);
+
+/* Make the list key hold the n items (lens[i] bytes each), oldest first,
+ * at once for readers: they are pushed to tmp_key, which is then RENAMEd
+ * over key (key is DELeted when n is 0). The items are copied. */
+int publisher_list_replace(struct publisher *pub, const char *key, size_t key_len,
+                           const char *tmp_key, size_t tmp_key_len, const char *const *items,
+                           const size_t *lens, size_t n);
+
+/* What publisher_read_list() read: ok 0 when Redis answered with an error
+ * or the connection was lost first (n is then 0). The items are hiredis'
+ * and valid during the call only: copy what is kept. */
+typedef void (*publisher_list_fn)(void *ctx, int ok, size_t n, const char *const *items,
+                                  const size_t *lens);
+
+/* LRANGE key 0 -1, handed to fn when the reply comes (after every command
+ * queued before it has been applied). Returns 0, or -1 when not sent (fn
+ * is then not called). */
+int publisher_read_list(struct publisher *pub, const char *key, size_t key_len,
+                        publisher_list_fn fn, void *ctx);
+
 void publisher_stats(const struct publisher *pub, struct publisher_stats *out);
 
 /* Flush and disconnect, close the timers; free after uv_run() returns. */

@@ -618,7 +618,7 @@ static int on_poll(int op, netsnmp_session *sp, int reqid, netsnmp_pdu *pdu, voi
         struct ber_var *vars = poller_vars(dev->poller, COUNTERS_VARBINDS(ch));
         size_t n = counters_vars_from_list(dev, ch, pdu->variables, vars, COUNTERS_VARBINDS(ch));
 
-        poller_poll_answered(dev, ch, pdu->errstat, vars, n);
+        poller_poll_answered(dev, ch, pdu->errstat, pdu->errindex, vars, n);
     } else {
         poller_poll_failed(
             dev, ch, op == NETSNMP_CALLBACK_OP_TIMED_OUT ? RATE_GAP_TIMEOUT : RATE_GAP_NO_DATA);

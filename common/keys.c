@@ -53,6 +53,26 @@ int ifmon_key_history(struct ifmon_key *k, const char *prefix, const char *devic
     return join(k, IFMON_KEY_MAX, 5, prefix, ":history:", device, ":", iface);
 }
 
+int ifmon_key_events(struct ifmon_key *k, const char *prefix, const char *device)
+{
+    return join(k, IFMON_CHANNEL_MAX, 3, prefix, ":events:", device);
+}
+
+int ifmon_key_event_log(struct ifmon_key *k, const char *prefix)
+{
+    return join(k, IFMON_KEY_MAX, 2, prefix, ":events");
+}
+
+int ifmon_key_event_log_rebuild(struct ifmon_key *k, const char *prefix)
+{
+    return join(k, IFMON_KEY_MAX, 2, prefix, ":events:rebuild");
+}
+
+int ifmon_key_alerts(struct ifmon_key *k, const char *prefix)
+{
+    return join(k, IFMON_KEY_MAX, 2, prefix, ":alerts");
+}
+
 int ifmon_key_history_of(struct ifmon_key *k, const char *prefix, const char *channel)
 {
     if (ifmon_channel_kind(channel, prefix) != IFMON_CHANNEL_INTERFACE) {
@@ -71,6 +91,8 @@ enum ifmon_channel_kind ifmon_channel_kind(const char *channel, const char *pref
     if (strncmp(channel, prefix, plen) != 0 || channel[plen] != ':' || channel[plen + 1] == '\0')
         return IFMON_CHANNEL_OTHER;
     rest = channel + plen + 1;
+    if (strncmp(rest, "events:", 7) == 0 && rest[7] != '\0')
+        return IFMON_CHANNEL_EVENTS;
     if (strchr(rest, ':') != NULL)
         return IFMON_CHANNEL_INTERFACE;
     if (strcmp(rest, "inventory") == 0)

@@ -5,6 +5,11 @@
  *   <prefix>:<device>                        device state channel
  *   <prefix>:<device>:<interface>            interface sample channel
  *   <prefix>:history:<device>:<interface>    interface history list
+ *   <prefix>:events:<device>                 a device's alert events channel
+ *   <prefix>:events                          the recent events, a list
+ *   <prefix>:alerts                          the active alerts, a key
+ *
+ * (so "inventory", "history", "events" and "alerts" are no device's name)
  *
  * A name is built into a `struct ifmon_key` (a counted string with room
  * for IFMON_KEY_MAX bytes, like an sds with a fixed ceiling) and a builder
@@ -43,6 +48,12 @@ int ifmon_key_interface(struct ifmon_key *k, const char *prefix, const char *dev
                         const char *iface);
 int ifmon_key_history(struct ifmon_key *k, const char *prefix, const char *device,
                       const char *iface);
+int ifmon_key_events(struct ifmon_key *k, const char *prefix, const char *device);
+/* The list of recent events, and the key it is rebuilt under before it
+ * replaces the list (RENAME: readers never see it half written). */
+int ifmon_key_event_log(struct ifmon_key *k, const char *prefix);
+int ifmon_key_event_log_rebuild(struct ifmon_key *k, const char *prefix);
+int ifmon_key_alerts(struct ifmon_key *k, const char *prefix);
 
 /* The history key of interface channel `channel` ("<prefix>:<rest>" gives
  * "<prefix>:history:<rest>"): 0, or -1 when the channel is not an
@@ -54,10 +65,12 @@ enum ifmon_channel_kind {
     IFMON_CHANNEL_INVENTORY, /* "<prefix>:inventory" */
     IFMON_CHANNEL_DEVICE,    /* "<prefix>:<device>" */
     IFMON_CHANNEL_INTERFACE, /* "<prefix>:<device>:<interface>": has a history */
+    IFMON_CHANNEL_EVENTS,    /* "<prefix>:events:<device>": no history list of its own */
 };
 
 /* What a channel name of prefix is. Device names never contain ':', so
- * the first ':' after the prefix ends the device name. */
+ * the first ':' after the prefix ends the device name; "events" is no
+ * device's name. */
 enum ifmon_channel_kind ifmon_channel_kind(const char *channel, const char *prefix);
 
 #endif

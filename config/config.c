@@ -31,7 +31,10 @@ static const char *const gateway_keys[] = {
     "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
     "max_frame",
     /* hostile clients: the Host check and who may read /metrics */
-    "hosts", "metrics_listen", "metrics_token", NULL};
+    "hosts", "metrics_listen", "metrics_token",
+    /* limits per client address, and who says which address that is */
+    "max_connections_per_address", "max_subscriptions", "max_subscriptions_per_address",
+    "trusted_proxies", NULL};
 static const char *const token_keys[] = {"token", "channels", NULL};
 
 /* `gateway:` is read after `redis:`, whose prefix the tokens' channels
@@ -338,6 +341,78 @@ static void load_hosts(struct config_loader *ld, yaml_node_t *v, struct config_g
     g->nhosts = n;
 }
 
+/* One entry of gateway.trusted_proxies: an IPv4 or IPv6 address, or a
+ * block written ADDRESS/BITS with no bit set past BITS. 0, or -1 with
+ * what is wrong in why. */
+static int parse_cidr(const char *text, struct config_cidr *out, const char **why)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    const char *slash = strchr(text, '/');
+    size_t alen = slash ? (size_t)(slash - text) : strlen(text), i;
+    int max;
+    long bits;
+
+    memset(out, 0, sizeof(*out));
+    *why = "not an IP address, nor ADDRESS/BITS";
+    if (alen == 0 || alen >= sizeof(buf))
+        return -1;
+    memcpy(buf, text, alen);
+    buf[alen] = '\0';
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        return -1;
+    }
+    out->bits = max;
+    if (slash == NULL)
+        return 0;
+    if (slash[1] == '\0' || strspn(slash + 1, "0123456789") != strlen(slash + 1) ||
+        strlen(slash + 1) > 3 || (bits = strtol(slash + 1, NULL, 10)) > max) {
+        *why = out->family == AF_INET ? "the prefix length of an IPv4 block is 0 to 32"
+                                      : "the prefix length of an IPv6 block is 0 to 128";
+        return -1;
+    }
+    out->bits = (int)bits;
+    for (i = 0; i < (size_t)max / 8; i++) {
+        int keep = out->bits - (int)i * 8; /* bits of this byte inside the prefix */
+        unsigned char mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+
+        if (out->addr[i] & ~mask) {
+            *why = "bits are set past the prefix length (write the block's first address)";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* gateway.trusted_proxies: addresses or ADDRESS/BITS blocks. */
+static void load_trusted_proxies(struct config_loader *ld, yaml_node_t *v, struct config_gateway *g)
+{
+    yaml_node_item_t *it;
+    char **list;
+    size_t n, i;
+
+    if (config_get_string_list(ld, v, "trusted_proxies", &list, &n) < 0)
+        return;
+    free(g->trusted_proxies);
+    g->trusted_proxies = ifmon_xcalloc(n ? n : 1, sizeof(*g->trusted_proxies));
+    g->ntrusted_proxies = 0;
+    for (i = 0, it = v->data.sequence.items.start; i < n; i++, it++) {
+        const char *why;
+
+        if (parse_cidr(list[i], &g->trusted_proxies[g->ntrusted_proxies], &why) == 0)
+            g->ntrusted_proxies++;
+        else
+            config_problem(ld, yaml_document_get_node(&ld->doc, *it), "trusted_proxies: \"%s\": %s",
+                           list[i], why);
+    }
+    config_free_list(list, n);
+}
+
 /* "true" or "false" (YAML 1.2 core schema), into *out. */
 static void get_bool(struct config_loader *ld, yaml_node_t *v, const char *key, int *out)
 {
@@ -393,6 +468,14 @@ static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t 
         config_get_int(ld, v, key, 1, 100000, &g->max_channels);
     } else if (strcmp(key, "max_frame") == 0) {
         config_get_int(ld, v, key, 128, 16777216, &g->max_frame);
+    } else if (strcmp(key, "max_connections_per_address") == 0) {
+        config_get_int(ld, v, key, 1, 1000000, &g->max_connections_per_address);
+    } else if (strcmp(key, "max_subscriptions") == 0) {
+        config_get_int(ld, v, key, 1, 100000000, &g->max_subscriptions);
+    } else if (strcmp(key, "max_subscriptions_per_address") == 0) {
+        config_get_int(ld, v, key, 1, 100000000, &g->max_subscriptions_per_address);
+    } else if (strcmp(key, "trusted_proxies") == 0) {
+        load_trusted_proxies(ld, v, g);
     } else if (strcmp(key, "allowed_origins") == 0) {
         char **list;
         size_t n;
@@ -445,6 +528,9 @@ static void config_defaults(struct config *cfg)
     cfg->gateway.max_connections = 10000;
     cfg->gateway.max_channels = 256;
     cfg->gateway.max_frame = 65536;
+    cfg->gateway.max_connections_per_address = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+    cfg->gateway.max_subscriptions = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS;
+    cfg->gateway.max_subscriptions_per_address = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS_PER_ADDRESS;
 }
 
 static void load_document(struct config_loader *ld, struct config *cfg, enum config_reader reader)
@@ -629,6 +715,7 @@ void config_free(struct config *cfg)
     free(cfg->gateway.tokens);
     config_free_list(cfg->gateway.hosts, cfg->gateway.nhosts);
     free(cfg->gateway.metrics_host);
+    free(cfg->gateway.trusted_proxies);
     free(cfg->path);
     free(cfg);
 }

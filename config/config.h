@@ -59,6 +59,17 @@ enum config_priv_proto {
 /* The longest community net-snmp reads in an answer (COMMUNITY_MAX_LEN). */
 #define CONFIG_COMMUNITY_MAX 256
 
+/* `counters:` -- the counter groups a device polls per interface (RFC
+ * 2863). The octets, the speed and ifOperStatus are always polled; each
+ * other group costs varbinds in every poll (4 for the octets group, 6 for
+ * packets, 4 for errors and discards). */
+#define CONFIG_COUNTERS_OCTETS 0x1  /* ifHCIn/OutOctets; always set */
+#define CONFIG_COUNTERS_PACKETS 0x2 /* unicast + multicast + broadcast packets */
+#define CONFIG_COUNTERS_ERRORS 0x4  /* ifIn/OutErrors and ifIn/OutDiscards */
+/* What a device polls when neither it nor `defaults:` says (README.md
+ * says why: errors and discards are what an incident is looked for in). */
+#define CONFIG_DEFAULT_COUNTERS (CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS)
+
 /* The fields of one polled device, listed once: struct config_device, and
  * the copy, free and comparison in config/config_device.c, are all
  * generated from this list, so a field added here is copied, freed and
@@ -84,7 +95,9 @@ enum config_priv_proto {
     INT(retries)                  /* retransmissions after the first request */                    \
     INT(max_varbinds)             /* varbinds per GET PDU (the agent may force fewer) */           \
     INT(rediscover_ms)            /* periodic ifName/ifDescr re-walk */                            \
-    LIST(interfaces, ninterfaces) /* ifName/ifDescr names or fnmatch(3) globs; 0 = all */          \
+    LIST(interfaces, ninterfaces) /* ifName/ifDescr/ifAlias names or fnmatch(3) globs; 0 = all */  \
+    LIST(site_total, nsite_total) /* globs as interfaces: the ones the site's total sums */        \
+    INT(counters)                 /* CONFIG_COUNTERS_* bits (OCTETS always set) */                 \
     STR(user)                     /* SNMPv3 (USM) user; NULL for v1/v2c */                         \
     INT(security_level)           /* enum config_sec_level */                                      \
     INT(auth_protocol)            /* enum config_auth_proto */                                     \
@@ -99,11 +112,33 @@ enum config_priv_proto {
     char **f;                                                                                      \
     size_t n;
 
+/* One alert threshold of `alerts:` (docs/PROTOCOL.md, "Events"): raised
+ * when the value stays above `above` for for_ms, cleared when it stays at
+ * or below it as long. */
+struct config_threshold {
+    int on;       /* 0: no such alert */
+    double above; /* percent of speed_bps (utilization), or per second */
+    int for_ms;
+};
+
+/* A device's `alerts:` (or `defaults:`'s, which a device's map replaces
+ * as a whole; an empty map turns them all off). */
+struct config_alerts {
+    struct config_threshold utilization; /* in or out, percent of the interface speed */
+    struct config_threshold errors;      /* ifIn/OutErrors per second, in or out */
+    struct config_threshold discards;    /* ifIn/OutDiscards per second, in or out */
+};
+
 /* One polled device (members: CONFIG_DEVICE_FIELDS above). Every string is
  * owned by the config. */
 struct config_device {
     CONFIG_DEVICE_FIELDS(CONFIG_DEVICE_STR_MEMBER, CONFIG_DEVICE_INT_MEMBER,
                          CONFIG_DEVICE_LIST_MEMBER)
+    /* Not in the table on purpose: thresholds are read at each sample, so a
+     * reload that changes only them keeps the device polling (rates, and
+     * the state of its alerts, go on) and applies them at once. Plain
+     * values: copied by config_device_copy(), nothing to free. */
+    struct config_alerts alerts;
     int line; /* line of the device's entry in the file; not compared */
 };
 
@@ -121,6 +156,13 @@ struct config_token {
     char **channels; /* exact channels or patterns ending in '*', with the prefix */
     size_t nchannels;
     int line; /* of the entry in the file */
+};
+
+/* gateway.trusted_proxies: an address or a block of them (ADDRESS/BITS). */
+struct config_cidr {
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16]; /* network order; 4 bytes for AF_INET; no bit set past `bits` */
+    int bits;               /* prefix length: 0 to 32 or 128 */
 };
 
 struct config_gateway {
@@ -141,12 +183,26 @@ struct config_gateway {
     char *metrics_host; /* gateway.metrics_listen: /metrics only there; NULL = on listen */
     int metrics_port;   /* 0 when metrics_listen is not set */
     int metrics_token;  /* 1: /metrics wants "Authorization: Bearer <gateway.token>" */
+    /* Limits per client address (docs/PROTOCOL.md part 2, "Limits"). */
+    int max_connections_per_address;   /* TCP connections, upgraded or not; default 256 */
+    int max_subscriptions;             /* connection-channel pairs in all; default 1000000 */
+    int max_subscriptions_per_address; /* the same per client address; default 16384 */
+    /* Load balancers whose connections start with a PROXY protocol
+     * header naming the client (required from them, read from no other). */
+    struct config_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
 };
 
 /* Fewest characters of gateway.token and of each gateway.tokens token. The
  * gateway (CONFIG_READER_GATEWAY) refuses shorter ones; the collector, which
  * uses no token, does not look (as the gateway does not look at devices). */
 #define CONFIG_TOKEN_MIN 16
+
+/* The gateway's limits per client address and on subscriptions in all
+ * (docs/PROTOCOL.md part 2, "Limits", says why these values). */
+#define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 256
+#define CONFIG_DEFAULT_MAX_SUBSCRIPTIONS 1000000
+#define CONFIG_DEFAULT_MAX_SUBSCRIPTIONS_PER_ADDRESS 16384
 
 struct config {
     char *path; /* file name as given, used in messages */
@@ -213,8 +269,8 @@ int config_parse_duration(const char *text, int *ms);
 int config_parse_address(const char *text, int default_port, char **host, int *port);
 
 /* 1 when two device entries would be polled identically (every field of
- * CONFIG_DEVICE_FIELDS, that is all but `line`), so a reload can keep the
- * device's rate state. */
+ * CONFIG_DEVICE_FIELDS, that is all but `alerts` and `line`), so a reload
+ * can keep the device's rate state. */
 int config_device_equal(const struct config_device *a, const struct config_device *b);
 
 /* Names for messages and logs. */

@@ -24,14 +24,18 @@ enum {
     SET_AUTH_PROTO = 1 << 0,
     SET_PRIV_PROTO = 1 << 1,
     SET_SEC_LEVEL = 1 << 2,
+    SET_COUNTERS = 1 << 3, /* counters: */
+    SET_ALERTS = 1 << 4,   /* alerts: */
 };
 
 /* One device entry (or `defaults:`) being read. */
 struct device_ctx {
     struct config_device *dev;
-    unsigned set;           /* SET_* */
+    unsigned set;           /* SET_*, the entry's own and those `defaults:` set */
+    unsigned own;           /* SET_COUNTERS and SET_ALERTS the entry itself set */
     int in_defaults;        /* reading `defaults:`: no name or address */
     yaml_node_t *name_node; /* where `name:` was, for messages */
+    yaml_node_t *rule_node; /* where `counters:` or `alerts:` was, for messages */
 };
 
 /* Names accepted for an enumerated value (case-insensitive). */
@@ -40,11 +44,39 @@ struct name_value {
     int value;
 };
 
-static const char *const device_keys[] = {
-    "name",          "site",          "address",       "community",      "version",
-    "snmp_engine",   "interval",      "timeout",       "retries",        "max_varbinds",
-    "rediscover",    "interfaces",    "user",          "security_level", "auth_protocol",
-    "auth_password", "priv_protocol", "priv_password", "context",        NULL};
+static const char *const device_keys[] = {"name",
+                                          "site",
+                                          "address",
+                                          "community",
+                                          "version",
+                                          "snmp_engine",
+                                          "interval",
+                                          "timeout",
+                                          "retries",
+                                          "max_varbinds",
+                                          "rediscover",
+                                          "interfaces",
+                                          "user",
+                                          "security_level",
+                                          "auth_protocol",
+                                          "auth_password",
+                                          "priv_protocol",
+                                          "priv_password",
+                                          "context",
+                                          "counters",
+                                          "site_total",
+                                          "alerts",
+                                          NULL};
+
+/* `alerts:` and each of its thresholds. */
+static const char *const alert_keys[] = {"utilization", "errors", "discards", NULL};
+static const char *const threshold_keys[] = {"above", "for", NULL};
+
+/* `counters:` items; octets are always polled, and may be said. */
+static const struct name_value counter_names[] = {{"octets", CONFIG_COUNTERS_OCTETS},
+                                                  {"packets", CONFIG_COUNTERS_PACKETS},
+                                                  {"errors", CONFIG_COUNTERS_ERRORS},
+                                                  {NULL, 0}};
 
 static const struct name_value auth_names[] = {{"MD5", CONFIG_AUTH_MD5},
                                                {"SHA", CONFIG_AUTH_SHA},
@@ -266,6 +298,123 @@ static void device_string(struct config_loader *ld, struct device_ctx *dc, const
     free(s);
 }
 
+/* counters: [octets, packets, errors]: the groups polled besides the
+ * octets, which are always polled. */
+static void device_counters(struct config_loader *ld, yaml_node_t *v, struct device_ctx *dc)
+{
+    yaml_node_item_t *it;
+    char **list;
+    size_t n, i;
+    int bits = CONFIG_COUNTERS_OCTETS, bit;
+
+    if (config_get_string_list(ld, v, "counters", &list, &n) < 0)
+        return;
+    for (i = 0, it = v->data.sequence.items.start; i < n; i++, it++) {
+        if (lookup_name(counter_names, list[i], &bit) == 0)
+            bits |= bit;
+        else
+            config_problem(ld, yaml_document_get_node(&ld->doc, *it),
+                           "counters: \"%s\" is not octets, packets or errors (errors means "
+                           "errors and discards)",
+                           list[i]);
+    }
+    config_free_list(list, n);
+    dc->dev->counters = bits;
+    dc->set |= SET_COUNTERS;
+    dc->own |= SET_COUNTERS;
+    dc->rule_node = v;
+}
+
+/* One threshold of `alerts:` being read. */
+struct threshold_ctx {
+    const char *kind; /* "utilization", "errors", "discards" */
+    struct config_threshold *t;
+    int said_above, said_for; /* the key was there (a bad value is reported as such) */
+    int have_above, have_for;
+};
+
+/* A threshold's `above`: a number from 0 on (at most 100 for a percent
+ * of the speed, which may be written with a '%'). */
+static void threshold_above(struct config_loader *ld, yaml_node_t *v, struct threshold_ctx *tc)
+{
+    int percent = strcmp(tc->kind, "utilization") == 0;
+    char *s, *end;
+    double x;
+
+    tc->said_above = 1;
+    if (config_get_string(ld, v, "above", &s) < 0)
+        return;
+    x = strtod(s, &end);
+    if (percent && *end == '%')
+        end++;
+    if (end == s || *end != '\0' || !(x >= 0) || x > (percent ? 100.0 : 1e12) ||
+        !(s[0] >= '0' && s[0] <= '9')) {
+        if (percent)
+            config_problem(ld, v,
+                           "alerts.%s.above: \"%s\" is not a percent of the speed from 0 "
+                           "to 100 (like 90%%)",
+                           tc->kind, s);
+        else
+            config_problem(ld, v, "alerts.%s.above: \"%s\" is not a number per second from 0 on",
+                           tc->kind, s);
+    } else {
+        tc->t->above = x;
+        tc->have_above = 1;
+    }
+    free(s);
+}
+
+static void threshold_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
+{
+    struct threshold_ctx *tc = arg;
+
+    if (strcmp(key, "above") == 0) {
+        threshold_above(ld, v, tc);
+    } else {
+        tc->said_for = 1;
+        tc->have_for = config_get_duration(ld, v, "for", 0, 3600000, &tc->t->for_ms) == 0;
+    }
+}
+
+static void alerts_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
+{
+    struct config_alerts *a = arg;
+    struct threshold_ctx tc = {.kind = key};
+    char where[32];
+
+    tc.t = strcmp(key, "utilization") == 0 ? &a->utilization
+           : strcmp(key, "errors") == 0    ? &a->errors
+                                           : &a->discards;
+    snprintf(where, sizeof(where), "alerts.%s", key);
+    if (v->type != YAML_MAPPING_NODE) {
+        config_problem(ld, v, "%s: expected a mapping like {above: %s, for: 10s}", where,
+                       tc.t == &a->utilization ? "90%" : "1");
+        return;
+    }
+    memset(tc.t, 0, sizeof(*tc.t));
+    config_each_pair(ld, v, where, threshold_keys, threshold_pair, &tc);
+    if (!tc.said_above)
+        config_problem(ld, v, "%s: missing \"above\" (the threshold)", where);
+    if (!tc.said_for)
+        config_problem(ld, v,
+                       "%s: missing \"for\" (how long the value must stay above to raise the "
+                       "alert, and below to clear it: for: 10s)",
+                       where);
+    tc.t->on = tc.have_above && tc.have_for;
+}
+
+/* alerts: a device's map replaces the one of `defaults:` as a whole; an
+ * empty one turns every threshold off. */
+static void device_alerts(struct config_loader *ld, yaml_node_t *v, struct device_ctx *dc)
+{
+    memset(&dc->dev->alerts, 0, sizeof(dc->dev->alerts));
+    dc->set |= SET_ALERTS;
+    dc->own |= SET_ALERTS;
+    dc->rule_node = v;
+    if (config_is_mapping(ld, v, "alerts"))
+        config_each_pair(ld, v, "alerts", alert_keys, alerts_pair, &dc->dev->alerts);
+}
+
 static void device_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
 {
     struct device_ctx *dc = arg;
@@ -286,15 +435,19 @@ static void device_pair(struct config_loader *ld, const char *key, yaml_node_t *
         config_get_int(ld, v, key, 0, 10, &d->retries);
     } else if (strcmp(key, "max_varbinds") == 0) {
         config_get_int(ld, v, key, 1, 1000, &d->max_varbinds);
-    } else if (strcmp(key, "interfaces") == 0) {
-        char **list;
-        size_t n;
+    } else if (strcmp(key, "interfaces") == 0 || strcmp(key, "site_total") == 0) {
+        char **list, ***slot = key[0] == 'i' ? &d->interfaces : &d->site_total;
+        size_t n, *count = key[0] == 'i' ? &d->ninterfaces : &d->nsite_total;
 
         if (config_get_string_list(ld, v, key, &list, &n) == 0) {
-            config_free_list(d->interfaces, d->ninterfaces);
-            d->interfaces = list;
-            d->ninterfaces = n;
+            config_free_list(*slot, *count);
+            *slot = list;
+            *count = n;
         }
+    } else if (strcmp(key, "counters") == 0) {
+        device_counters(ld, v, dc);
+    } else if (strcmp(key, "alerts") == 0) {
+        device_alerts(ld, v, dc);
     } else if (config_get_string(ld, v, key, &s) == 0) {
         device_string(ld, dc, key, v, s);
     }
@@ -314,6 +467,7 @@ static void device_init(struct config_device *d)
     d->retries = CONFIG_DEFAULT_RETRIES;
     d->max_varbinds = CONFIG_DEFAULT_MAX_VARBINDS;
     d->rediscover_ms = CONFIG_DEFAULT_REDISCOVER_MS;
+    d->counters = CONFIG_DEFAULT_COUNTERS;
 }
 
 /* A name that would break a channel name or take a reserved one
@@ -321,7 +475,7 @@ static void device_init(struct config_device *d)
 static int bad_name(const char *s)
 {
     return s[0] == '\0' || strpbrk(s, ":*?[] \t\r\n") != NULL || strcmp(s, "inventory") == 0 ||
-           strcmp(s, "history") == 0;
+           strcmp(s, "history") == 0 || strcmp(s, "events") == 0 || strcmp(s, "alerts") == 0;
 }
 
 /* How a problem names the device: "device NAME", or "device at line N"
@@ -333,6 +487,26 @@ static const char *device_label(const struct config_device *d, char *buf, size_t
     else
         snprintf(buf, size, "device at line %d", d->line);
     return buf;
+}
+
+/* Alerts on errors or discards need them polled. Said where the entry (or
+ * `defaults:`) set `counters:` or `alerts:`, once: a device that set
+ * neither inherits the problem from `defaults:`, which reports it. */
+static void check_alert_counters(struct config_loader *ld, yaml_node_t *map, struct device_ctx *dc)
+{
+    const struct config_device *d = dc->dev;
+    const char *kind = d->alerts.errors.on ? "errors" : "discards";
+    char label[80];
+
+    if (!(d->alerts.errors.on || d->alerts.discards.on) || (d->counters & CONFIG_COUNTERS_ERRORS))
+        return;
+    if (dc->in_defaults)
+        config_problem(ld, dc->rule_node ? dc->rule_node : map,
+                       "defaults: alerts on %s need them polled: add errors to counters", kind);
+    else if (dc->own & (SET_COUNTERS | SET_ALERTS))
+        config_problem(ld, dc->rule_node ? dc->rule_node : map,
+                       "%s: alerts on %s need them polled: add errors to counters",
+                       device_label(d, label, sizeof(label)), kind);
 }
 
 /* Rules that involve several keys, checked once the entry is complete;
@@ -350,7 +524,8 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
     } else if (bad_name(d->name)) {
         config_problem(ld, name_at,
                        "name: \"%s\" cannot be a device name (no ':', '*', '?', '[', ']' or white "
-                       "space; \"inventory\" and \"history\" are reserved)",
+                       "space; \"inventory\", \"history\", \"events\" and \"alerts\" are "
+                       "reserved)",
                        d->name);
     } else if (strlen(d->name) > IFMON_NAME_MAX) {
         config_problem(ld, name_at,
@@ -367,6 +542,7 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
     }
     if (d->address == NULL)
         config_problem(ld, map, "%s: missing \"address\"", device_label(d, label, sizeof(label)));
+    check_alert_counters(ld, map, dc);
     if (d->version != CONFIG_SNMP_V3)
         return;
     if (d->user == NULL || d->user[0] == '\0') {
@@ -447,8 +623,11 @@ void config_load_devices(struct config_loader *ld, yaml_node_t *defaults, yaml_n
     struct device_ctx dc = {.dev = &tmpl};
 
     device_init(&tmpl);
-    if (defaults && config_is_mapping(ld, defaults, "defaults"))
+    if (defaults && config_is_mapping(ld, defaults, "defaults")) {
         config_each_pair(ld, defaults, "defaults", device_keys, defaults_pair, &dc);
+        dc.in_defaults = 1;
+        check_alert_counters(ld, defaults, &dc);
+    }
     if (devices)
         load_list(ld, devices, &tmpl, dc.set, cfg);
     config_device_clear(&tmpl);

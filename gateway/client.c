@@ -11,7 +11,8 @@
  * Cost. Whatever a request asks, what the gateway does for it is bounded
  * before it starts: a subscribe or unsubscribe of more entries than
  * max_channels is refused after its JSON parse, one that would hold more
- * than max_channels, or take the gateway past FANOUT_SUBSCRIPTIONS_MAX,
+ * than max_channels, or take the gateway past max_subscriptions or its
+ * client's address past max_subscriptions_per_address (addrlimit.h),
  * before anything is looked up or subscribed; the rest is linear in the
  * request (hash sets, and a waiting subscribe's confirmations checked
  * from where the last check stopped). History is bounded per request and
@@ -21,6 +22,7 @@
 #include "client.h"
 #include "client_private.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 #include <libwebsockets.h>
 
 #include "access.h"
+#include "addrlimit.h"
 #include "client_request.h"
 #include "fanout.h"
 #include "history.h"
@@ -103,6 +106,20 @@ static void wait_free(struct reply_wait *w)
     wait_free_channels(w);
     json_decref(w->id);
     free(w);
+}
+
+/* Keep what c holds counted against its client's address: after each
+ * change of its subscriptions (do_subscribe() checked the limit before). */
+static void count_address(struct client *c)
+{
+    struct addrlimit *addrs = c->cs->gw->addrs;
+    size_t held = fanout_peer_count(c->peer);
+
+    if (held > c->addr_held)
+        addrlimit_subscribe(addrs, &c->addr, held - c->addr_held, SIZE_MAX);
+    else
+        addrlimit_unsubscribe(addrs, &c->addr, c->addr_held - held);
+    c->addr_held = held;
 }
 
 /* Queue a reply now, or behind the replies still waiting (m is stolen). */
@@ -237,6 +254,7 @@ static void refuse_waiting(struct client *c)
         w->reply = error_message(err, w->id);
     }
     c->subscribes_waiting = 0;
+    count_address(c);
     if (fanout_peer_count(c->peer) == 0 && c->idle_since == 0)
         c->idle_since = client_now_ms(c->cs);
     send_waiting(c);
@@ -298,7 +316,8 @@ static void do_list(struct client *c, const struct client_request *req)
 static void do_subscribe(struct client *c, const struct client_request *req)
 {
     struct gateway *gw = c->cs->gw;
-    int max = gw->cfg->gateway.max_channels;
+    const struct config_gateway *g = &gw->cfg->gateway;
+    int max = g->max_channels;
     size_t i, fresh = 0;
     char err[CLIENT_REQUEST_ERROR_MAX];
     struct reply_wait *w;
@@ -315,11 +334,20 @@ static void do_subscribe(struct client *c, const struct client_request *req)
         send_error(c, err, req->id);
         return;
     }
-    if (fanout_subscriptions(gw->fanout) + fresh > FANOUT_SUBSCRIPTIONS_MAX) {
+    if (fanout_subscriptions(gw->fanout) + fresh > (size_t)g->max_subscriptions) {
         snprintf(err, sizeof(err),
                  "too many subscriptions: the gateway holds at most %d (connection, channel) "
                  "pairs; try again later",
-                 FANOUT_SUBSCRIPTIONS_MAX);
+                 g->max_subscriptions);
+        send_error(c, err, req->id);
+        return;
+    }
+    if (addrlimit_subscriptions(gw->addrs, &c->addr) + fresh >
+        (size_t)g->max_subscriptions_per_address) {
+        snprintf(err, sizeof(err),
+                 "too many subscriptions from this address: at most %d (connection, channel) "
+                 "pairs over its connections (it holds %zu)",
+                 g->max_subscriptions_per_address, addrlimit_subscriptions(gw->addrs, &c->addr));
         send_error(c, err, req->id);
         return;
     }
@@ -349,6 +377,7 @@ static void do_subscribe(struct client *c, const struct client_request *req)
         w->channels[i] = ifmon_xstrdup(req->channels[i]);
         fanout_peer_subscribe(c->peer, req->channels[i], w->request);
     }
+    count_address(c);
     if (req->nchannels)
         c->idle_since = 0;
     c->subscribes_waiting++;
@@ -361,6 +390,7 @@ static void do_unsubscribe(struct client *c, const struct client_request *req)
 
     for (i = 0; i < req->nchannels; i++)
         fanout_peer_unsubscribe(c->peer, req->channels[i]);
+    count_address(c);
     if (fanout_peer_count(c->peer) == 0 && c->idle_since == 0)
         c->idle_since = client_now_ms(c->cs);
     /* Queued after every message of these channels: nothing of them
@@ -470,11 +500,12 @@ int client_receive(struct client *c, const void *in, size_t len)
 /* ---------------------------------------------------------- connection */
 
 struct client *client_open(struct client_set *cs, struct lws *wsi, const char *token,
-                           const struct config_token *grant)
+                           const struct config_token *grant, const struct throttle_key *addr)
 {
     struct client *c = ifmon_xcalloc(1, sizeof(*c));
 
     c->cs = cs;
+    c->addr = *addr;
     c->wsi = wsi;
     c->token = token ? ifmon_xstrdup(token) : NULL;
     c->lists.grant = grant;
@@ -519,6 +550,7 @@ void client_close(struct client *c)
         c->waiting = w->next;
         wait_free(w);
     }
+    addrlimit_unsubscribe(cs->gw->addrs, &c->addr, c->addr_held);
     fanout_peer_free(c->peer);
     history_bucket_unref(c->history);
     outqueue_clear(&c->queue);

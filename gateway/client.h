@@ -73,11 +73,14 @@ struct config_token;
  * under the new grant. Returns how many are being closed. */
 size_t client_set_reload(struct client_set *cs);
 
+struct throttle_key;
+
 /* LWS_CALLBACK_ESTABLISHED: a new client for wsi, which presented `token`
- * (copied; NULL when none) and may see what `grant` permits (access.h;
- * &access_all for everything). Never NULL. */
+ * (copied; NULL when none), may see what `grant` permits (access.h;
+ * &access_all for everything), and whose subscriptions count against the
+ * client address `addr` (copied; admit.h, addrlimit.h). Never NULL. */
 struct client *client_open(struct client_set *cs, struct lws *wsi, const char *token,
-                           const struct config_token *grant);
+                           const struct config_token *grant, const struct throttle_key *addr);
 
 /* LWS_CALLBACK_RECEIVE: a piece of a message. Returns 0, or -1 when lws
  * must close the connection (a close reason has been set). */

@@ -20,6 +20,7 @@
 #include "outmsg.h"
 #include "outqueue.h"
 #include "ratelimit.h"
+#include "throttle.h"
 
 /* A whole client message (all its fragments, RFC 6455 5.4) must arrive
  * within this long of its first byte; a connection that leaves one
@@ -64,6 +65,8 @@ struct client {
     struct ratelimit rate;
     struct history_bucket *history;  /* the history it may still ask Redis for */
     struct inventory_requests lists; /* "list" requests in flight, and the grant */
+    struct throttle_key addr;        /* its client's address (admit.h) */
+    size_t addr_held;                /* its subscriptions counted against addr (addrlimit.h) */
     int closing;                     /* the peer sent a close frame */
     int flush_pending;               /* on cs->flush_head */
     int want_writable;               /* lws_callback_on_writable() asked */

@@ -25,13 +25,6 @@
 #include "outmsg.h"
 #include "pubsub.h"
 
-/* Subscriptions (connection-channel pairs, patterns included) the gateway
- * holds over all its connections. Each costs memory here (a few hundred
- * bytes to a few KiB while its history is handed over) and, for a new
- * name, in Redis; a subscribe that would go past this is refused
- * (client.c; docs/PROTOCOL.md, part 2, "Limits"). */
-#define FANOUT_SUBSCRIPTIONS_MAX 1000000
-
 struct fanout;
 struct fanout_peer;
 

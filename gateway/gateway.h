@@ -17,6 +17,7 @@ struct pubsub;
 struct fanout;
 struct inventory;
 struct client_set;
+struct addrlimit;
 
 struct gateway {
     uv_loop_t *loop;
@@ -25,6 +26,7 @@ struct gateway {
     struct pubsub *pubsub;       /* pubsub.c: subscriber + query connections */
     struct inventory *inventory; /* inventory.c: the `list` request */
     struct client_set *clients;  /* client.c: WebSocket connections */
+    struct addrlimit *addrs;     /* admit.c: what each client address holds */
     struct lws_context *lws;     /* http.c; NULL once destroyed */
 };
 

@@ -1,26 +1,23 @@
-/* history.c -- see history.h. A fetch is owned by the Redis replies still
- * due, not by the subscription: a subscription that goes away only
- * detaches it (fetch->h = NULL), and the last reply frees it. A budget is
- * shared by the fetches of one subscribe request and freed with the last
- * of them; a bucket is the connection's and each budget holds a
- * reference. An LRANGE (struct lrange) is owned by its reply; the items
- * it answers belong to their fetches, which wait for it (each counts it
- * in `outstanding`), and so does a share (one channel's LRANGE in flight
- * and the items waiting for the next one), freed when it has neither. */
+/* history.c -- see history.h: one subscription's hand-off from its
+ * stored history to its live data: the live messages held until a
+ * channel's frame is out, the floors that drop duplicates after it, the
+ * frames themselves (capped by the request's budget), and the walk
+ * through a pattern's channels, at most HISTORY_LRANGE_INFLIGHT asked at a
+ * time. Where the lists come from (shared LRANGEs) and the budgets they
+ * are paid from are history_reads.c's; history_private.h says who owns
+ * what. */
 
-#include "history.h"
+#include "history_private.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
-#include "chantable.h"
 #include "inventory.h"
 #include "invscan.h"
 #include "json_text.h"
 #include "keys.h"
 #include "log.h"
-#include "pubsub.h"
 #include "util.h"
 
 struct history_floor {
@@ -29,174 +26,7 @@ struct history_floor {
     int active;
 };
 
-struct history_bucket {
-    unsigned refs;
-    double tokens;
-    uint64_t last_ms; /* the caller's clock at the last refill */
-    int started;
-};
-
-struct history_budget {
-    unsigned refs;
-    size_t samples_left;           /* not yet reserved by an LRANGE */
-    size_t bytes_left;             /* of history frames */
-    struct history_bucket *bucket; /* the connection's (a reference), or NULL */
-};
-
-struct history_registry {
-    struct gateway *gw;
-    struct chantable shares; /* struct share by channel */
-    uint64_t sent;           /* LRANGEs sent so far: each one's `seq` */
-    struct history_stats st;
-};
-
-enum item_state {
-    ITEM_QUEUED, /* not asked yet: its live messages are held */
-    ITEM_ASKED,  /* LRANGE in flight or waited for: held too */
-    ITEM_SENT,   /* its frame went out: live, past its floor */
-    ITEM_NONE,   /* no frame (no reply, or past the cap): live */
-};
-
-/* One channel's history within a fetch. */
-struct fetch_item {
-    struct history_fetch *fetch;
-    char *channel;
-    enum item_state state;
-    size_t reserved; /* ASKED: samples reserved from the budget and the bucket */
-    int has_ts;      /* SENT: newest_ts is the history's newest `ts` */
-    double newest_ts;
-    int floor_active;              /* SENT: live messages up to newest_ts are duplicates */
-    struct fetch_item *share_next; /* ASKED: in its LRANGE's or its share's list */
-};
-
-struct history_fetch {
-    struct history *h; /* NULL once the subscription went away */
-    struct history_registry *reg;
-    struct gateway *gw;
-    const char *name; /* the subscription's (borrowed: used only while h is set) */
-    int pattern;
-    const struct history_hooks *hooks;
-    void *ctx;
-    struct history_budget *budget; /* a reference */
-    uint64_t start_seq;            /* reg->sent when it started: later LRANGEs may be shared */
-    size_t outstanding;            /* replies due, plus one while starting */
-    int listed;                    /* items is final (and sorted by channel) */
-    struct fetch_item *items;
-    size_t nitems;
-    size_t next;     /* first item not asked yet */
-    size_t inflight; /* items asked, not answered yet */
-    size_t skipped;  /* pattern channels past the cap: no frame */
-};
-
-/* One channel's LRANGEs: the one in flight, and the items waiting for the
- * next one. */
-struct share {
-    struct chantable_entry node; /* key: channel */
-    struct history_registry *reg;
-    char *channel;
-    struct lrange *inflight;
-    struct fetch_item *waiting, *waiting_tail;
-};
-
-/* An LRANGE sent, and the items its reply answers. */
-struct lrange {
-    struct share *share;
-    uint64_t seq; /* its place among the registry's LRANGEs */
-    size_t asked; /* the newest `asked` samples */
-    struct fetch_item *items, *items_tail;
-};
-
-/* ---------------------------------------------------- budgets, buckets */
-
-struct history_bucket *history_bucket_new(void)
-{
-    struct history_bucket *b = ifmon_xcalloc(1, sizeof(*b));
-
-    b->refs = 1;
-    b->tokens = HISTORY_CONN_BURST;
-    return b;
-}
-
-struct history_bucket *history_bucket_ref(struct history_bucket *b)
-{
-    b->refs++;
-    return b;
-}
-
-void history_bucket_unref(struct history_bucket *b)
-{
-    if (b == NULL)
-        return;
-    IFMON_ASSERT(b->refs > 0);
-    if (--b->refs == 0)
-        free(b);
-}
-
-void history_bucket_refill(struct history_bucket *b, uint64_t now_ms)
-{
-    if (!b->started) {
-        b->started = 1;
-        b->last_ms = now_ms;
-    }
-    if (now_ms > b->last_ms) {
-        b->tokens += (double)(now_ms - b->last_ms) * HISTORY_CONN_RATE / 1000.0;
-        if (b->tokens > HISTORY_CONN_BURST)
-            b->tokens = HISTORY_CONN_BURST;
-        b->last_ms = now_ms;
-    }
-}
-
-size_t history_bucket_level(const struct history_bucket *b)
-{
-    return b->tokens >= 1.0 ? (size_t)b->tokens : 0;
-}
-
-static void bucket_give_back(struct history_bucket *b, size_t n)
-{
-    b->tokens += (double)n;
-    if (b->tokens > HISTORY_CONN_BURST)
-        b->tokens = HISTORY_CONN_BURST;
-}
-
-struct history_budget *history_budget_new(size_t max_samples, size_t max_bytes,
-                                          struct history_bucket *bucket)
-{
-    struct history_budget *b = ifmon_xcalloc(1, sizeof(*b));
-
-    b->refs = 1;
-    b->samples_left = max_samples;
-    b->bytes_left = max_bytes;
-    b->bucket = bucket ? history_bucket_ref(bucket) : NULL;
-    return b;
-}
-
-struct history_budget *history_budget_ref(struct history_budget *b)
-{
-    b->refs++;
-    return b;
-}
-
-void history_budget_unref(struct history_budget *b)
-{
-    if (b == NULL)
-        return;
-    IFMON_ASSERT(b->refs > 0);
-    if (--b->refs == 0) {
-        history_bucket_unref(b->bucket);
-        free(b);
-    }
-}
-
-/* Samples the next LRANGE may ask for: what the request and the
- * connection both have left. */
-static size_t budget_samples(const struct history_budget *b)
-{
-    size_t n = b->samples_left;
-
-    if (b->bucket && history_bucket_level(b->bucket) < n)
-        n = history_bucket_level(b->bucket);
-    return n;
-}
+static void settle(struct history_fetch *fetch);
 
 /* ------------------------------------------------------ held and floors */
 
@@ -266,21 +96,21 @@ enum verdict { HOLD, DELIVER, DUPLICATE };
 
 static int cmp_item_key(const void *key, const void *elem)
 {
-    const struct fetch_item *item = elem;
+    const struct history_item *item = elem;
 
     return strcmp(key, item->channel);
 }
 
 static int cmp_item(const void *a, const void *b)
 {
-    const struct fetch_item *x = a, *y = b;
+    const struct history_item *x = a, *y = b;
 
     return strcmp(x->channel, y->channel);
 }
 
 static enum verdict judge(struct history_fetch *fetch, const struct outmsg *m)
 {
-    struct fetch_item *item;
+    struct history_item *item;
 
     if (!fetch->listed)
         return HOLD;
@@ -290,12 +120,12 @@ static enum verdict judge(struct history_fetch *fetch, const struct outmsg *m)
     if (item == NULL)
         return DELIVER; /* no history coming for it */
     switch (item->state) {
-    case ITEM_QUEUED:
-    case ITEM_ASKED:
+    case HISTORY_ITEM_QUEUED:
+    case HISTORY_ITEM_ASKED:
         return HOLD;
-    case ITEM_NONE:
+    case HISTORY_ITEM_NONE:
         return DELIVER;
-    case ITEM_SENT:
+    case HISTORY_ITEM_SENT:
         break;
     }
     if (!item->floor_active)
@@ -361,52 +191,6 @@ int history_sample_ts(const json_t *sample, double *ts)
     return 1;
 }
 
-/* An LRANGE reply read once for all the items it answers: which elements
- * are samples (JSON objects), and their `ts`. The one parse of the stored
- * text. The last frame built is kept: items that cut the same samples
- * share it. */
-struct reading {
-    const redisReply *reply;
-    int done;
-    unsigned char *valid, *has_ts;
-    double *ts;
-    struct outmsg *frame; /* the last frame built (a reference), or NULL */
-    size_t frame_first;
-    int frame_truncated;
-};
-
-static void reading_parse(struct reading *r)
-{
-    const redisReply *reply = r->reply;
-    size_t i, n = reply->elements;
-
-    r->done = 1;
-    r->valid = ifmon_xcalloc(n + 1, 1);
-    r->has_ts = ifmon_xcalloc(n + 1, 1);
-    r->ts = ifmon_xcalloc(n + 1, sizeof(*r->ts));
-    for (i = 0; i < n; i++) {
-        const redisReply *el = reply->element[i];
-        json_t *sample;
-
-        if (el->type != REDIS_REPLY_STRING)
-            continue;
-        sample = json_loadb(el->str, el->len, 0, NULL);
-        if (json_is_object(sample)) {
-            r->valid[i] = 1;
-            r->has_ts[i] = (unsigned char)history_sample_ts(sample, &r->ts[i]);
-        }
-        json_decref(sample);
-    }
-}
-
-static void reading_free(struct reading *r)
-{
-    free(r->valid);
-    free(r->has_ts);
-    free(r->ts);
-    outmsg_unref(r->frame);
-}
-
 /* Turn an LRANGE reply (which asked for the newest `asked` samples) into
  * item's {"channel":C,"history":[...]} and send it: of the newest
  * item->reserved samples, those that are JSON objects, oldest first,
@@ -416,8 +200,8 @@ static void reading_free(struct reading *r)
  * Returns 0 when a frame was sent, -1 when none was: a channel that is not
  * valid UTF-8 (it could not be named in JSON as it is), or a pattern's
  * channel with no byte left. */
-static int send_frame(struct history_fetch *fetch, struct fetch_item *item, struct reading *r,
-                      size_t asked)
+static int send_frame(struct history_fetch *fetch, struct history_item *item,
+                      struct history_reading *r, size_t asked)
 {
     static const char head[] = "{\"channel\":", mid[] = ",\"history\":[", tail[] = "]}",
                       cut[] = "],\"truncated\":true}";
@@ -435,7 +219,7 @@ static int send_frame(struct history_fetch *fetch, struct fetch_item *item, stru
         return -1;
     }
     if (!r->done)
-        reading_parse(r);
+        history_reading_parse(r);
     /* This item's samples: the newest `reserved` of the reply. */
     base = total > item->reserved ? total - item->reserved : 0;
     /* Fewer than a full list asked for, and the list has more (or may). */
@@ -533,7 +317,7 @@ static int send_frame(struct history_fetch *fetch, struct fetch_item *item, stru
 
 /* {"channel":C,"history":[],"truncated":true}: an exact channel always
  * gets a frame, an empty one when the request's budget is spent. */
-static void send_empty_truncated(struct history_fetch *fetch, struct fetch_item *item)
+static void send_empty_truncated(struct history_fetch *fetch, struct history_item *item)
 {
     static const char head[] = "{\"channel\":", tail[] = ",\"history\":[],\"truncated\":true}";
     size_t qlen, replaced;
@@ -596,15 +380,15 @@ static void fetch_complete(struct history_fetch *fetch)
     drop_held(h);
     drop_floors(h);
     for (i = 0; i < fetch->nitems; i++)
-        h->nfloors += fetch->items[i].state == ITEM_SENT && fetch->items[i].floor_active;
+        h->nfloors += fetch->items[i].state == HISTORY_ITEM_SENT && fetch->items[i].floor_active;
     if (h->nfloors) {
         h->floors = ifmon_xcalloc(h->nfloors, sizeof(*h->floors));
         h->nfloors = 0;
         /* items are sorted by channel: so are the floors */
         for (i = 0; i < fetch->nitems; i++) {
-            struct fetch_item *item = &fetch->items[i];
+            struct history_item *item = &fetch->items[i];
 
-            if (item->state != ITEM_SENT || !item->floor_active)
+            if (item->state != HISTORY_ITEM_SENT || !item->floor_active)
                 continue;
             h->floors[h->nfloors].channel = item->channel;
             h->floors[h->nfloors].ts = item->newest_ts;
@@ -621,74 +405,18 @@ static void fetch_complete(struct history_fetch *fetch)
     fetch->h = NULL;
 }
 
-/* ---------------------------------------------------------------- shares */
-
-static void on_lrange(void *arg, redisReply *reply);
-static void settle(struct history_fetch *fetch);
-
-static struct share *share_get(struct history_registry *reg, const char *channel)
-{
-    struct chantable_entry *node = chantable_find(&reg->shares, channel, strlen(channel));
-    struct share *sh;
-
-    if (node)
-        return CHANTABLE_CONTAINER(node, struct share, node);
-    sh = ifmon_xcalloc(1, sizeof(*sh));
-    sh->reg = reg;
-    sh->channel = ifmon_xstrdup(channel);
-    sh->node.key = sh->channel;
-    sh->node.key_len = strlen(sh->channel);
-    chantable_add(&reg->shares, &sh->node);
-    return sh;
-}
-
-static void share_maybe_free(struct share *sh)
-{
-    if (sh->inflight || sh->waiting)
-        return;
-    chantable_remove(&sh->reg->shares, &sh->node);
-    free(sh->channel);
-    free(sh);
-}
-
-static void append(struct fetch_item **head, struct fetch_item **tail, struct fetch_item *item)
-{
-    item->share_next = NULL;
-    if (*tail)
-        (*tail)->share_next = item;
-    else
-        *head = item;
-    *tail = item;
-}
-
-/* Send lr (its items and `asked` set) as the share's LRANGE in flight.
- * 0, or -1 when the query connection cannot take it (lr is not kept). */
-static int lrange_send(struct share *sh, struct lrange *lr)
-{
-    struct history_registry *reg = sh->reg;
-    struct ifmon_key key;
-
-    /* pump() asks only for channels that have a history key. */
-    if (ifmon_key_history_of(&key, reg->gw->cfg->redis.prefix, sh->channel) < 0 ||
-        pubsub_lrange(reg->gw->pubsub, key.s, -(long)lr->asked, -1, on_lrange, lr) < 0)
-        return -1;
-    lr->seq = ++reg->sent;
-    reg->st.lranges++;
-    sh->inflight = lr;
-    return 0;
-}
-
 /* An item asked for is answered: by its LRANGE's reply, or by NULL (no
  * reply: Redis unavailable, or its subscription went away before its
  * LRANGE was sent). What it reserved and did not get goes back. */
-static void item_answered(struct fetch_item *item, struct reading *r, size_t asked)
+void history_item_answered(struct history_item *item, struct history_reading *r, size_t asked)
 {
     struct history_fetch *fetch = item->fetch;
     struct history_budget *b = fetch->budget;
     const redisReply *reply = r ? r->reply : NULL;
     size_t got = 0;
 
-    IFMON_ASSERT(item->state == ITEM_ASKED && fetch->inflight > 0 && fetch->outstanding > 0);
+    IFMON_ASSERT(item->state == HISTORY_ITEM_ASKED && fetch->inflight > 0 &&
+                 fetch->outstanding > 0);
     if (reply && reply->type == REDIS_REPLY_ARRAY)
         got = reply->elements < item->reserved ? reply->elements : item->reserved;
     fetch->inflight--;
@@ -697,12 +425,12 @@ static void item_answered(struct fetch_item *item, struct reading *r, size_t ask
      * bucket keeps one per LRANGE. */
     b->samples_left += item->reserved - got;
     if (b->bucket && item->reserved > (got ? got : 1))
-        bucket_give_back(b->bucket, item->reserved - (got ? got : 1));
-    item->state = ITEM_NONE;
+        history_bucket_give_back(b->bucket, item->reserved - (got ? got : 1));
+    item->state = HISTORY_ITEM_NONE;
     if (fetch->h && reply) {
         if (reply->type == REDIS_REPLY_ARRAY) {
             if (send_frame(fetch, item, r, asked) == 0) {
-                item->state = ITEM_SENT;
+                item->state = HISTORY_ITEM_SENT;
                 item->floor_active = item->has_ts;
             } else if (fetch->pattern) {
                 fetch->skipped += b->bytes_left == 0;
@@ -712,94 +440,6 @@ static void item_answered(struct fetch_item *item, struct reading *r, size_t ask
         }
     }
     settle(fetch);
-}
-
-/* The share's LRANGE is back: send the next one for the items that
- * waited meanwhile (those whose subscription is still there), or let the
- * share go. */
-static void share_next(struct share *sh)
-{
-    struct fetch_item *item = sh->waiting, *next, *head = NULL, *tail = NULL;
-    struct lrange *lr;
-    size_t asked = 0;
-
-    sh->waiting = sh->waiting_tail = NULL;
-    for (; item; item = next) {
-        next = item->share_next;
-        if (item->fetch->h == NULL) {
-            item_answered(item, NULL, 0);
-            continue;
-        }
-        if (head)
-            sh->reg->st.shared++;
-        append(&head, &tail, item);
-        if (item->reserved > asked)
-            asked = item->reserved;
-    }
-    if (head) {
-        lr = ifmon_xcalloc(1, sizeof(*lr));
-        lr->share = sh;
-        lr->asked = asked;
-        lr->items = head;
-        lr->items_tail = tail;
-        if (lrange_send(sh, lr) < 0) {
-            free(lr);
-            for (item = head; item; item = next) {
-                next = item->share_next;
-                item_answered(item, NULL, 0);
-            }
-        }
-    }
-    share_maybe_free(sh);
-}
-
-static void on_lrange(void *arg, redisReply *reply)
-{
-    struct lrange *lr = arg;
-    struct share *sh = lr->share;
-    struct reading r = {.reply = reply};
-    struct fetch_item *item, *next;
-
-    IFMON_ASSERT(sh->inflight == lr);
-    sh->inflight = NULL;
-    for (item = lr->items; item; item = next) {
-        next = item->share_next; /* item_answered() may free the item's fetch */
-        item_answered(item, reply ? &r : NULL, lr->asked);
-    }
-    reading_free(&r);
-    free(lr);
-    share_next(sh);
-}
-
-/* Ask for item's newest n samples: with the LRANGE of the channel in
- * flight when it was sent after this fetch started and asks for as many
- * (history.h: no gap), else with the next one; a new LRANGE when none is
- * in flight. 0, or -1 when Redis cannot be asked. */
-static int ask(struct history_fetch *fetch, struct fetch_item *item, size_t n)
-{
-    struct share *sh = share_get(fetch->reg, item->channel);
-    struct lrange *lr = sh->inflight;
-
-    item->reserved = n;
-    if (lr && lr->seq > fetch->start_seq && n <= lr->asked) {
-        append(&lr->items, &lr->items_tail, item);
-        fetch->reg->st.shared++;
-        return 0;
-    }
-    if (lr) {
-        append(&sh->waiting, &sh->waiting_tail, item);
-        return 0;
-    }
-    lr = ifmon_xcalloc(1, sizeof(*lr));
-    lr->share = sh;
-    lr->asked = n;
-    append(&lr->items, &lr->items_tail, item);
-    if (lrange_send(sh, lr) < 0) {
-        free(lr);
-        share_maybe_free(sh);
-        return -1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------- asking */
@@ -814,16 +454,16 @@ static void pump(struct history_fetch *fetch)
     struct history_budget *b = fetch->budget;
 
     while (fetch->next < fetch->nitems && fetch->inflight < HISTORY_LRANGE_INFLIGHT) {
-        struct fetch_item *item = &fetch->items[fetch->next];
+        struct history_item *item = &fetch->items[fetch->next];
         struct ifmon_key key;
-        size_t n = (size_t)rc->history, left = budget_samples(b);
+        size_t n = (size_t)rc->history, left = history_budget_samples(b);
 
         if (left == 0 || b->bytes_left == 0) {
             /* Replies in flight may give samples back (shorter lists):
              * wait for them before deciding the rest gets nothing. */
             if (fetch->inflight > 0)
                 return;
-            item->state = ITEM_NONE;
+            item->state = HISTORY_ITEM_NONE;
             if (fetch->pattern)
                 fetch->skipped++;
             else
@@ -834,14 +474,14 @@ static void pump(struct history_fetch *fetch)
         fetch->next++;
         if (n > left)
             n = left;
-        item->state = ITEM_NONE;
+        item->state = HISTORY_ITEM_NONE;
         /* No history key: a name in the inventory that is not an
          * interface channel of the prefix. */
         if (ifmon_key_history_of(&key, rc->prefix, item->channel) < 0)
             continue;
-        if (ask(fetch, item, n) < 0)
+        if (history_reads_ask(fetch, item, n) < 0)
             continue;
-        item->state = ITEM_ASKED;
+        item->state = HISTORY_ITEM_ASKED;
         b->samples_left -= n;
         if (b->bucket)
             b->bucket->tokens -= (double)n;
@@ -871,7 +511,7 @@ static void settle(struct history_fetch *fetch)
 
 static void add_item(struct history_fetch *fetch, const char *channel, size_t *cap)
 {
-    struct fetch_item *item;
+    struct history_item *item;
 
     if (fetch->nitems == *cap) {
         *cap = *cap ? *cap * 2 : 16;
@@ -925,28 +565,6 @@ static void on_inventory(void *arg, const struct invscan_index *idx)
 }
 
 /* ----------------------------------------------------------------- API */
-
-struct history_registry *history_registry_new(struct gateway *gw)
-{
-    struct history_registry *r = ifmon_xcalloc(1, sizeof(*r));
-
-    r->gw = gw;
-    return r;
-}
-
-void history_registry_free(struct history_registry *r)
-{
-    if (r == NULL)
-        return;
-    IFMON_ASSERT(r->shares.count == 0); /* every LRANGE had its reply */
-    chantable_free(&r->shares);
-    free(r);
-}
-
-void history_registry_stats(const struct history_registry *r, struct history_stats *out)
-{
-    *out = r->st;
-}
 
 void history_init(struct history *h)
 {

@@ -43,8 +43,10 @@
  *
  * fanout.c decides when to start (once the Redis subscription is
  * confirmed and the request acknowledged, see the top of fanout.c) and
- * routes each live message through history_admit(). This file knows
- * nothing of connections. */
+ * routes each live message through history_admit(). Nothing here knows
+ * of connections. Two files implement it: history.c (one subscription's
+ * hand-off) and history_reads.c (the shared LRANGEs, the budgets and
+ * buckets); history_private.h is what they share. */
 
 #ifndef IFMON_GATEWAY_HISTORY_H
 #define IFMON_GATEWAY_HISTORY_H

@@ -1,43 +1,39 @@
 /* http.c -- the gateway's listening port (and gateway.metrics_listen's):
- * the lws protocol table and context on the shared libuv loop, the checks
- * every request passes (Host, throttled addresses, path, connection limit,
- * Origin, token), the static files of web_root with the headers that keep
- * them from being framed, sniffed or leaked, and the /healthz and /metrics
- * endpoints. What happens on an established WebSocket is client.c's
- * business; what lws reads is checked before it parses it by rxcheck.c. */
+ * the lws protocol table and context on the shared libuv loop, the
+ * protocol callback that hands each event to its part, the static files
+ * of web_root with the headers that keep them from being framed, sniffed
+ * or leaked, and the /healthz and /metrics endpoints. The checks a
+ * request passes are upgrade.c's, whether a connection is taken at all
+ * admit.c's, what lws reads is checked before it parses it by rxcheck.c,
+ * and what happens on an established WebSocket is client.c's. */
 
 #include "http.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <libwebsockets.h>
 
 #include "access.h"
+#include "admit.h"
 #include "client.h"
 #include "fanout.h"
-#include "hostnames.h"
 #include "log.h"
 #include "lograte.h"
 #include "pubsub.h"
 #include "rxcheck.h"
 #include "rxscan.h"
-#include "throttle.h"
+#include "upgrade.h"
 #include "util.h"
 #include "webpath.h"
 
 #define PROTOCOL_NAME "ifmon"
-/* Longest header value or token we look at; longer ones are refused. */
-#define HEADER_MAX 1024
 /* lws' header buffer per connection: the largest head rxscan.h lets
  * through, plus what lws stores beyond the bytes received (a NUL after
  * each value, 8 bytes of bookkeeping per unknown field), so that lws
@@ -51,9 +47,6 @@
 #define CSP_PAGE                                                                                   \
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'%s; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-/* The endpoints' answers run nothing. */
-#define CSP_NONE "default-src 'none'; frame-ancestors 'none'"
-#define REALM "Bearer realm=\"ifmon-gateway\""
 
 /* Per connection: an HTTP response being sent, or the WebSocket client. */
 struct pss {
@@ -63,16 +56,13 @@ struct pss {
 };
 
 /* The mounts, built at start because the file root comes from the
- * config, and what the checks keep between requests. */
+ * config. */
 struct http {
+    struct gateway *gw;
     struct lws_http_mount files, healthz, metrics, metrics_only;
     char *web_root;
-    char **default_hosts; /* when gateway.hosts is empty (hostnames.h) */
-    size_t ndefault_hosts;
     struct lws_vhost *metrics_vhost; /* gateway.metrics_listen's, or NULL */
-    struct throttle throttle;        /* addresses that sent wrong tokens */
-    /* Log lines a client can cause, each kind at a bounded rate. */
-    struct lograte host_log, origin_log, token_log, block_log, path_log;
+    struct lograte path_log;         /* refused paths, at a bounded rate */
 };
 
 /* The one http of the process (one lws context per process): lws'
@@ -106,6 +96,7 @@ static struct gateway *gateway_of(struct lws *wsi)
 static char *metrics_text(struct gateway *gw, size_t *len)
 {
     struct client_stats cst;
+    struct admit_stats ast;
     struct fanout_stats fst;
     struct pubsub_stats pst;
     char *buf = NULL;
@@ -114,12 +105,18 @@ static char *metrics_text(struct gateway *gw, size_t *len)
 
     IFMON_ASSERT(f != NULL); /* fails only when out of memory */
     client_set_stats(gw->clients, &cst);
+    admit_stats(&ast);
     fanout_stats(gw->fanout, &fst);
     pubsub_stats(gw->pubsub, &pst);
 #define METRIC(name, type, help, value)                                                            \
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %" PRIu64 "\n",       \
             (uint64_t)(value))
     METRIC("ifmon_gateway_connections", "gauge", "Open WebSocket connections.", cst.connections);
+    METRIC("ifmon_gateway_tcp_connections", "gauge",
+           "Open TCP connections, upgraded to WebSockets or not.", ast.open);
+    METRIC("ifmon_gateway_refused_total", "counter",
+           "Connections refused at once: too many from their address, or out of descriptors.",
+           ast.refused_address + ast.refused_reserve);
     METRIC("ifmon_gateway_subscriptions", "gauge",
            "Channels and patterns held, summed over connections.", fst.subscriptions);
     METRIC("ifmon_gateway_redis_channels", "gauge", "Channels and patterns subscribed in Redis.",
@@ -141,22 +138,29 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     return buf;
 }
 
-/* Send headers now and keep the body for HTTP_WRITEABLE. */
+/* Send headers now and keep the body for HTTP_WRITEABLE; with
+ * retry_after > 0, a Retry-After header of that many seconds. */
 static int respond(struct lws *wsi, struct pss *pss, unsigned status, const char *type, char *body,
-                   size_t body_len)
+                   size_t body_len, int retry_after)
 {
+    char retry[16];
+
     unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
                                       *end = buf + sizeof(buf) - 1;
 
     free(pss->body);
     pss->body = body;
     pss->body_len = body_len;
+    snprintf(retry, sizeof(retry), "%d", retry_after);
     if (lws_add_http_common_headers(wsi, status, type, body_len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"content-security-policy:", (const unsigned char *)CSP_NONE,
-            (int)strlen(CSP_NONE), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+                                    (const unsigned char *)UPGRADE_CSP_NONE,
+                                    (int)strlen(UPGRADE_CSP_NONE), &p, end) ||
+        (retry_after > 0 &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+                                     (const unsigned char *)retry, (int)strlen(retry), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     lws_callback_on_writable(wsi);
@@ -177,15 +181,25 @@ static int serve_http(struct lws *wsi, struct pss *pss)
         uri[0] = '\0';
     switch (webpath_route(uri)) {
     case WEBPATH_ROUTE_HEALTHZ:
-        /* Healthy means data can flow: the subscriber connection is up. */
+        /* Healthy means data can flow (the subscriber connection is up)
+         * and a browser would be taken: a full gateway says so, so that
+         * a load balancer sends browsers elsewhere. */
         pubsub_stats(gw->pubsub, &pst);
-        if (pst.up)
-            return respond(wsi, pss, HTTP_STATUS_OK, "text/plain", ifmon_xstrdup("ok\n"), 3);
-        body = ifmon_xstrdup("redis down\n");
-        return respond(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body, strlen(body));
+        if (!pst.up) {
+            body = ifmon_xstrdup("redis down\n");
+            return respond(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body,
+                           strlen(body), 0);
+        }
+        if (client_set_count(gw->clients) >= (size_t)gw->cfg->gateway.max_connections ||
+            admit_short_of_descriptors()) {
+            body = ifmon_xstrdup(admit_short_of_descriptors() ? "out of descriptors\n" : "full\n");
+            return respond(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "text/plain", body,
+                           strlen(body), ADMIT_RETRY_AFTER_S);
+        }
+        return respond(wsi, pss, HTTP_STATUS_OK, "text/plain", ifmon_xstrdup("ok\n"), 3, 0);
     case WEBPATH_ROUTE_METRICS:
         body = metrics_text(gw, &len);
-        return respond(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len);
+        return respond(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4", body, len, 0);
     default:
         break;
     }
@@ -215,204 +229,13 @@ static int write_body(struct lws *wsi, struct pss *pss)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* ------------------------------------------------------- request checks */
-
-/* A log line a client can cause: at most as often as r allows, with the
- * number held back since the last one. */
-static void log_limited(struct lograte *r, uint64_t now_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_limited(struct lograte *r, uint64_t now_ms, const char *fmt, ...)
-{
-    char line[512];
-    uint64_t suppressed;
-    va_list ap;
-
-    if (!lograte_allow(r, now_ms, &suppressed))
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (suppressed)
-        log_info("%s (and %" PRIu64 " more like it not logged)", line, suppressed);
-    else
-        log_info("%s", line);
-}
-
-/* Answer status with a text/plain body and, when name is not NULL, one
- * more header (besides security_headers, which lws adds). 0 when written;
- * as lws_return_http_status(), the caller then completes the transaction
- * or closes. */
-static int refuse(struct lws *wsi, unsigned status, const char *name, const char *value,
-                  const char *text)
-{
-    unsigned char buf[LWS_PRE + 1536], *start = buf + LWS_PRE, *p = start,
-                                       *end = buf + sizeof(buf) - 1;
-    size_t len = strlen(text);
-    char slen[24];
-    int n = snprintf(slen, sizeof(slen), "%zu", len);
-
-    if (lws_add_http_header_status(wsi, status, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-                                     (const unsigned char *)"text/plain", 10, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
-                                     (const unsigned char *)slen, n, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"content-security-policy:", (const unsigned char *)CSP_NONE,
-            (int)strlen(CSP_NONE), &p, end) ||
-        (name &&
-         lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
-                                     (int)strlen(value), &p, end)) ||
-        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < len)
-        return 1;
-    memcpy(p, text, len);
-    p += len;
-    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start);
-}
-
-/* A header's value, or NULL when absent (or too long to be honest). */
-static const char *header(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
-{
-    if (lws_hdr_total_length(wsi, h) <= 0 || lws_hdr_copy(wsi, buf, len, h) < 0)
-        return NULL;
-    return buf;
-}
-
-/* The Host header into buf (HEADER_MAX bytes): NULL when there is none,
- * "" (never allowed) when it is too long. */
-static const char *host_of(struct lws *wsi, char *buf)
-{
-    const char *h = header(wsi, WSI_TOKEN_HOST, buf, HEADER_MAX);
-
-    if (h == NULL && lws_hdr_total_length(wsi, WSI_TOKEN_HOST) > 0)
-        h = "";
-    return h;
-}
-
-/* 1 when the request's Host is one of the gateway's names (gateway.hosts,
- * or the defaults of hostnames.h); else logs it and returns 0. */
-static int host_allowed(struct lws *wsi)
-{
-    struct gateway *gw = gateway_of(wsi);
-    const struct config_gateway *g = &gw->cfg->gateway;
-    char host[HEADER_MAX], peer[64];
-    const char *h = host_of(wsi, host);
-    int ok = g->nhosts ? access_host_allowed(h, g->hosts, g->nhosts)
-                       : access_host_allowed(h, running->default_hosts, running->ndefault_hosts);
-
-    if (!ok) {
-        lws_get_peer_simple(wsi, peer, sizeof(peer));
-        log_limited(&running->host_log, uv_now(gw->loop),
-                    "refusing a request from %s for Host \"%.100s\": not a name of this gateway "
-                    "(gateway.hosts)",
-                    peer, h);
-    }
-    return ok;
-}
-
-static int refuse_host(struct lws *wsi)
-{
-    return refuse(wsi, 421, NULL, NULL,
-                  "Misdirected Request: this gateway does not answer to the name in the Host "
-                  "header (gateway.hosts)\n");
-}
-
-/* The client's address as the throttle counts it, and as text. */
-static void peer_of(struct lws *wsi, struct throttle_key *key, char *name, size_t size)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int fd = lws_get_socket_fd(wsi);
-
-    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &len) == 0)
-        throttle_key_of((struct sockaddr *)&ss, key);
-    else
-        throttle_key_of(NULL, key);
-    lws_get_peer_simple(wsi, name, size);
-}
-
-/* 429 to an address blocked for wrong tokens (throttle.h), with the
- * seconds it has to wait. 1 when refused (answered, or the answer
- * failed: -1 in *rc), 0 when not blocked. */
-static int refuse_blocked(struct lws *wsi, const struct throttle_key *key, int *rc)
-{
-    uint64_t left = throttle_blocked(&running->throttle, key, uv_now(gateway_of(wsi)->loop));
-    char retry[24];
-
-    if (left == 0)
-        return 0;
-    snprintf(retry, sizeof(retry), "%" PRIu64, (left + 999) / 1000);
-    *rc = refuse(wsi, 429, "retry-after:", retry,
-                 "Too Many Requests: too many wrong tokens from this address; try again "
-                 "after Retry-After seconds\n");
-    return 1;
-}
-
-/* Count a wrong token from key; logs (at a bounded rate) the refusal
- * and, once, the block it causes. */
-static void wrong_token(struct lws *wsi, const struct throttle_key *key, const char *peer,
-                        const char *what)
-{
-    uint64_t now = uv_now(gateway_of(wsi)->loop);
-
-    log_limited(&running->token_log, now, "refusing %s from %s: wrong token", what, peer);
-    if (throttle_failure(&running->throttle, key, now))
-        log_limited(&running->block_log, now,
-                    "refusing every upgrade and /metrics request from %s for %d s: %d wrong "
-                    "tokens within %d s",
-                    peer, THROTTLE_BLOCK_MS / 1000, THROTTLE_FAILURES, THROTTLE_WINDOW_MS / 1000);
-}
-
-/* The token of a request (?token= or Authorization: Bearer), copied into
- * buf (HEADER_MAX bytes), or NULL when there is none. Also valid in
- * LWS_CALLBACK_ESTABLISHED, where the headers are still kept. */
-static const char *token_of(struct lws *wsi, char *buf)
-{
-    char arg[HEADER_MAX], auth[HEADER_MAX];
-    const char *t = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg));
-
-    if (t == NULL)
-        t = access_bearer(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)));
-    if (t == NULL)
-        return NULL;
-    snprintf(buf, HEADER_MAX, "%s", t);
-    return buf;
-}
-
-/* /metrics with gateway.metrics_token: the full-access token as a Bearer
- * (a scraper sends a header, never a query). 0 to serve it, else what
- * filter_http() returns. */
-static int metrics_check(struct lws *wsi)
-{
-    const struct config_gateway *g = &gateway_of(wsi)->cfg->gateway;
-    char auth[HEADER_MAX], peer[64];
-    struct throttle_key key;
-    const char *t;
-    int rc = 0;
-
-    if (!g->metrics_token)
-        return 0;
-    peer_of(wsi, &key, peer, sizeof(peer));
-    if (refuse_blocked(wsi, &key, &rc))
-        return 1;
-    t = access_bearer(header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, auth, sizeof(auth)));
-    if (t && access_token_equal(t, g->token))
-        return 0;
-    if (t)
-        wrong_token(wsi, &key, peer, "/metrics");
-    refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "www-authenticate:", REALM,
-           "Unauthorized: /metrics wants \"Authorization: Bearer <gateway.token>\" "
-           "(gateway.metrics_token)\n");
-    return 1;
-}
+/* ------------------------------------------------------------ requests */
 
 /* LWS_CALLBACK_FILTER_HTTP_CONNECTION, before lws picks a mount, for every
  * request that is not an upgrade. Returning nonzero closes the connection
  * after the answer written here.
  *  - Host: every path but /healthz, which a load balancer's health check
- *    may ask for by any name (it says only "ok" or "redis down").
+ *    may ask for by any name (it says only "ok", "full" or "redis down").
  *  - /metrics: only on metrics_listen's port when it is set, and with the
  *    token when metrics_token is; nothing else is on that port.
  *  - Files: what webpath_file() refuses (lws resolves most "/../" itself
@@ -426,22 +249,20 @@ static int filter_http(struct lws *wsi, const char *uri, size_t len)
     int on_metrics_port = lws_get_vhost(wsi) == running->metrics_vhost;
     char path[WEBPATH_MAX], resolved[PATH_MAX];
 
-    if (route != WEBPATH_ROUTE_HEALTHZ && !host_allowed(wsi)) {
-        refuse_host(wsi);
+    if (route != WEBPATH_ROUTE_HEALTHZ && upgrade_check_host(wsi))
         return 1;
-    }
     if (route == WEBPATH_ROUTE_METRICS && !on_metrics_port && running->metrics_vhost)
         goto not_found;
     if (on_metrics_port && route != WEBPATH_ROUTE_METRICS && route != WEBPATH_ROUTE_HEALTHZ)
         goto not_found;
     if (route == WEBPATH_ROUTE_METRICS)
-        return metrics_check(wsi);
+        return upgrade_check_metrics(wsi);
     if (route != WEBPATH_ROUTE_FILE || files_root == NULL)
         return 0;
     if (webpath_file(uri, len, files_root, path, sizeof(path)) == 0 &&
         realpath(path, resolved) != NULL && webpath_inside(files_root, resolved))
         return 0;
-    log_limited(&running->path_log, uv_now(gateway_of(wsi)->loop), "refusing HTTP path \"%.200s\"",
+    lograte_log(&running->path_log, uv_now(gateway_of(wsi)->loop), "refusing HTTP path \"%.200s\"",
                 uri);
 not_found:
     lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
@@ -456,8 +277,9 @@ static int add_page_headers(struct lws *wsi, struct lws_process_html_args *args)
 {
     static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                                      "0123456789.-:[]";
-    char host[HEADER_MAX], ws[2 * HEADER_MAX + 16] = "", csp[sizeof(ws) + sizeof(CSP_PAGE)];
-    const char *h = host_of(wsi, host);
+    char host[UPGRADE_HEADER_MAX], ws[2 * UPGRADE_HEADER_MAX + 16] = "",
+                                                               csp[sizeof(ws) + sizeof(CSP_PAGE)];
+    const char *h = upgrade_host_of(wsi, host);
     unsigned char *p = (unsigned char *)args->p;
     int n;
 
@@ -469,63 +291,6 @@ static int add_page_headers(struct lws *wsi, struct lws_process_html_args *args)
         return 1;
     args->p = (char *)p;
     return 0;
-}
-
-/* ----------------------------------------------------- upgrade checks */
-
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE. Returning >0 after writing a status
- * refuses the upgrade with that HTTP response (the connection may carry
- * another request); 0 lets it proceed. The cheap refusals come first, so
- * that a blocked address costs one table lookup. */
-static int confirm_upgrade(struct lws *wsi, const char *upgrade)
-{
-    struct gateway *gw = gateway_of(wsi);
-    const struct config_gateway *g = &gw->cfg->gateway;
-    uint64_t now = uv_now(gw->loop);
-    char uri[256], origin[HEADER_MAX], host[HEADER_MAX], token[HEADER_MAX], peer[64];
-    struct throttle_key key;
-    const char *o, *t;
-    int rc = 0;
-
-    peer_of(wsi, &key, peer, sizeof(peer));
-    if (strcasecmp(upgrade, "websocket") != 0) {
-        rc = lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
-    } else if (lws_get_vhost(wsi) == running->metrics_vhost ||
-               lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-               webpath_route(uri) != WEBPATH_ROUTE_WS) {
-        rc = lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-    } else if (!host_allowed(wsi)) {
-        rc = refuse_host(wsi);
-    } else if (refuse_blocked(wsi, &key, &rc)) {
-        log_limited(&running->block_log, now, "refusing a WebSocket from %s: blocked (429)", peer);
-    } else if (client_set_count(gw->clients) >= (size_t)g->max_connections) {
-        log_warn("refusing a WebSocket: %d connections already (max_connections)",
-                 g->max_connections);
-        rc = lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL);
-    } else {
-        o = header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 && o == NULL)
-            o = ""; /* too long: never allowed */
-        if (!access_origin_allowed(o, host_of(wsi, host), g->allowed_origins,
-                                   g->nallowed_origins)) {
-            log_limited(&running->origin_log, now,
-                        "refusing a WebSocket from %s: origin \"%.200s\"", peer, o);
-            rc = lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
-        } else if (access_token_find((t = token_of(wsi, token)), g) == NULL) {
-            if (t)
-                wrong_token(wsi, &key, peer, "a WebSocket");
-            else
-                log_limited(&running->token_log, now, "refusing a WebSocket from %s: no token",
-                            peer);
-            rc = refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "www-authenticate:", REALM,
-                        "Unauthorized: a token is required (?token= or Authorization: Bearer)\n");
-        } else {
-            return 0;
-        }
-    }
-    /* Answered as HTTP: what follows on the connection is a request. */
-    rxcheck_http(lws_get_socket_fd(wsi));
-    return rc ? -1 : 1;
 }
 
 /* RFC 6455 section 5.1: a server MUST close the connection on a frame
@@ -558,12 +323,16 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
     struct pss *pss = user;
 
     switch (reason) {
-    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        /* A new socket (user is lws' accept arguments, not a pss). */
-        rxcheck_accept((int)(lws_intptr_t)in);
-        return 0;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
+        /* A new socket: user is lws' accept arguments, not a pss, and wsi
+         * the listening socket's. Nonzero: lws closes it at once. */
+        const struct lws_filter_network_conn_args *filt = user;
+
+        return admit_accept((int)(lws_intptr_t)in, (const struct sockaddr *)&filt->cli_addr,
+                            lws_get_vhost(wsi) != running->metrics_vhost) < 0;
+    }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi, in);
+        return upgrade_confirm(wsi, in, lws_get_vhost(wsi) == running->metrics_vhost);
     case LWS_CALLBACK_ADD_HEADERS:
         return add_page_headers(wsi, in);
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
@@ -583,16 +352,18 @@ static int callback_ifmon(struct lws *wsi, enum lws_callback_reasons reason, voi
         break;
     case LWS_CALLBACK_ESTABLISHED: {
         struct gateway *gw = gateway_of(wsi);
-        char token[HEADER_MAX];
-        const char *t = token_of(wsi, token);
+        char token[UPGRADE_HEADER_MAX], peer[64];
+        const char *t = upgrade_token_of(wsi, token);
         const struct config_token *grant = access_token_find(t, &gw->cfg->gateway);
+        struct throttle_key addr;
 
         rxcheck_websocket(lws_get_socket_fd(wsi), wsi);
-        /* confirm_upgrade() refused it otherwise, unless a reload
+        /* upgrade_confirm() refused it otherwise, unless a reload
          * (SIGHUP) revoked the token in between. */
         if (grant == NULL)
             return -1;
-        pss->client = client_open(gw->clients, wsi, t, grant);
+        admit_client(lws_get_socket_fd(wsi), &addr, peer, sizeof(peer));
+        pss->client = client_open(gw->clients, wsi, t, grant, &addr);
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
@@ -676,19 +447,6 @@ static uint64_t address_options(const char *host)
     return strchr(host, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6;
 }
 
-/* The Host names in force at start, for the log. */
-static void log_hosts(const struct http *h, const struct config_gateway *g)
-{
-    char *const *names = g->nhosts ? g->hosts : h->default_hosts;
-    size_t n = g->nhosts ? g->nhosts : h->ndefault_hosts, i, len = 0;
-    char list[1024] = "";
-
-    for (i = 0; i < n && len < sizeof(list); i++)
-        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", names[i]);
-    log_info("answering requests whose Host is %s%s, or an IP address (/healthz: any Host)",
-             g->nhosts ? "gateway.hosts: " : "", list);
-}
-
 /* gateway.metrics_listen: a second vhost with /metrics (and /healthz)
  * only. 0, or -1 when it cannot listen. */
 static int start_metrics(struct http *h, struct gateway *gw)
@@ -723,19 +481,14 @@ struct http *http_start(struct gateway *gw)
     struct http *h = ifmon_xcalloc(1, sizeof(*h));
     char resolved[PATH_MAX];
     void *loops[1] = {gw->loop};
-    uint64_t seed = uv_hrtime();
     struct stat st;
 
     IFMON_ASSERT(gw->clients && gw->fanout && gw->pubsub && running == NULL);
     lws_set_log_level(LLL_ERR | LLL_WARN | (ifmon_log_enabled(LOG_LEVEL_DEBUG) ? LLL_NOTICE : 0),
                       lws_log);
     running = h;
-    h->default_hosts = hostnames_default(g->listen_host, "/etc/hosts", &h->ndefault_hosts);
-    /* The throttle's hash is keyed so that addresses cannot be chosen to
-     * fill one bucket; the clock is the fallback. */
-    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-        seed ^= (uint64_t)getpid() << 32;
-    throttle_init(&h->throttle, seed);
+    h->gw = gw;
+    upgrade_start(g);
 
     set_callback_mount(&h->metrics, WEBPATH_METRICS, NULL);
     set_callback_mount(&h->healthz, WEBPATH_HEALTHZ, &h->metrics);
@@ -785,7 +538,10 @@ struct http *http_start(struct gateway *gw)
      * http_free(NULL) frees h once lws has let go of its mounts. */
     if (g->metrics_port && start_metrics(h, gw) < 0)
         return NULL;
-    log_hosts(h, g);
+    /* Before the loop runs, so before lws accepts anything; after lws'
+     * own descriptors are open, so that they are among those counted. */
+    admit_start(gw);
+    upgrade_log_hosts(g);
     return h;
 }
 
@@ -806,7 +562,8 @@ void http_free(struct http *h)
     if (running == h)
         running = NULL;
     rxcheck_free();
-    hostnames_free(h->default_hosts, h->ndefault_hosts);
+    admit_free(h->gw);
+    upgrade_free();
     free(h->web_root);
     free(h);
 }

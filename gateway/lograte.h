@@ -4,7 +4,7 @@
  * next line written. Without it, one client sending wrong tokens as fast
  * as it can wrote about a megabyte of log a second.
  *
- * Pure: the caller gives the time. */
+ * The caller gives the time. */
 
 #ifndef IFMON_GATEWAY_LOGRATE_H
 #define IFMON_GATEWAY_LOGRATE_H
@@ -26,5 +26,10 @@ struct lograte {
  * held back before it (the count restarts). 0 when it must be dropped
  * (counted). */
 int lograte_allow(struct lograte *r, uint64_t now_ms, uint64_t *suppressed);
+
+/* An info line (log.h) when r allows one at now_ms, saying how many were
+ * held back before it: " (and N more like it not logged)". */
+void lograte_log(struct lograte *r, uint64_t now_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -3,7 +3,10 @@
  * "Reloading the configuration").
  *
  * Applied at once: gateway.token, gateway.tokens, allowed_origins,
- * max_connections, max_channels and max_frame; a connection whose token
+ * max_connections, max_channels, max_frame, the limits per address
+ * (max_connections_per_address, max_subscriptions_per_address),
+ * max_subscriptions and trusted_proxies, for what comes next (admit.c and
+ * client.c read them at each accept and subscribe); a connection whose token
  * is no longer accepted, or that holds a channel its token no longer
  * permits, is closed with 1008 (client_set_reload()). Kept until a
  * restart, with one log line saying so: the listen address, web_root and

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -45,7 +47,8 @@ struct rxconn {
 
 static struct rxconn *conns;
 static size_t nconns;
-static struct lograte answered_log, unmasked_log;
+static struct lograte answered_log, unmasked_log, proxy_log;
+static struct rxcheck_hooks hooks;
 
 static struct rxconn *conn_of(int fd)
 {
@@ -176,7 +179,12 @@ static void replay(struct rxconn *c, int fd)
     free(p);
 }
 
-void rxcheck_accept(int fd)
+void rxcheck_start(const struct rxcheck_hooks *h)
+{
+    hooks = *h;
+}
+
+void rxcheck_accept(int fd, int proxied)
 {
     struct rxconn *c;
 
@@ -195,7 +203,10 @@ void rxcheck_accept(int fd)
     free(c->pending);
     memset(c, 0, sizeof(*c));
     c->watched = 1;
-    rxscan_init(&c->scan);
+    if (proxied)
+        rxscan_init_proxied(&c->scan);
+    else
+        rxscan_init(&c->scan);
 }
 
 void rxcheck_websocket(int fd, struct lws *wsi)
@@ -235,6 +246,51 @@ void rxcheck_free(void)
     free(conns);
     conns = NULL;
     nconns = 0;
+    memset(&hooks, 0, sizeof(hooks));
+}
+
+/* The PROXY header of a trusted balancer has ended in the n bytes at buf,
+ * `used` of them its own: the client goes to the hook, and the header
+ * out of what lws gets. Returns what is left for lws (and for the scan),
+ * or -1 when the connection is to end. */
+static ssize_t take_header(struct rxconn *c, int fd, unsigned char *buf, size_t n, size_t used)
+{
+    const struct sockaddr *client =
+        c->scan.proxy.has_client ? (const struct sockaddr *)&c->scan.proxy.client : NULL;
+
+    if (hooks.proxied && hooks.proxied(fd, client) < 0)
+        return -1;
+    rxscan_proxied(&c->scan);
+    memmove(buf, buf + used, n - used);
+    return (ssize_t)(n - used);
+}
+
+/* What a trusted balancer sent is not a PROXY header: the specification
+ * says to drop the connection, without an answer. */
+static void bad_header(struct rxconn *c, int fd)
+{
+    char peer[INET6_ADDRSTRLEN], more[64];
+    uint64_t suppressed;
+
+    if (lograte_allow(&proxy_log, monotonic_ms(), &suppressed))
+        log_warn("closing a connection from %s (gateway.trusted_proxies): %s%s",
+                 peer_of(fd, peer, sizeof(peer)), c->scan.proxy.why,
+                 not_logged(suppressed, more, sizeof(more)));
+}
+
+/* lws lets an accepted socket go (see rxcheck.h): forget it, tell the
+ * hook while the descriptor is still open, then close it. */
+int close(int fd)
+{
+    struct rxconn *c = conn_of(fd);
+
+    if (c != NULL) {
+        free(c->pending);
+        memset(c, 0, sizeof(*c));
+        if (hooks.closed)
+            hooks.closed(fd);
+    }
+    return (int)syscall(SYS_close, fd);
 }
 
 /* libwebsockets' reads (see rxcheck.h). After a head's verdict the bytes
@@ -250,6 +306,24 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 
     if (n <= 0 || (flags & MSG_PEEK) || (c = conn_of(fd)) == NULL)
         return n;
+    if (c->scan.mode == RXSCAN_PROXY) {
+        used = rxscan_feed(&c->scan, buf, (size_t)n);
+        if (c->scan.mode == RXSCAN_VERDICT) {
+            bad_header(c, fd);
+            return 0; /* lws reads the end of the connection and closes it */
+        }
+        if (c->scan.mode == RXSCAN_PROXY) {
+            errno = EAGAIN; /* all of it was header: nothing for lws yet */
+            return -1;
+        }
+        n = take_header(c, fd, (unsigned char *)buf, (size_t)n, used);
+        if (n < 0)
+            return 0;
+        if (n == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+    }
     switch (c->scan.mode) {
     case RXSCAN_VERDICT:
         if (c->scan.verdict == RXSCAN_UNMASKED)

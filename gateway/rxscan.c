@@ -37,6 +37,19 @@ void rxscan_init(struct rxscan *s)
     s->frame_state = FRAME_OPCODE;
     s->ext_left = 0;
     s->payload_left = 0;
+    proxyproto_init(&s->proxy);
+}
+
+void rxscan_init_proxied(struct rxscan *s)
+{
+    rxscan_init(s);
+    s->mode = RXSCAN_PROXY;
+}
+
+void rxscan_proxied(struct rxscan *s)
+{
+    if (s->mode == RXSCAN_PROXIED)
+        head_reset(s);
 }
 
 static void stop(struct rxscan *s, enum rxscan_verdict v)
@@ -143,6 +156,14 @@ size_t rxscan_feed(struct rxscan *s, const unsigned char *p, size_t len)
 {
     size_t i = 0;
 
+    if (s->mode == RXSCAN_PROXY) {
+        i = proxyproto_feed(&s->proxy, p, len);
+        if (s->proxy.state == PROXYPROTO_DONE)
+            s->mode = RXSCAN_PROXIED;
+        else if (s->proxy.state == PROXYPROTO_INVALID)
+            stop(s, RXSCAN_BAD_PROXY);
+        return i;
+    }
     while (i < len) {
         if (s->mode == RXSCAN_HEAD)
             head_byte(s, p[i++]);

@@ -16,6 +16,12 @@ ports in a temporary folder. After a warm-up it measures, over the window:
 
 Prints one table and, with --markdown, a Markdown block for
 docs/BENCHMARKS.md. Figures are measured, never assumed.
+
+--counters chooses what each interface is polled for (the inventory's
+`counters:`): "octets", "octets,errors" (the default), "octets,packets,
+errors"... Several sets separated by "/" are measured in turn, alternating
+run by run (--runs of each), and compared: what more varbinds per
+interface cost.
 """
 
 import argparse
@@ -36,8 +42,9 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 
 def write_device(path, interfaces, base_rate):
-    """One .snmprec: sysUpTime, ifDescr/ifOperStatus, ifName, 64-bit
-    counters growing at a known rate, ifHighSpeed. Sorted by OID."""
+    """One .snmprec: sysUpTime, ifDescr/ifOperStatus, ifName, ifAlias, 64-bit
+    octet and packet counters growing at a known rate, the Counter32 error
+    and discard counters, ifHighSpeed. Sorted by OID."""
     recs = [((1, 3, 6, 1, 2, 1, 1, 3, 0), "67:numeric", "rate=100")]
     for i in range(1, interfaces + 1):
         recs += [
@@ -47,7 +54,15 @@ def write_device(path, interfaces, base_rate):
             ((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 6, i), "70:numeric", f"rate={base_rate * i},initial=5"),
             ((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 10, i), "70:numeric", f"rate={base_rate * i // 2},initial=5"),
             ((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 15, i), "66", "10000"),
+            ((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, i), "4", f"customer {i}"),
         ]
+        # Packets (unicast, multicast, broadcast; in 7-9, out 11-13), and
+        # ifIn/OutDiscards (13, 19), ifIn/OutErrors (14, 20).
+        recs += [((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, col, i), "70:numeric",
+                  f"rate={max(1, base_rate * i // (100 * (col % 4 + 1)))},initial=5")
+                 for col in (7, 8, 9, 11, 12, 13)]
+        recs += [((1, 3, 6, 1, 2, 1, 2, 2, 1, col, i), "65:numeric",
+                  f"rate={col % 3},initial=0,max=4294967295,wrap=1") for col in (13, 14, 19, 20)]
     recs.sort()
     with open(path, "w") as f:
         for oid, tag, value in recs:
@@ -83,11 +98,37 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="repeat and report medians")
     ap.add_argument("--collector", default=os.environ.get(
         "IFMON_COLLECTOR", os.path.join(TOP, "collector", "ifmon-collector")))
+    ap.add_argument("--counters", default="octets,errors",
+                    help="counter groups polled (the inventory's counters:), e.g. octets or "
+                         "octets,packets,errors; several sets separated by / are alternated "
+                         "and compared")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
 
-    results = [run_once(args) for _ in range(args.runs)]
-    report(args, results)
+    sets = args.counters.split("/")
+    results = {c: [] for c in sets}
+    for _ in range(args.runs):
+        for c in sets:  # alternating: each set sees the same machine
+            args.counters = c
+            results[c].append(run_once(args))
+    for c in sets:
+        args.counters = c
+        report(args, results[c])
+    if len(sets) > 1:
+        compare(args, sets, results)
+
+
+def compare(args, sets, results):
+    """Each set against the first: CPU per 1,000 samples, medians."""
+    base = median([r["ms_per_1000"] for r in results[sets[0]]])
+    print(f"counter sets compared ({args.runs} runs each, alternating; medians of "
+          "CPU ms per 1,000 interface samples):")
+    for c in sets:
+        m = median([r["ms_per_1000"] for r in results[c]])
+        runs = ", ".join(f"{r['ms_per_1000']:.2f}" for r in results[c])
+        print(f"  [{c}]: {m:.2f} ms ({runs}), {m / base:.2f}x [{sets[0]}], "
+              f"{median([r['core_share'] for r in results[c]]) * 100:.1f}% of a core, "
+              f"late p99 {median([r['late_p99_ms'] for r in results[c]]):.2f} ms")
 
 
 def run_once(args):
@@ -127,7 +168,8 @@ def run_once(args):
         cfg = os.path.join(tmp, "bench.yml")
         with open(cfg, "w") as f:
             f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, history: 60}}\n"
-                    "defaults: {interval: 1s, timeout: 800ms, retries: 1, version: 2c}\n"
+                    "defaults: {interval: 1s, timeout: 800ms, retries: 1, version: 2c, "
+                    f"counters: [{args.counters}]}}\n"
                     "devices:\n")
             for d in range(args.devices):
                 f.write(f"  - {{name: dev{d}, site: site{d % 10}, "
@@ -183,7 +225,7 @@ def report(args, results):
     ifaces = args.devices * args.interfaces
     print(f"ifmon-collector benchmark: {args.devices} devices x {args.interfaces} interfaces "
           f"= {ifaces} interfaces at 1 s, {args.duration:.0f} s measured, {args.runs} run(s), "
-          f"agent {args.agent}")
+          f"agent {args.agent}, counters [{args.counters}]")
     print(f"  machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"kernel {platform.release()}")
     for r in results:

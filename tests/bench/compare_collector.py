@@ -7,11 +7,14 @@ interfaces, 64-bit counters) once per second, one after the other, in
 alternating order over several runs:
 
   - ifmon-collector, as in make bench-collector (tests/bench/collector.py);
-  - snmp_exporter, with a module of its own snmp.yml that walks exactly
-    ifHCInOctets, ifHCOutOctets, ifHighSpeed and ifOperStatus (no label
-    lookups, the cheapest module that yields rates), scraped once per
-    second per device by a small driver here, as Prometheus would with
-    scrape_interval: 1s.
+  - snmp_exporter, with a module of its own snmp.yml (the generator's
+    output, written here) that walks exactly the objects the collector
+    asks: ifHCInOctets, ifHCOutOctets, ifHighSpeed and ifOperStatus, and
+    with --counters the packet counters (ifHCIn/OutUcastPkts,
+    ...MulticastPkts, ...BroadcastPkts) and ifIn/OutErrors and
+    ifIn/OutDiscards (no label lookups, the cheapest module that yields
+    the same rates), scraped once per second per device by a small driver
+    here, as Prometheus would with scrape_interval: 1s.
 
 For each it measures the process's own CPU (user+sys from /proc) per 1,000
 interface samples, its peak RSS (VmHWM), and the share of polls completed
@@ -45,18 +48,42 @@ IF_COLUMNS = [
     ("ifHighSpeed", "1.3.6.1.2.1.31.1.1.1.15", "gauge"),
     ("ifOperStatus", "1.3.6.1.2.1.2.2.1.8", "gauge"),
 ]
+# What `counters: [packets]` and `counters: [errors]` add, object by object.
+PACKET_COLUMNS = [
+    ("ifHCInUcastPkts", "1.3.6.1.2.1.31.1.1.1.7", "counter"),
+    ("ifHCInMulticastPkts", "1.3.6.1.2.1.31.1.1.1.8", "counter"),
+    ("ifHCInBroadcastPkts", "1.3.6.1.2.1.31.1.1.1.9", "counter"),
+    ("ifHCOutUcastPkts", "1.3.6.1.2.1.31.1.1.1.11", "counter"),
+    ("ifHCOutMulticastPkts", "1.3.6.1.2.1.31.1.1.1.12", "counter"),
+    ("ifHCOutBroadcastPkts", "1.3.6.1.2.1.31.1.1.1.13", "counter"),
+]
+ERROR_COLUMNS = [
+    ("ifInErrors", "1.3.6.1.2.1.2.2.1.14", "counter"),
+    ("ifOutErrors", "1.3.6.1.2.1.2.2.1.20", "counter"),
+    ("ifInDiscards", "1.3.6.1.2.1.2.2.1.13", "counter"),
+    ("ifOutDiscards", "1.3.6.1.2.1.2.2.1.19", "counter"),
+]
 
 
-def exporter_config(path, devices):
-    """snmp.yml (format of snmp_exporter 0.21): one module per device, as
-    the community selects the simulated device."""
+def columns(counters):
+    """The objects the collector asks for this counters: set."""
+    groups = counters.split(",")
+    return (IF_COLUMNS + (PACKET_COLUMNS if "packets" in groups else []) +
+            (ERROR_COLUMNS if "errors" in groups else []))
+
+
+def exporter_config(path, devices, counters):
+    """snmp.yml (format of snmp_exporter 0.21, as its generator writes it):
+    one module per device, as the community selects the simulated device,
+    walking the objects the collector asks."""
+    cols = columns(counters)
     with open(path, "w") as f:
         for d in range(devices):
             f.write(f"dev{d}:\n  walk:\n")
-            for _, oid, _ in IF_COLUMNS:
+            for _, oid, _ in cols:
                 f.write(f"  - {oid}\n")
             f.write("  metrics:\n")
-            for name, oid, kind in IF_COLUMNS:
+            for name, oid, kind in cols:
                 f.write(f"  - name: {name}\n    oid: {oid}\n    type: {kind}\n"
                         f"    help: {name}\n    indexes:\n"
                         f"    - labelname: ifIndex\n      type: gauge\n")
@@ -104,7 +131,7 @@ def run_exporter(args):
         procs.append(agent)
         cbench.wait_udp_agent(agent_port, "dev0")
         cfg = os.path.join(tmp, "snmp.yml")
-        exporter_config(cfg, args.devices)
+        exporter_config(cfg, args.devices, args.counters)
         port = free_port()
         exp = subprocess.Popen([EXPORTER, f"--config.file={cfg}",
                                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=error"],
@@ -191,6 +218,10 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--collector", default=os.environ.get(
         "IFMON_COLLECTOR", os.path.join(TOP, "collector", "ifmon-collector")))
+    ap.add_argument("--counters", default="octets/octets,packets,errors",
+                    help="counter groups both poll: octets (the four objects of the first "
+                         "comparison), octets,errors, octets,packets,errors (every counter); "
+                         "several sets separated by / are compared one after the other")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--doc", metavar="SECTION",
                     help="also write the Markdown block into docs/BENCHMARKS.md")
@@ -198,7 +229,21 @@ def main():
     args.agent = "simagent"
     if shutil.which(EXPORTER) is None:
         sys.exit(f"{EXPORTER} is not installed (apt-get install prometheus-snmp-exporter)")
+    sets = args.counters.split("/")
+    measured = []
+    for c in sets:
+        args.counters = c
+        measured.append((c, *compare_once(args)))
+    if args.markdown or args.doc:
+        print()
+        with doc_block(args.doc):
+            for c, ours, theirs in measured:
+                args.counters = c
+                markdown(args, ours, theirs)
 
+
+def compare_once(args):
+    """Both, alternating, args.runs times each, for args.counters."""
     ours, theirs = [], []
     for k in range(args.runs):
         order = [("ifmon", run_collector, ours), ("exporter", run_exporter, theirs)]
@@ -207,56 +252,69 @@ def main():
         for name, fn, into in order:
             r = fn(args)
             into.append(r)
-            print(f"  run {k + 1} {name}: {r['samples']} samples of {r['due']} due, CPU "
-                  f"{r['cpu_s']:.2f} s -> {r['ms_per_1000']:.2f} ms/1000 samples, "
+            print(f"  [{args.counters}] run {k + 1} {name}: {r['samples']} samples of {r['due']} "
+                  f"due, CPU {r['cpu_s']:.2f} s -> {r['ms_per_1000']:.2f} ms/1000 samples, "
                   f"RSS {r['rss_mib']:.1f} MiB, on time {100 * r['on_time']:.1f}%", flush=True)
-
-    keys = ["ms_per_1000", "core_share", "rss_mib", "on_time"]
-    mo = {k: median([r[k] for r in ours]) for k in keys}
-    mt = {k: median([r[k] for r in theirs]) for k in keys}
-    ratio = mt["ms_per_1000"] / mo["ms_per_1000"]
-    ifaces = args.devices * args.interfaces
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    mo, mt, ratio = medians(ours, theirs)
     print(f"collector vs snmp_exporter: {args.devices} devices x {args.interfaces} interfaces = "
-          f"{ifaces} interfaces at 1 s, {args.duration:.0f} s measured, {args.runs} runs each, "
-          "alternating")
-    print(f"  machine: {cpu}, {os.cpu_count()} cores, kernel {platform.release()}")
+          f"{args.devices * args.interfaces} interfaces at 1 s, {args.duration:.0f} s measured, "
+          f"{args.runs} runs each, alternating; counters [{args.counters}]: "
+          f"{len(columns(args.counters))} objects per interface")
+    print(f"  machine: {cpu_model()}, {os.cpu_count()} cores, kernel {platform.release()}")
     print(f"  versions: {version([EXPORTER, '--version'])}; ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}")
     print(f"  median CPU per 1,000 interface samples: ifmon {mo['ms_per_1000']:.2f} ms, "
           f"snmp_exporter {mt['ms_per_1000']:.2f} ms: exporter / ifmon = {ratio:.1f}x (goal >= 10x)")
-    if args.markdown or args.doc:
-        print()
-        with doc_block(args.doc):
-            print("| | CPU per 1,000 interface samples | share of one core | peak RSS | polls on time |")
-            print("|---|---|---|---|---|")
-            for name, m in (("ifmon-collector", mo), ("snmp_exporter 0.21 + 1 s scrapes", mt)):
-                print(f"| {name} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
-                      f"| {m['rss_mib']:.1f} MiB | {100 * m['on_time']:.1f}% |")
-            print(f"| ratio (exporter / ifmon) | {ratio:.1f}x | | "
-                  f"{mt['rss_mib'] / mo['rss_mib']:.1f}x | |")
-            print()
-            print("Raw runs (CPU ms per 1,000 samples): ifmon " +
-                  ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
-                  ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
-                  f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
-                  "of a core, not counted for the exporter.")
-            print()
-            print(f"Machine: {cpu}, {os.cpu_count()} cores, kernel {platform.release()}.  ")
-            print(f"Versions: {version([EXPORTER, '--version'])}; ifmon "
-                  f"{open(os.path.join(TOP, 'VERSION')).read().strip()}.  ")
-            print(f"Command: `tests/bench/compare_collector.py --runs {args.runs} --devices "
-                  f"{args.devices} --interfaces {args.interfaces} --duration {args.duration:g}`")
-            print()
-            late = mo["on_time"] < 1.0
-            print(f"Goal: at most a tenth of the exporter's CPU per interface sample "
-                  f"({ratio:.1f}x less: {'met' if ratio >= 10 else 'MISSED'}), no sample late "
-                  f"({100 * mo['on_time']:.1f}% of polls on time: "
-                  f"{'MISSED' if late else 'met'}).")
+    return ours, theirs
+
+
+def medians(ours, theirs):
+    keys = ["ms_per_1000", "core_share", "rss_mib", "on_time"]
+    mo = {k: median([r[k] for r in ours]) for k in keys}
+    mt = {k: median([r[k] for r in theirs]) for k in keys}
+    return mo, mt, mt["ms_per_1000"] / mo["ms_per_1000"]
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def markdown(args, ours, theirs):
+    mo, mt, ratio = medians(ours, theirs)
+    cpu = cpu_model()
+    print(f"Counters [{args.counters}]: {len(columns(args.counters))} objects per interface, "
+          "the same for both.")
+    print()
+    print("| | CPU per 1,000 interface samples | share of one core | peak RSS | polls on time |")
+    print("|---|---|---|---|---|")
+    for name, m in (("ifmon-collector", mo), ("snmp_exporter 0.21 + 1 s scrapes", mt)):
+        print(f"| {name} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
+              f"| {m['rss_mib']:.1f} MiB | {100 * m['on_time']:.1f}% |")
+    print(f"| ratio (exporter / ifmon) | {ratio:.1f}x | | "
+          f"{mt['rss_mib'] / mo['rss_mib']:.1f}x | |")
+    print()
+    print("Raw runs (CPU ms per 1,000 samples): ifmon " +
+          ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
+          ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
+          f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
+          "of a core, not counted for the exporter.")
+    print()
+    print(f"Machine: {cpu}, {os.cpu_count()} cores, kernel {platform.release()}.  ")
+    print(f"Versions: {version([EXPORTER, '--version'])}; ifmon "
+          f"{open(os.path.join(TOP, 'VERSION')).read().strip()}.  ")
+    print(f"Command: `tests/bench/compare_collector.py --runs {args.runs} --devices "
+          f"{args.devices} --interfaces {args.interfaces} --duration {args.duration:g} "
+          f"--counters {args.counters}`")
+    print()
+    late = mo["on_time"] < 1.0
+    print(f"Goal: at most a tenth of the exporter's CPU per interface sample "
+          f"({ratio:.1f}x less: {'met' if ratio >= 10 else 'MISSED'}), no sample late "
+          f"({100 * mo['on_time']:.1f}% of polls on time: "
+          f"{'MISSED' if late else 'met'}).")
+    print()
 
 
 if __name__ == "__main__":

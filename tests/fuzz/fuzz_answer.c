@@ -8,7 +8,9 @@
  * rate that is NaN, infinite or negative, or one over no time.
  *
  * Input: one byte choosing the chunk (bits 0-2: 1 to 8 interfaces; bit 3:
- * 32-bit counters), then answers, each a 3-byte header (the time since the
+ * 32-bit counters; bits 4-5: the counter groups polled, 0 octets, 1 and
+ * errors, 2 and packets, 3 all; bit 6: an agent without ifXTable), then
+ * answers, each a 3-byte header (the time since the
  * previous answer in 10 ms steps, less one; the datagram's length, big
  * endian) and the datagram; the last one takes what is left when its
  * length says more. Every input feeds at least two answers: when it holds
@@ -17,7 +19,9 @@
  * with an error-status is a gap (poller.c) and is not read. Seeds
  * (corpus/answer/): two to four answers each, v1 and v2c, with counters
  * moving, a cached answer, a counter reset, an agent restart, a Counter32
- * wrap, a missing ifHCInOctets, answers short, longer than asked, tooBig. */
+ * wrap, a missing ifHCInOctets, answers short, longer than asked, tooBig
+ * (octets alone), and answers with packets, errors and discards, some of
+ * them noSuchObject. */
 
 #include <math.h>
 #include <stdint.h>
@@ -29,6 +33,13 @@
 
 #define MAX_IFACES 8
 #define STEP_NS 10000000ULL /* the header's time unit */
+
+static const int counter_sets[4] = {
+    CONFIG_COUNTERS_OCTETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS,
+};
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -42,15 +53,20 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
                       const struct rate_result *res)
 {
     struct expect *e = ctx;
+    int g;
 
     if (e->next >= dev->nifaces || ifc != &dev->ifaces[e->next])
         abort(); /* not once per interface, in order */
     e->next++;
-    if (res->status == RATE_GAP)
-        return;
-    if (!isfinite(res->in_bps) || !isfinite(res->out_bps) || res->in_bps < 0 || res->out_bps < 0 ||
-        !isfinite(res->interval) || !(res->interval > 0))
-        abort();
+    for (g = 0; g < RATE_GROUPS; g++) {
+        const struct rate_group_result *r = &res->group[g];
+
+        if (r->status == RATE_GAP)
+            continue;
+        if (!isfinite(r->in) || !isfinite(r->out) || r->in < 0 || r->out < 0 ||
+            !isfinite(res->interval) || !(res->interval > 0))
+            abort();
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -66,7 +82,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void take_answer(struct device *dev, struct chunk *ch, const uint8_t *data, size_t len,
                         uint64_t now_ns)
 {
-    struct ber_var vars[1 + MAX_IFACES * COUNTERS_PER_IFACE + 1];
+    struct ber_var vars[1 + MAX_IFACES * COUNTERS_PER_IFACE_MAX + 1];
     struct ber_answer a;
     struct expect e;
     unsigned char *pkt;
@@ -113,14 +129,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&dev, 0, sizeof(dev));
     memset(&ch, 0, sizeof(ch));
     memset(ifaces, 0, sizeof(ifaces));
+    cfg.version = CONFIG_SNMP_V2C;
+    cfg.counters = counter_sets[(data[0] >> 4) & 3];
     dev.cfg = &cfg;
     dev.ifaces = ifaces;
     dev.nifaces = 1 + data[0] % MAX_IFACES;
     dev.interval_ns = 1000000000ULL;
+    counters_layout(&dev, !(data[0] & 0x40));
     for (i = 0; i < dev.nifaces; i++) {
         ifaces[i].name = "eth";
         ifaces[i].ifindex = (long)(i + 1);
         ifaces[i].rd.width = (data[0] >> 3) & 1 ? 32 : 64;
+        ifaces[i].rd.packets_width = ifaces[i].rd.width;
         rate_reset(&ifaces[i].rd.rate);
     }
     ch.dev = &dev;

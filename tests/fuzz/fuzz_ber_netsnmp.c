@@ -33,7 +33,8 @@
  * Input: one byte choosing the GET (bits 0-2: 1 to 8 interfaces; bit 3:
  * 32-bit counters; bit 4: SNMPv1 session, else v2c; bits 5-6: the first
  * ifIndex, 1, 200, 70000 or 4294967287, for subidentifiers of one to five
- * bytes), then the datagram. Seeds: corpus/ber_netsnmp/, answers as
+ * bytes; bit 7: packets, errors and discards polled too, else octets
+ * alone), then the datagram. Seeds: corpus/ber_netsnmp/, answers as
  * agents send them and each difference this target found. */
 
 #include <stdint.h>
@@ -45,7 +46,7 @@
 #include "log.h"
 
 #define MAX_IFACES 8
-#define MAX_VARS (1 + MAX_IFACES * COUNTERS_PER_IFACE)
+#define MAX_VARS (1 + MAX_IFACES * COUNTERS_PER_IFACE_MAX)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -197,13 +198,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&dev, 0, sizeof(dev));
     memset(&ch, 0, sizeof(ch));
     memset(ifaces, 0, sizeof(ifaces));
+    cfg.version = (data[0] >> 4) & 1 ? CONFIG_SNMP_V1 : CONFIG_SNMP_V2C;
+    cfg.counters = data[0] & 0x80
+                       ? CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS
+                       : CONFIG_COUNTERS_OCTETS;
     dev.cfg = &cfg;
     dev.ifaces = ifaces;
     dev.nifaces = 1 + data[0] % MAX_IFACES;
+    counters_layout(&dev, 1);
     for (i = 0; i < dev.nifaces; i++) {
         ifaces[i].name = "eth";
         ifaces[i].ifindex = first_ifindex[(data[0] >> 5) & 3] + (long)i;
         ifaces[i].rd.width = (data[0] >> 3) & 1 ? 32 : 64;
+        ifaces[i].rd.packets_width = i % 2 ? 32 : 64;
     }
     ch.dev = &dev;
     ch.count = dev.nifaces;

@@ -1,17 +1,22 @@
 /* fuzz_snmp.c -- libFuzzer target: the collector's reading of poll answers
  * (collector/counters.c) on made-up net-snmp varbind lists (as SNMPv3
  * answers reach it; tests/fuzz/fuzz_answer.c feeds raw datagrams), answer
- * after answer, so that rates get computed (rate.c). Varbinds come in any number, with
- * the right, a wrong or a truncated name and any type (Counter32,
- * Counter64, Integer, Gauge32, TimeTicks, OctetString, NULL, noSuchObject,
- * noSuchInstance, endOfMibView...). It must never crash, call back exactly
- * once per interface in order, and never publish a rate that is NaN,
- * infinite or negative, or above the over-speed bound.
+ * after answer, so that rates get computed (rate.c), for every layout of
+ * counter groups (octets alone, with packets, with errors and discards,
+ * with no ifXTable, SNMPv1). Varbinds come in any number, with the right,
+ * a wrong or a truncated name and any type (Counter32, Counter64, Integer,
+ * Gauge32, TimeTicks, OctetString, NULL, noSuchObject, noSuchInstance,
+ * endOfMibView...). It must never crash, call back exactly once per
+ * interface in order, never give a rate for a group the device does not
+ * poll, and never publish a rate that is NaN, infinite or negative, or
+ * above its group's over-speed bound.
  *
- * Input: a 2-byte header (interfaces and their counter width, loopback,
- * ifIndex; poll interval), then answers: 4 bytes (arrival delta, chunk,
- * varbind count), then per varbind 1 byte of name choice, 1 of type, 8 of
- * value and 1 to spoil the name with. */
+ * Input: a 2-byte header (byte 0: interfaces and their counter width,
+ * loopback, ifIndex; byte 1: poll interval, and bits 4-7: SNMPv1, no
+ * ifXTable, then the counter groups: 0 octets, 1 and errors, 2 and
+ * packets, 3 all), then answers: 4 bytes (arrival delta, chunk, varbind
+ * count), then per varbind 1 byte of name choice, 1 of type, 8 of value
+ * and 1 to spoil the name with. */
 
 #include <math.h>
 #include <stdint.h>
@@ -23,7 +28,7 @@
 #include "log.h"
 
 #define MAX_IFACES 4
-#define MAX_VARBINDS (1 + COUNTERS_PER_IFACE * MAX_IFACES + 3)
+#define MAX_VARBINDS (1 + COUNTERS_PER_IFACE_MAX * MAX_IFACES + 3)
 #define VARBIND_BYTES 11
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -36,6 +41,13 @@ static const u_char var_types[] = {
     SNMP_ENDOFMIBVIEW, ASN_IPADDRESS, ASN_OBJECT_ID, ASN_OPAQUE,
 };
 
+static const int counter_sets[4] = {
+    CONFIG_COUNTERS_OCTETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS,
+};
+
 struct expect {
     const struct device *dev;
     size_t next; /* the interface the next callback must be about */
@@ -46,45 +58,46 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
                       const struct rate_result *res)
 {
     struct expect *e = ctx;
+    int g, any = 0;
 
     if (dev != e->dev || e->next >= e->end || ifc != &dev->ifaces[e->next])
         abort(); /* not once per interface, in order */
     e->next++;
     if (ifc->rd.width != 32 && ifc->rd.width != 64)
         abort();
-    if (res->status == RATE_GAP)
-        return;
-    if (!isfinite(res->in_bps) || !isfinite(res->out_bps) || res->in_bps < 0 || res->out_bps < 0 ||
-        !isfinite(res->interval) || !(res->interval > 0))
-        abort();
-    if (res->status == RATE_OK && ifc->rd.sample.speed_bps &&
-        (res->in_bps > (double)ifc->rd.sample.speed_bps * RATE_OVER_SPEED_FACTOR ||
-         res->out_bps > (double)ifc->rd.sample.speed_bps * RATE_OVER_SPEED_FACTOR))
+    for (g = 0; g < RATE_GROUPS; g++) {
+        const struct rate_group_result *r = &res->group[g];
+        double limit = rate_limit(g == COUNTERS_OCTETS ? RATE_UNIT_OCTETS : RATE_UNIT_PACKETS,
+                                  ifc->rd.sample.speed_bps);
+
+        if (!(dev->layout.groups & (1u << g)) && r->gap != RATE_GAP_NOT_POLLED)
+            abort(); /* a group the device does not poll */
+        if (r->status == RATE_GAP)
+            continue;
+        any = 1;
+        if (!isfinite(r->in) || !isfinite(r->out) || r->in < 0 || r->out < 0)
+            abort();
+        if (r->status == RATE_OK && (r->in > limit || r->out > limit))
+            abort();
+    }
+    if (any && (!isfinite(res->interval) || !(res->interval > 0)))
         abort();
 }
 
-/* The name of varbind `pos` of a chunk starting at interface `first`, as
- * counters_add_vars asks it, or a wrong one depending on `choice`. */
-static size_t var_name(const struct device *dev, size_t first, size_t pos, uint8_t choice,
+/* The name of varbind `pos` of chunk ch, as counters_add_vars asks it, or
+ * a wrong one depending on `choice`. */
+static size_t var_name(const struct device *dev, const struct chunk *ch, size_t pos, uint8_t choice,
                        uint8_t extra, oid *name)
 {
-    size_t k = pos == 0 ? 0 : (pos - 1) % COUNTERS_PER_IFACE;
-    size_t i = pos == 0 ? first : first + (pos - 1) / COUNTERS_PER_IFACE;
-    const struct iface *ifc = &dev->ifaces[i < dev->nifaces ? i : dev->nifaces - 1];
-    static const oid cols32[] = {COL_IF_IN_OCTETS, COL_IF_OUT_OCTETS, COL_IF_SPEED,
-                                 COL_IF_OPER_STATUS};
-    static const oid cols64[] = {COL_IF_HC_IN_OCTETS, COL_IF_HC_OUT_OCTETS, COL_IF_HIGH_SPEED,
-                                 COL_IF_OPER_STATUS};
-    int x64 = ifc->rd.width == 64 && k != 3;
-    size_t len = x64 ? IFX_TABLE_COL_LEN + 1 : IF_TABLE_COL_LEN + 1;
+    size_t len;
+    int ifx;
 
-    if (pos == 0 || choice % 8 == 3) {
+    if (pos == 0 || choice % 8 == 3 || pos >= COUNTERS_VARBINDS(ch)) {
         memcpy(name, oid_sys_uptime, sizeof(oid_sys_uptime));
         return OID_LENGTH(oid_sys_uptime);
     }
-    memcpy(name, x64 ? oid_if_name : oid_if_descr, (len - 2) * sizeof(oid));
-    name[len - 2] = x64 ? cols64[k] : cols32[k];
-    name[len - 1] = (oid)ifc->ifindex;
+    len = counters_var_name(dev, ch, pos, name);
+    ifx = len == IFX_TABLE_COL_LEN + 1;
     switch (choice % 8) {
     case 1: /* wrong column */
         name[len - 2] = extra;
@@ -97,31 +110,38 @@ static size_t var_name(const struct device *dev, size_t first, size_t pos, uint8
     case 5: /* one arc too many */
         name[len] = extra;
         return len + 1;
-    case 6: /* the other table */
-        memcpy(name, x64 ? oid_if_descr : oid_if_name,
-               (x64 ? IF_TABLE_COL_LEN - 1 : IFX_TABLE_COL_LEN - 1) * sizeof(oid));
-        len = x64 ? IF_TABLE_COL_LEN + 1 : IFX_TABLE_COL_LEN + 1;
-        name[len - 2] = x64 ? cols32[k] : cols64[k];
-        name[len - 1] = (oid)ifc->ifindex;
+    case 6: { /* the other table, same column */
+        oid col = name[len - 2], index = name[len - 1];
+
+        memcpy(name, ifx ? oid_if_descr : oid_if_name,
+               (ifx ? IF_TABLE_COL_LEN - 1 : IFX_TABLE_COL_LEN - 1) * sizeof(oid));
+        len = ifx ? IF_TABLE_COL_LEN + 1 : IFX_TABLE_COL_LEN + 1;
+        name[len - 2] = col;
+        name[len - 1] = index;
         return len;
+    }
     default:
         break;
     }
     return len;
 }
 
-/* The type the agent is expected to answer varbind `pos` with. */
-static u_char asked_type(const struct device *dev, size_t first, size_t pos)
+/* The type the agent is expected to answer varbind `pos` with, from the
+ * object asked: Counter64 (ifXTable's HC columns), Gauge32 (speeds),
+ * INTEGER (ifOperStatus), TimeTicks, else Counter32. */
+static u_char asked_type(const struct device *dev, const struct chunk *ch, size_t pos)
 {
-    size_t i = pos == 0 ? first : first + (pos - 1) / COUNTERS_PER_IFACE;
+    oid name[BER_NAME_MAX];
+    size_t len;
+    oid col;
 
-    if (pos == 0)
+    if (pos == 0 || pos >= COUNTERS_VARBINDS(ch))
         return ASN_TIMETICKS;
-    if ((pos - 1) % COUNTERS_PER_IFACE >= 2)
-        return ASN_INTEGER; /* speed, ifOperStatus (Gauge32 and INTEGER really) */
-    if (i >= dev->nifaces)
-        return ASN_COUNTER;
-    return dev->ifaces[i].rd.width == 64 ? ASN_COUNTER64 : ASN_COUNTER;
+    len = counters_var_name(dev, ch, pos, name);
+    col = name[len - 2];
+    if (len == IFX_TABLE_COL_LEN + 1)
+        return col == COL_IF_HIGH_SPEED ? ASN_GAUGE : col >= 6 ? ASN_COUNTER64 : ASN_COUNTER;
+    return col == COL_IF_SPEED ? ASN_GAUGE : col == COL_IF_OPER_STATUS ? ASN_INTEGER : ASN_COUNTER;
 }
 
 /* One varbind of type `type`, its value made from 8 input bytes. */
@@ -194,16 +214,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&cfg, 0, sizeof(cfg));
     cfg.name = "fuzz";
+    cfg.version = data[1] & 0x10 ? CONFIG_SNMP_V1 : CONFIG_SNMP_V2C;
+    cfg.counters = counter_sets[data[1] >> 6];
     memset(&dev, 0, sizeof(dev));
     dev.cfg = &cfg;
     dev.nifaces = 1 + data[0] % MAX_IFACES;
     dev.ifaces = ifaces;
     dev.interval_ns = (uint64_t)(1 + data[1] % 60) * 1000000000ULL;
+    counters_layout(&dev, !(data[1] & 0x20));
     memset(ifaces, 0, sizeof(ifaces));
     for (i = 0; i < dev.nifaces; i++) {
         ifaces[i].name = "eth";
         ifaces[i].ifindex = (long)(i + 1 + (data[0] >> 4));
         ifaces[i].rd.width = (data[0] >> (2 + i)) & 1 ? 32 : 64;
+        ifaces[i].rd.packets_width = (data[0] >> (3 + i)) & 1 ? 32 : 64;
         ifaces[i].loopback = i == 3 && (data[0] & 0x80);
         rate_reset(&ifaces[i].rd.rate);
     }
@@ -227,12 +251,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size -= 4;
         for (pos = 0; pos < nvars && size >= VARBIND_BYTES; pos++) {
             oid name[MAX_OID_LEN];
-            size_t name_len = var_name(&dev, ch.first, pos, data[0], data[10], name);
+            size_t name_len = var_name(&dev, &ch, pos, data[0], data[10], name);
             u_char type = var_types[data[1] % sizeof(var_types)];
 
             /* Half the time the type that was asked, to get past the checks. */
             if (data[1] >= 0x80)
-                type = asked_type(&dev, ch.first, pos);
+                type = asked_type(&dev, &ch, pos);
             *tail = var_make(name, name_len, type, data + 2);
             tail = &(*tail)->next_variable;
             data += VARBIND_BYTES;

@@ -1,11 +1,14 @@
 // Two gateways behind a real HAProxy (config/haproxy.cfg, ports changed)
 // with one Redis: clients land on both, each gets only its channels; when
 // one gateway dies its clients reconnect through HAProxy to the other and
-// receive data again.
+// receive data again. HAProxy connects from 127.0.0.3 (`source`), the
+// gateways' trusted proxy: its PROXY protocol header (send-proxy) names
+// each browser, which the gateways count as itself.
 'use strict';
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { describe, it, before, after } = require('node:test');
@@ -23,18 +26,20 @@ describe('gateways behind HAProxy', () => {
   let haproxyLog = '';
   const extra = []; // clients opened outside env.connect()
 
+  const trusted = ['  trusted_proxies: [127.0.0.3]'];
+
   before(async () => {
-    env = await setup();
+    env = await setup({ extra: trusted });
     const dir2 = path.join(env.dir, 'gw2');
     fs.mkdirSync(dir2);
-    gw2 = await new Gateway(dir2, { redisPort: env.redis.port }).start();
+    gw2 = await new Gateway(dir2, { redisPort: env.redis.port, extra: trusted }).start();
     front = await freePort();
     // The example configuration, with this test's ports.
     const cfg = fs.readFileSync(path.join(TOP, 'config', 'haproxy.cfg'), 'utf8')
       .replace(/bind \S+/, `bind 127.0.0.1:${front}`)
       .replace(/maxconn \d+/, 'maxconn 1000') // within this process's file limit
-      .replace(/server gw1 \S+/, `server gw1 127.0.0.1:${env.gw.port}`)
-      .replace(/server gw2 \S+/, `server gw2 127.0.0.1:${gw2.port}`);
+      .replace(/server gw1 \S+/, `server gw1 127.0.0.1:${env.gw.port} source 127.0.0.3`)
+      .replace(/server gw2 \S+/, `server gw2 127.0.0.1:${gw2.port} source 127.0.0.3`);
     const cfgPath = path.join(env.dir, 'haproxy.cfg');
     fs.writeFileSync(cfgPath, cfg);
     haproxy = spawn('haproxy', ['-db', '-f', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -79,6 +84,25 @@ describe('gateways behind HAProxy', () => {
   });
 
   const channelOf = (i) => `${PREFIX}:lb:eth${i % CHANNELS}`;
+
+  it('sees each browser behind HAProxy as its own address (PROXY protocol)', async () => {
+    // A request from 127.0.0.4 through HAProxy for a name that is not the
+    // gateways': the gateway that gets it names the browser, not HAProxy
+    // (127.0.0.3), in its refusal.
+    const status = await new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: front, path: '/', localAddress: '127.0.0.4',
+        headers: { Host: 'rebound.example' }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(status, 421);
+    await until('the refusal in a gateway log', () =>
+      /refusing a request from \S+ for Host "rebound\.example"/.test(env.gw.stderr + gw2.stderr));
+    const line = /refusing a request from (\S+) for Host "rebound\.example"/.exec(env.gw.stderr + gw2.stderr);
+    assert.equal(line[1], '127.0.0.4');
+  });
 
   // Subscribe each client to its channel; resolves once its history has
   // come (live data follows it).

@@ -252,7 +252,12 @@ class Gateway {
       env.LSAN_OPTIONS = `suppressions=${supp}:print_suppressions=0`;
     }
     // IFMON_GW_VERBOSE=1 runs it with --verbose (debug lines in its stderr).
-    this.proc = spawn(GATEWAY, ['--config', this.config, ...(process.env.IFMON_GW_VERBOSE ? ['--verbose'] : [])], { stdio: ['ignore', 'ignore', 'pipe'], env });
+    const args = ['--config', this.config, ...(process.env.IFMON_GW_VERBOSE ? ['--verbose'] : [])];
+    // opts.nofile: started under that RLIMIT_NOFILE (soft and hard), as a
+    // small `ulimit -n` would.
+    this.proc = o.nofile
+      ? spawn('prlimit', [`--nofile=${o.nofile}:${o.nofile}`, GATEWAY, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env })
+      : spawn(GATEWAY, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     this.proc.stderr.on('data', (d) => {
       this.stderr += d.toString();
     });

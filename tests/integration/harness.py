@@ -411,3 +411,116 @@ def stats_lines(text):
             fields[k] = v
         out.append(fields)
     return out
+
+
+# ------------------------- every counter group, descriptions, alert steps
+
+VARIATIONS = os.path.join(TOP, "tests", "sim", "variation")
+
+
+class SnmpSimVariations(SnmpSim):
+    """snmpsimd with the variation modules of tests/sim/variation (steps:
+    values that change at given times; nosuchobject: a column the agent
+    lacks) besides its own (numeric)."""
+
+    def start(self):
+        os.makedirs(self.cache, exist_ok=True)
+        argv = ["snmpsimd", f"--data-dir={self.data_dir}",
+                f"--agent-udpv4-endpoint=127.0.0.1:{self.port}", "--logging-method=null",
+                f"--cache-dir={self.cache}", f"--variation-modules-dir={VARIATIONS}", *self.V3]
+        if os.geteuid() == 0:  # snmpsimd refuses to run as root
+            shutil.chown(self.cache, "nobody", "nogroup")
+            argv += ["--process-user=nobody", "--process-group=nogroup"]
+        self.proc = Proc("snmpsimd", argv, self.tmp.join("snmpsimd.log")).start()
+        wait_for(lambda: snmpget(self.port, self.probe_community, "1.3.6.1.2.1.1.3.0"), 30,
+                 interval=0.2, what="snmpsimd")
+        return self
+
+
+def counter32(rate, initial=0):
+    """A Counter32 record growing at rate per second, wrapping at 2^32."""
+    return ("65:numeric", f"rate={rate},initial={initial},max=4294967295,wrap=1")
+
+
+def counter64(rate, initial=7):
+    return ("70:numeric", f"rate={rate},initial={initial}")
+
+
+def steps(tag, initial=0, rate=0, at=()):
+    """A record of tests/sim/variation/steps.py: at is ((unix_time, value), ...):
+    counters (65, 70) change their rate then, other tags their value."""
+    spec = "/".join(f"{t:.3f}/{v}" for t, v in at)
+    return (f"{tag}:steps", f"initial={initial},rate={rate},at={spec}")
+
+
+NO_SUCH_OBJECT = ("65:nosuchobject", "x")
+
+IF = "1.3.6.1.2.1.2.2.1"
+IFX = "1.3.6.1.2.1.31.1.1.1"
+
+
+def snmprec_groups(interfaces, ifx=True, hc_packets=True):
+    """Records of one simulated device with every counter group of RFC 2863.
+    interfaces: dicts of index, name, descr, alias (str, or bytes for text
+    that is not UTF-8), speed_mbps, oper, and per second: in_rate and
+    out_rate (octets), in_ucast, in_mcast, in_bcast, out_ucast, out_mcast,
+    out_bcast (packets), in_errors, out_errors, in_discards, out_discards;
+    initial32 (start of every Counter32, to make them wrap soon); and
+    `records`: {oid: (tag, value), or None to leave the object out} to
+    replace any record (steps(), NO_SUCH_OBJECT...). Without ifx, no
+    ifXTable at all; without hc_packets, no 64-bit packet counters (the
+    Counter32 ones of ifXTable remain)."""
+    recs = {"1.3.6.1.2.1.1.1.0": ("4", "ifmon test agent"),
+            "1.3.6.1.2.1.1.3.0": ("67:numeric", "rate=100")}
+    for i in interfaces:
+        n = i["index"]
+        g = lambda k: i.get(k, 0)  # noqa: E731
+        init = i.get("initial32", 0)
+        alias = i.get("alias", "")
+        r = {
+            f"{IF}.1.{n}": ("2", str(n)),
+            f"{IF}.2.{n}": ("4", i.get("descr", i["name"])),
+            f"{IF}.5.{n}": ("66", str(min(i["speed_mbps"] * 10**6, 2**32 - 1))),
+            f"{IF}.8.{n}": ("2", str(i.get("oper", 1))),
+            f"{IF}.10.{n}": counter32(g("in_rate"), init),
+            f"{IF}.11.{n}": counter32(g("in_ucast"), init),
+            f"{IF}.12.{n}": counter32(g("in_mcast") + g("in_bcast"), init),
+            f"{IF}.13.{n}": counter32(g("in_discards"), init),
+            f"{IF}.14.{n}": counter32(g("in_errors"), init),
+            f"{IF}.16.{n}": counter32(g("out_rate"), init),
+            f"{IF}.17.{n}": counter32(g("out_ucast"), init),
+            f"{IF}.18.{n}": counter32(g("out_mcast") + g("out_bcast"), init),
+            f"{IF}.19.{n}": counter32(g("out_discards"), init),
+            f"{IF}.20.{n}": counter32(g("out_errors"), init),
+        }
+        if ifx:
+            r.update({
+                f"{IFX}.1.{n}": ("4", i["name"]),
+                f"{IFX}.2.{n}": counter32(g("in_mcast"), init),
+                f"{IFX}.3.{n}": counter32(g("in_bcast"), init),
+                f"{IFX}.4.{n}": counter32(g("out_mcast"), init),
+                f"{IFX}.5.{n}": counter32(g("out_bcast"), init),
+                f"{IFX}.6.{n}": counter64(g("in_rate")),
+                f"{IFX}.10.{n}": counter64(g("out_rate")),
+                f"{IFX}.15.{n}": ("66", str(i["speed_mbps"])),
+                f"{IFX}.18.{n}": (("4x", alias.hex()) if isinstance(alias, bytes)
+                                  else ("4", alias)),
+            })
+            if hc_packets:
+                for col, k in ((7, "in_ucast"), (8, "in_mcast"), (9, "in_bcast"),
+                               (11, "out_ucast"), (12, "out_mcast"), (13, "out_bcast")):
+                    r[f"{IFX}.{col}.{n}"] = counter64(g(k))
+        r.update(i.get("records", {}))
+        recs.update({k: v for k, v in r.items() if v is not None})
+    lines = sorted(recs.items(), key=lambda kv: oid(kv[0]))
+    return "".join(f"{o}|{t}|{v}\n" for o, (t, v) in lines)
+
+
+def write_device_groups(data_dir, community, interfaces, **kw):
+    with open(os.path.join(data_dir, f"{community}.snmprec"), "w") as f:
+        f.write(snmprec_groups(interfaces, **kw))
+
+
+def events_of(sub, device):
+    """The events published on <prefix>:events:<device> (ifmon prefix)."""
+    return [d for _, d in sub.on(f"ifmon:events:{device}")]

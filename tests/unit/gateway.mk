@@ -7,10 +7,11 @@
 GATEWAY_UNIT = test_gateway_client_request test_gateway_channel test_gateway_ratelimit \
                test_gateway_outqueue test_gateway_chantable test_gateway_history \
                test_gateway_access test_gateway_fanout test_gateway_invscan \
-               test_gateway_hostile test_gateway_inventory
+               test_gateway_hostile test_gateway_inventory test_gateway_admit
 GATEWAY_OBJ := $(if $(OUTP),$(OUTP:tests/=gateway/),$(TOP)/gateway/)
 GATEWAY_TESTED := client_request channel ratelimit outmsg outqueue chantable history access \
-                  fanout invscan throttle lograte rxscan webpath hostnames inventory
+                  history_reads fanout invscan throttle lograte rxscan webpath hostnames inventory \
+                  proxyproto addrlimit
 
 # Adds to the part's `all` (first rule here, so `all` stays the default goal
 # wherever the include line is).
@@ -40,19 +41,21 @@ $(BIN)/test_gateway_chantable: $(OUTP)unit/test_gateway_chantable.o \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
-# history.c (with inventory.c, where a pattern's channels come from) with
-# Redis replaced by the test's pubsub_get()/pubsub_lrange().
+# history.c and history_reads.c (with inventory.c, where a pattern's
+# channels come from) with Redis replaced by the test's pubsub_get() and
+# pubsub_lrange().
 $(BIN)/test_gateway_history: $(OUTP)unit/test_gateway_history.o $(GATEWAY_OBJ)history.o \
-		$(GATEWAY_OBJ)channel.o $(GATEWAY_OBJ)outmsg.o $(GATEWAY_OBJ)invscan.o \
-		$(GATEWAY_OBJ)chantable.o $(GATEWAY_OBJ)inventory.o $(GATEWAY_OBJ)access.o $(COMMON_LIB)
+		$(GATEWAY_OBJ)history_reads.o $(GATEWAY_OBJ)channel.o $(GATEWAY_OBJ)outmsg.o \
+		$(GATEWAY_OBJ)invscan.o $(GATEWAY_OBJ)chantable.o $(GATEWAY_OBJ)inventory.o \
+		$(GATEWAY_OBJ)access.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 
 # fanout.c (with history.c) with Redis replaced by the test's pubsub_*().
 $(BIN)/test_gateway_fanout: $(OUTP)unit/test_gateway_fanout.o $(GATEWAY_OBJ)fanout.o \
-		$(GATEWAY_OBJ)history.o $(GATEWAY_OBJ)chantable.o $(GATEWAY_OBJ)channel.o \
-		$(GATEWAY_OBJ)outmsg.o $(GATEWAY_OBJ)invscan.o $(GATEWAY_OBJ)inventory.o \
-		$(GATEWAY_OBJ)access.o $(COMMON_LIB)
+		$(GATEWAY_OBJ)history.o $(GATEWAY_OBJ)history_reads.o $(GATEWAY_OBJ)chantable.o \
+		$(GATEWAY_OBJ)channel.o $(GATEWAY_OBJ)outmsg.o $(GATEWAY_OBJ)invscan.o \
+		$(GATEWAY_OBJ)inventory.o $(GATEWAY_OBJ)access.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
 
@@ -70,8 +73,16 @@ $(BIN)/test_gateway_access: $(OUTP)unit/test_gateway_access.o $(GATEWAY_OBJ)acce
 # What bounds a hostile client's cost: throttle, log rate, the scan of
 # what lws reads, the paths of web_root, the Host check's default names.
 $(BIN)/test_gateway_hostile: $(OUTP)unit/test_gateway_hostile.o $(GATEWAY_OBJ)throttle.o \
-		$(GATEWAY_OBJ)lograte.o $(GATEWAY_OBJ)rxscan.o $(GATEWAY_OBJ)webpath.o \
-		$(GATEWAY_OBJ)hostnames.o $(COMMON_LIB)
+		$(GATEWAY_OBJ)lograte.o $(GATEWAY_OBJ)rxscan.o $(GATEWAY_OBJ)proxyproto.o \
+		$(GATEWAY_OBJ)webpath.o $(GATEWAY_OBJ)hostnames.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
+
+# Whose connection it is and what one address may hold: the PROXY
+# protocol header (alone and in the scan of what lws reads), the counts
+# per client address.
+$(BIN)/test_gateway_admit: $(OUTP)unit/test_gateway_admit.o $(GATEWAY_OBJ)proxyproto.o \
+		$(GATEWAY_OBJ)rxscan.o $(GATEWAY_OBJ)addrlimit.o $(GATEWAY_OBJ)throttle.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 

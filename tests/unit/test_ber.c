@@ -1,8 +1,12 @@
 /* test_ber.c -- collector/ber.c: the poll GETs are the bytes
  * net-snmp's own encoder writes for the same PDU, and an answer decodes to
- * what net-snmp's parser reads from the same bytes. */
+ * what net-snmp's parser reads from the same bytes, whatever counter groups
+ * the device polls (collector/counters.c's layouts); and counters.c reads
+ * such answers into each group's rates or gaps. */
 
+#include <math.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +19,10 @@
 #include "../../collector/device.h"
 
 #define NIFACES 6
-#define MAX_VARS (1 + NIFACES * COUNTERS_PER_IFACE + 4)
+#define MAX_VARS (1 + NIFACES * COUNTERS_PER_IFACE_MAX + 4)
 
 struct fixture {
+    struct config_device cfg;
     struct device dev;
     struct iface ifaces[NIFACES];
     struct chunk chunk;
@@ -32,9 +37,16 @@ static void fixture_init(struct fixture *f, long version, const char *community)
     size_t i;
 
     memset(f, 0, sizeof(*f));
+    f->cfg.name = "test";
+    f->cfg.version = version == SNMP_VERSION_1 ? CONFIG_SNMP_V1 : CONFIG_SNMP_V2C;
+    f->cfg.counters = CONFIG_COUNTERS_OCTETS;
+    f->dev.cfg = &f->cfg;
+    counters_layout(&f->dev, 1);
     for (i = 0; i < NIFACES; i++) {
+        f->ifaces[i].name = "eth";
         f->ifaces[i].ifindex = ifindexes[i];
         f->ifaces[i].rd.width = i % 3 == 2 ? 32 : 64;
+        f->ifaces[i].rd.packets_width = i % 2 ? 32 : 64;
     }
     f->dev.ifaces = f->ifaces;
     f->dev.nifaces = NIFACES;
@@ -414,7 +426,7 @@ static u_char *tweaked_answer(struct fixture *f, const struct tweak *t, size_t *
     u_char *out;
 
     for (k = 0; k < n; k++) {
-        size_t nb = 0, p = (k - 1) % COUNTERS_PER_IFACE, vlen;
+        size_t nb = 0, p = (k - 1) % COUNTERS_BASE_VARS, vlen;
         unsigned char enc[64], vtag;
 
         if (k == 0) {
@@ -422,7 +434,7 @@ static u_char *tweaked_answer(struct fixture *f, const struct tweak *t, size_t *
             vlen = 3;
             memcpy(value, "\x01\x02\x03", 3);
         } else if (p < 2) {
-            vtag = f->ifaces[(k - 1) / COUNTERS_PER_IFACE].rd.width == 64 ? ASN_COUNTER64
+            vtag = f->ifaces[(k - 1) / COUNTERS_BASE_VARS].rd.width == 64 ? ASN_COUNTER64
                                                                           : ASN_COUNTER;
             vlen = 5;
             memcpy(value, "\x00\xf0\x00\x00\x01", 5);
@@ -699,6 +711,331 @@ static void is_stricter_only_on_what_is_malformed_beyond_doubt(void **state)
     check_tweaks(stricter, sizeof(stricter) / sizeof(stricter[0]), 0);
 }
 
+/* --------------------------------------------- every layout of counters */
+
+/* The fixture's device polling `counters` (CONFIG_COUNTERS_* bits) on an
+ * agent with or without ifXTable. */
+static void fixture_layout(struct fixture *f, int counters, int has_ifx)
+{
+    f->cfg.counters = counters | CONFIG_COUNTERS_OCTETS;
+    counters_layout(&f->dev, has_ifx);
+    ber_get_free(&f->chunk.get);
+}
+
+static const int every_counters[] = {
+    CONFIG_COUNTERS_OCTETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS,
+    CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS,
+};
+
+static void encodes_every_layout_as_net_snmp_writes(void **state)
+{
+    static const long versions[] = {SNMP_VERSION_2c, SNMP_VERSION_1};
+    size_t v, c;
+    int ifx;
+
+    for (v = 0; v < 2; v++)
+        for (c = 0; c < sizeof(every_counters) / sizeof(every_counters[0]); c++)
+            for (ifx = 0; ifx < 2; ifx++) {
+                struct fixture f;
+                u_char *pkt;
+                size_t len;
+
+                fixture_init(&f, versions[v], "public");
+                fixture_layout(&f, every_counters[c], ifx);
+                assert_int_equal(COUNTERS_VARBINDS(&f.chunk), 1 + NIFACES * f.dev.layout.vars);
+                assert_same_get(&f, 1000 + (long)c);
+                pkt = make_answer(&f, 77, 0, COUNTERS_VARBINDS(&f.chunk), (int)c % 2, &len);
+                assert_decodes_as_net_snmp(&f, pkt, len, COUNTERS_VARBINDS(&f.chunk));
+                free(pkt);
+                ber_get_free(&f.chunk.get);
+            }
+}
+
+/* The name of varbind k as text, "1.3.6..." */
+static const char *name_text(struct fixture *f, size_t k)
+{
+    static char text[256];
+    oid name[BER_NAME_MAX];
+    size_t n = counters_var_name(&f->dev, &f->chunk, k, name), i, at = 0;
+
+    for (i = 0; i < n; i++)
+        at += (size_t)snprintf(text + at, sizeof(text) - at, i ? ".%lu" : "%lu",
+                               (unsigned long)name[i]);
+    return text;
+}
+
+/* What is asked, and in which order: sysUpTime, then each interface's
+ * packets (RFC 2863 ifXTable, 64-bit or 32-bit) and errors and discards,
+ * then each interface's octets, speed and status. */
+static void asks_the_rfc_2863_objects_octets_last(void **state)
+{
+    struct fixture f;
+    size_t last;
+
+    fixture_init(&f, SNMP_VERSION_2c, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS, 1);
+    assert_int_equal(f.dev.layout.vars, 14);
+    last = COUNTERS_VARBINDS(&f.chunk) - 1;
+    assert_string_equal(name_text(&f, 0), "1.3.6.1.2.1.1.3.0");
+    /* Interface 0 (ifIndex 1), packets 64-bit: HC unicast, multicast... */
+    assert_string_equal(name_text(&f, 1), "1.3.6.1.2.1.31.1.1.1.7.1");
+    assert_string_equal(name_text(&f, 2), "1.3.6.1.2.1.31.1.1.1.8.1");
+    assert_string_equal(name_text(&f, 3), "1.3.6.1.2.1.31.1.1.1.9.1");
+    assert_string_equal(name_text(&f, 4), "1.3.6.1.2.1.31.1.1.1.11.1");
+    assert_string_equal(name_text(&f, 7), "1.3.6.1.2.1.2.2.1.14.1");  /* ifInErrors */
+    assert_string_equal(name_text(&f, 8), "1.3.6.1.2.1.2.2.1.20.1");  /* ifOutErrors */
+    assert_string_equal(name_text(&f, 9), "1.3.6.1.2.1.2.2.1.13.1");  /* ifInDiscards */
+    assert_string_equal(name_text(&f, 10), "1.3.6.1.2.1.2.2.1.19.1"); /* ifOutDiscards */
+    /* Interface 1 (ifIndex 127), packets 32-bit: ifTable unicast, ifXTable
+     * Counter32 multicast and broadcast. */
+    assert_string_equal(name_text(&f, 11), "1.3.6.1.2.1.2.2.1.11.127");
+    assert_string_equal(name_text(&f, 12), "1.3.6.1.2.1.31.1.1.1.2.127");
+    assert_string_equal(name_text(&f, 13), "1.3.6.1.2.1.31.1.1.1.3.127");
+    assert_string_equal(name_text(&f, 14), "1.3.6.1.2.1.2.2.1.17.127");
+    /* The octets of every interface last: the last is ifOperStatus of the
+     * last interface; interface 0's four come first. */
+    assert_string_equal(name_text(&f, last), "1.3.6.1.2.1.2.2.1.8.4294967295");
+    assert_string_equal(name_text(&f, last - 4 * NIFACES + 1), "1.3.6.1.2.1.31.1.1.1.6.1");
+    assert_string_equal(name_text(&f, last - 4 * NIFACES + 3), "1.3.6.1.2.1.31.1.1.1.15.1");
+    /* No ifXTable (or SNMPv1): ifIn/OutUcastPkts + ifIn/OutNUcastPkts. */
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS, 0);
+    assert_int_equal(f.dev.layout.vars, 8);
+    assert_true(f.dev.layout.packets_nucast);
+    assert_string_equal(name_text(&f, 1), "1.3.6.1.2.1.2.2.1.11.1");
+    assert_string_equal(name_text(&f, 2), "1.3.6.1.2.1.2.2.1.12.1");
+    assert_string_equal(name_text(&f, 3), "1.3.6.1.2.1.2.2.1.17.1");
+    assert_string_equal(name_text(&f, 4), "1.3.6.1.2.1.2.2.1.18.1");
+    fixture_init(&f, SNMP_VERSION_1, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS, 1);
+    assert_true(f.dev.layout.packets_nucast);
+}
+
+/* ---------------------------------------- what counters.c reads of them */
+
+/* Per second, per object (its column): the simulated agent's rates. */
+static uint64_t rate_of(int ifx_table, oid col)
+{
+    if (ifx_table)
+        switch (col) {
+        case 6: /* ifHCInOctets */
+            return 125000;
+        case 10:
+            return 62500;
+        case 7: /* unicast, multicast, broadcast */
+        case 11:
+            return 1000;
+        case 2: /* ifInMulticastPkts (Counter32) */
+        case 4:
+        case 8:
+        case 12:
+            return 100;
+        case 3: /* ifInBroadcastPkts (Counter32) */
+        case 5:
+        case 9:
+        case 13:
+            return 10;
+        default:
+            return 0;
+        }
+    switch (col) {
+    case 10:
+        return 125000;
+    case 16:
+        return 62500;
+    case 11:
+    case 17:
+        return 1000;
+    case 12: /* NUcast: multicast + broadcast */
+    case 18:
+        return 110;
+    case 14: /* ifInErrors */
+        return 3;
+    case 20:
+        return 2;
+    case 13: /* ifInDiscards */
+        return 7;
+    case 19:
+        return 5;
+    default:
+        return 0;
+    }
+}
+
+/* An answer of the simulated agent at t seconds to the chunk's GET as
+ * decoded varbinds: every counter at its rate (Counter32s near their
+ * wrap), the speed 1 Gb/s, up; the objects of column `lacking` (in ifTable,
+ * or in ifXTable when lacking_ifx) noSuchObject. */
+static size_t answer_vars(struct fixture *f, double t, oid lacking, int lacking_ifx,
+                          struct ber_var *vars)
+{
+    size_t k, n = COUNTERS_VARBINDS(&f->chunk);
+    oid name[BER_NAME_MAX];
+
+    for (k = 0; k < n; k++) {
+        size_t len = counters_var_name(&f->dev, &f->chunk, k, name);
+        int ifx = len == IFX_TABLE_COL_LEN + 1;
+        oid col = name[len - 2];
+
+        memset(&vars[k], 0, sizeof(vars[k]));
+        vars[k].asked = 1;
+        vars[k].numeric = 1;
+        if (k == 0) {
+            vars[k].type = ASN_TIMETICKS;
+            vars[k].value = (uint64_t)(t * 100) + 1000;
+        } else if (col == lacking && ifx == lacking_ifx) {
+            vars[k].type = SNMP_NOSUCHOBJECT;
+            vars[k].numeric = 0;
+        } else if (ifx && col == 15) {
+            vars[k].type = ASN_GAUGE;
+            vars[k].value = 1000;
+        } else if (!ifx && col == 5) {
+            vars[k].type = ASN_GAUGE;
+            vars[k].value = 1000000000;
+        } else if (!ifx && col == 8) {
+            vars[k].type = ASN_INTEGER;
+            vars[k].value = 1;
+        } else if (ifx && col >= 6) {
+            vars[k].type = ASN_COUNTER64;
+            vars[k].value = (uint64_t)(rate_of(1, col) * t) + (1ULL << 40);
+        } else {
+            vars[k].type = ASN_COUNTER;
+            vars[k].value = ((uint64_t)(rate_of(ifx, col) * t) + 4294960000ULL) & 0xffffffff;
+        }
+    }
+    return n;
+}
+
+/* What counters_read gave each interface of the fixture. */
+struct read_results {
+    struct rate_result res[NIFACES];
+    int calls;
+};
+
+static void keep_result(void *ctx, struct device *dev, struct iface *ifc,
+                        const struct rate_result *res)
+{
+    struct read_results *r = ctx;
+
+    r->res[ifc - dev->ifaces] = *res;
+    r->calls++;
+}
+
+/* Polls at t = 0, 1, 2 ... until `upto`, the last one's results in r. */
+static void poll_until(struct fixture *f, int from, int upto, oid lacking, int lacking_ifx,
+                       struct read_results *r)
+{
+    struct ber_var vars[MAX_VARS];
+    int t;
+
+    for (t = from; t <= upto; t++) {
+        size_t n = answer_vars(f, t, lacking, lacking_ifx, vars);
+
+        memset(r, 0, sizeof(*r));
+        counters_read(&f->dev, &f->chunk, vars, n, 5 * 1000000000ULL + (uint64_t)t * 1000000000ULL,
+                      keep_result, r);
+        assert_int_equal(r->calls, NIFACES);
+    }
+}
+
+static void reads_every_group_into_its_rates(void **state)
+{
+    struct read_results r;
+    struct fixture f;
+    size_t i;
+
+    fixture_init(&f, SNMP_VERSION_2c, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS, 1);
+    f.dev.interval_ns = 1000000000ULL;
+    poll_until(&f, 0, 3, 0, 0, &r);
+    for (i = 0; i < NIFACES; i++) {
+        const struct rate_result *x = &r.res[i];
+
+        assert_int_equal(x->group[COUNTERS_OCTETS].status, RATE_OK);
+        assert_true(fabs(x->group[COUNTERS_OCTETS].in - 1e6) < 1);
+        assert_true(fabs(x->group[COUNTERS_OCTETS].out - 5e5) < 1);
+        assert_int_equal(x->group[COUNTERS_PACKETS].status, RATE_OK);
+        assert_true(fabs(x->group[COUNTERS_PACKETS].in - 1110) < 1e-6);
+        assert_true(fabs(x->group[COUNTERS_PACKETS].out - 1110) < 1e-6);
+        assert_true(fabs(x->group[COUNTERS_ERRORS].in - 3) < 1e-6);
+        assert_true(fabs(x->group[COUNTERS_ERRORS].out - 2) < 1e-6);
+        assert_true(fabs(x->group[COUNTERS_DISCARDS].in - 7) < 1e-6);
+        assert_true(fabs(x->group[COUNTERS_DISCARDS].out - 5) < 1e-6);
+        assert_true(fabs(x->interval - 1.0) < 1e-9);
+        assert_int_equal(f.ifaces[i].rd.oper, 1);
+    }
+    ber_get_free(&f.chunk.get);
+}
+
+/* noSuchObject for ifInErrors: errors are a no_data gap, discards and
+ * octets have their rates; the agent has no HC packet counters for an
+ * interface: packets are a gap once, then its 32-bit ones are asked. */
+static void a_group_the_agent_lacks_is_null_alone(void **state)
+{
+    struct read_results r;
+    struct fixture f;
+    size_t i;
+
+    fixture_init(&f, SNMP_VERSION_2c, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS, 1);
+    f.dev.interval_ns = 1000000000ULL;
+    poll_until(&f, 0, 3, 14, 0, &r);
+    for (i = 0; i < NIFACES; i++) {
+        assert_int_equal(r.res[i].group[COUNTERS_ERRORS].gap, RATE_GAP_NO_DATA);
+        assert_int_equal(r.res[i].group[COUNTERS_DISCARDS].status, RATE_OK);
+        assert_int_equal(r.res[i].group[COUNTERS_OCTETS].status, RATE_OK);
+        assert_int_equal(r.res[i].group[COUNTERS_PACKETS].status, RATE_OK);
+    }
+    /* ifHCInMulticastPkts missing: the 64-bit interfaces fall back. */
+    fixture_init(&f, SNMP_VERSION_2c, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS, 1);
+    f.dev.interval_ns = 1000000000ULL;
+    poll_until(&f, 0, 0, 8, 1, &r);
+    for (i = 0; i < NIFACES; i++) {
+        assert_int_equal(f.ifaces[i].rd.packets_width, 32);
+        assert_int_equal(r.res[i].group[COUNTERS_PACKETS].gap,
+                         i % 2 ? RATE_GAP_FIRST : RATE_GAP_NO_DATA);
+        assert_int_equal(r.res[i].group[COUNTERS_ERRORS].gap, RATE_GAP_NOT_POLLED);
+    }
+    assert_int_equal(counters_prepare_get(&f.dev, &f.chunk, f.community), 0);
+    assert_string_equal(name_text(&f, 1), "1.3.6.1.2.1.2.2.1.11.1");
+    poll_until(&f, 1, 3, 8, 1, &r);
+    for (i = 0; i < NIFACES; i++) {
+        assert_int_equal(r.res[i].group[COUNTERS_PACKETS].status, RATE_OK);
+        assert_true(fabs(r.res[i].group[COUNTERS_PACKETS].in - 1110) < 1e-6);
+        assert_int_equal(r.res[i].group[COUNTERS_OCTETS].status, RATE_OK);
+    }
+    ber_get_free(&f.chunk.get);
+}
+
+/* SNMPv1: one object the agent lacks fails the whole GET (noSuchName at
+ * its varbind). On an error counter: errors and discards are no longer
+ * asked, and are no_data gaps; on an octet counter: not a group to drop. */
+static void an_snmpv1_agent_without_error_counters_is_asked_without_them(void **state)
+{
+    struct rate_result gap;
+    struct fixture f;
+
+    fixture_init(&f, SNMP_VERSION_1, "public");
+    fixture_layout(&f, CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS, 1);
+    assert_int_equal(f.dev.layout.vars, 12);                        /* 4 + NUcast 4 + errors 4 */
+    assert_int_equal(counters_agent_lacks(&f.dev, &f.chunk, 1), 0); /* sysUpTime */
+    /* The last varbind: an ifOperStatus. */
+    assert_int_equal(counters_agent_lacks(&f.dev, &f.chunk, (long)COUNTERS_VARBINDS(&f.chunk)), 0);
+    assert_int_equal(counters_agent_lacks(&f.dev, &f.chunk, 6), 1); /* ifInErrors.1 */
+    assert_int_equal(f.dev.layout.vars, 12);                        /* not before the plan */
+    counters_replan(&f.dev);
+    assert_int_equal(f.dev.layout.vars, 8);
+    counters_gap_result(&f.dev, RATE_GAP_TIMEOUT, &gap);
+    assert_int_equal(gap.group[COUNTERS_OCTETS].gap, RATE_GAP_TIMEOUT);
+    assert_int_equal(gap.group[COUNTERS_PACKETS].gap, RATE_GAP_TIMEOUT);
+    assert_int_equal(gap.group[COUNTERS_ERRORS].gap, RATE_GAP_NO_DATA);
+    assert_int_equal(gap.group[COUNTERS_DISCARDS].gap, RATE_GAP_NO_DATA);
+    assert_same_get(&f, 5);
+    ber_get_free(&f.chunk.get);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +1049,11 @@ int main(void)
         cmocka_unit_test(compares_names_by_value_as_net_snmp_does),
         cmocka_unit_test(reads_net_snmp_opaque_types_as_net_snmp_does),
         cmocka_unit_test(is_stricter_only_on_what_is_malformed_beyond_doubt),
+        cmocka_unit_test(encodes_every_layout_as_net_snmp_writes),
+        cmocka_unit_test(asks_the_rfc_2863_objects_octets_last),
+        cmocka_unit_test(reads_every_group_into_its_rates),
+        cmocka_unit_test(a_group_the_agent_lacks_is_null_alone),
+        cmocka_unit_test(an_snmpv1_agent_without_error_counters_is_asked_without_them),
     };
     int rc;
 

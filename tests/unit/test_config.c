@@ -464,7 +464,8 @@ static void community_may_have_256_bytes_and_not_one_more(void **unused)
     config_free(cfg);
     snprintf(text, sizeof(text), "devices:\n  - {name: a, address: x, community: %s}\n",
              repeated(value, sizeof(value), 'c', CONFIG_COMMUNITY_MAX + 1));
-    expect_error(text, "t.yml:2:38:", "community: 257 bytes; SNMP agents and net-snmp take at most 256");
+    expect_error(text,
+                 "t.yml:2:38:", "community: 257 bytes; SNMP agents and net-snmp take at most 256");
     assert_int_equal(errs.count, 1);
 }
 
@@ -955,6 +956,208 @@ static void bad_gateway_hosts_and_metrics_settings_are_reported(void **unused)
                  "t.yml:3:19:", "the same address as listen");
 }
 
+/* -------------------------------- counters, site totals and alerts */
+
+static void counters_default_to_octets_and_errors_and_follow_defaults(void **unused)
+{
+    struct config *cfg = load("defaults: {counters: [packets]}\n"
+                              "devices:\n"
+                              "  - {name: a, address: x}\n"
+                              "  - {name: b, address: x, counters: [octets, packets, errors]}\n"
+                              "  - {name: c, address: x, counters: []}\n"
+                              "  - {name: d, address: x, counters: [ERRORS]}\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].counters, CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS);
+    assert_int_equal(cfg->devices[1].counters,
+                     CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_PACKETS | CONFIG_COUNTERS_ERRORS);
+    assert_int_equal(cfg->devices[2].counters, CONFIG_COUNTERS_OCTETS); /* always */
+    assert_int_equal(cfg->devices[3].counters, CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS);
+    config_free(cfg);
+    cfg = load("devices:\n  - {name: a, address: x}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].counters, CONFIG_DEFAULT_COUNTERS);
+    assert_int_equal(CONFIG_DEFAULT_COUNTERS, CONFIG_COUNTERS_OCTETS | CONFIG_COUNTERS_ERRORS);
+    config_free(cfg);
+}
+
+static void unknown_counters_are_reported_where_they_are(void **unused)
+{
+    expect_error("devices:\n  - {name: a, address: x, counters: [octets, bytes]}\n",
+                 "t.yml:2:46:", "\"bytes\" is not octets, packets or errors");
+    expect_error("devices:\n  - {name: a, address: x, counters: errors}\n",
+                 "t.yml:2:37:", "counters: expected a list");
+}
+
+static void site_total_globs_load_like_interfaces(void **unused)
+{
+    struct config *cfg = load("defaults: {site_total: [\"ae*\"]}\n"
+                              "devices:\n"
+                              "  - {name: a, address: x}\n"
+                              "  - {name: b, address: x, site_total: [xe-0/0/0, \"*ISP*\"]}\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->devices[0].nsite_total, 1);
+    assert_string_equal(cfg->devices[0].site_total[0], "ae*");
+    assert_int_equal(cfg->devices[1].nsite_total, 2);
+    assert_string_equal(cfg->devices[1].site_total[1], "*ISP*");
+    config_free(cfg);
+}
+
+static void alerts_load_from_defaults_and_a_device_replaces_them_whole(void **unused)
+{
+    struct config *cfg =
+        load("defaults:\n"
+             "  alerts:\n"
+             "    utilization: {above: 90%, for: 10s}\n"
+             "    errors: {above: 1, for: 5s}\n"
+             "    discards: {above: 10.5, for: 500ms}\n"
+             "devices:\n"
+             "  - {name: a, address: x}\n"
+             "  - {name: b, address: x, alerts: {utilization: {above: 75, for: 0s}}}\n"
+             "  - {name: c, address: x, alerts: {}}\n");
+    const struct config_alerts *a;
+
+    assert_non_null(cfg);
+    a = &cfg->devices[0].alerts;
+    assert_true(a->utilization.on && a->utilization.above == 90 && a->utilization.for_ms == 10000);
+    assert_true(a->errors.on && a->errors.above == 1 && a->errors.for_ms == 5000);
+    assert_true(a->discards.on && a->discards.above == 10.5 && a->discards.for_ms == 500);
+    a = &cfg->devices[1].alerts;
+    assert_true(a->utilization.on && a->utilization.above == 75 && a->utilization.for_ms == 0);
+    assert_false(a->errors.on || a->discards.on);
+    a = &cfg->devices[2].alerts;
+    assert_false(a->utilization.on || a->errors.on || a->discards.on);
+    config_free(cfg);
+    /* None unless said. */
+    cfg = load("devices:\n  - {name: a, address: x}\n");
+    assert_non_null(cfg);
+    assert_false(cfg->devices[0].alerts.utilization.on || cfg->devices[0].alerts.errors.on);
+    config_free(cfg);
+}
+
+static void bad_alerts_are_reported_where_they_are(void **unused)
+{
+    expect_error("defaults:\n  alerts:\n    utilization: {above: 120%, for: 10s}\n",
+                 "t.yml:3:26:", "not a percent of the speed from 0 to 100");
+    expect_error("defaults:\n  alerts:\n    errors: {above: lots, for: 10s}\n",
+                 "t.yml:3:21:", "not a number per second");
+    expect_error("defaults:\n  alerts:\n    errors: {above: -1, for: 10s}\n",
+                 "t.yml:3:21:", "not a number per second");
+    expect_error("defaults:\n  alerts:\n    errors: {above: 1}\n",
+                 "t.yml:3:13:", "missing \"for\"");
+    expect_error("defaults:\n  alerts:\n    errors: {for: 5s}\n",
+                 "t.yml:3:13:", "missing \"above\"");
+    expect_error("defaults:\n  alerts:\n    errors: {above: 1, for: forever}\n",
+                 "t.yml:3:29:", "bad duration");
+    expect_error("defaults:\n  alerts:\n    error: {above: 1, for: 1s}\n",
+                 "t.yml:3:5:", "did you mean \"errors\"");
+    expect_error("defaults:\n  alerts:\n    errors: 1\n", "t.yml:3:13:", "expected a mapping");
+    expect_error("defaults:\n  alerts:\n    errors: {above: 1, for: 1s, below: 0}\n",
+                 "t.yml:3:33:", "unknown key");
+}
+
+/* Alerts on errors or discards with the errors not polled: said once,
+ * where it was decided. */
+static void alerts_on_errors_need_them_polled(void **unused)
+{
+    struct config *cfg;
+
+    cfg = load("defaults: {counters: [octets], alerts: {errors: {above: 1, for: 1s}}}\n"
+               "devices:\n  - {name: a, address: x}\n  - {name: b, address: x}\n");
+    assert_null(cfg);
+    assert_int_equal(errs.count, 1);
+    assert_true(has_error("t.yml:1:", "alerts on errors need them polled"));
+    expect_error("devices:\n  - {name: a, address: x, counters: [packets],\n"
+                 "     alerts: {discards: {above: 1, for: 1s}}}\n",
+                 "t.yml:3:14:", "device a: alerts on discards need them polled");
+    cfg = load("defaults: {counters: [octets], alerts: {utilization: {above: 1, for: 1s}}}\n"
+               "devices:\n  - {name: a, address: x}\n");
+    assert_non_null(cfg);
+    config_free(cfg);
+}
+
+/* A reload that changes only thresholds keeps the device polling: alerts
+ * are not part of what config_device_equal() compares. */
+static void devices_differing_in_alerts_only_are_equal(void **unused)
+{
+    struct config *a = load("devices:\n  - {name: a, address: x}\n");
+    struct config *b;
+
+    assert_non_null(a);
+    b = load("devices:\n  - {name: a, address: x, alerts: {errors: {above: 5, for: 1s}}}\n");
+    assert_non_null(b);
+    assert_true(b->devices[0].alerts.errors.on);
+    assert_true(config_device_equal(&a->devices[0], &b->devices[0]));
+    config_free(b);
+    b = load("devices:\n  - {name: a, address: x, counters: [packets, errors]}\n");
+    assert_false(config_device_equal(&a->devices[0], &b->devices[0]));
+    config_free(b);
+    config_free(a);
+}
+
+static void events_and_alerts_are_reserved_device_names(void **unused)
+{
+    expect_error("devices:\n  - {name: events, address: x}\n", "t.yml:2:12:", "reserved");
+    expect_error("devices:\n  - {name: alerts, address: x}\n", "t.yml:2:12:", "reserved");
+}
+
+/* ------------------------------ gateway: limits per client address */
+
+#include <sys/socket.h> /* AF_INET, AF_INET6 (here: this file is appended to) */
+
+static void gateway_limits_per_address_load_with_their_defaults(void **unused)
+{
+    struct config *cfg = load("");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.max_connections_per_address, 256);
+    assert_int_equal(cfg->gateway.max_subscriptions, 1000000);
+    assert_int_equal(cfg->gateway.max_subscriptions_per_address, 16384);
+    assert_int_equal(cfg->gateway.ntrusted_proxies, 0);
+    config_free(cfg);
+    cfg = load(
+        "gateway:\n"
+        "  max_connections_per_address: 8\n"
+        "  max_subscriptions: 500\n"
+        "  max_subscriptions_per_address: 100\n"
+        "  trusted_proxies: [10.0.0.7, 192.168.0.0/16, \"2001:db8::/32\", \"::1\", 0.0.0.0/0]\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.max_connections_per_address, 8);
+    assert_int_equal(cfg->gateway.max_subscriptions, 500);
+    assert_int_equal(cfg->gateway.max_subscriptions_per_address, 100);
+    assert_int_equal(cfg->gateway.ntrusted_proxies, 5);
+    assert_int_equal(cfg->gateway.trusted_proxies[0].family, AF_INET);
+    assert_int_equal(cfg->gateway.trusted_proxies[0].bits, 32);
+    assert_memory_equal(cfg->gateway.trusted_proxies[0].addr, "\x0a\x00\x00\x07", 4);
+    assert_int_equal(cfg->gateway.trusted_proxies[1].bits, 16);
+    assert_int_equal(cfg->gateway.trusted_proxies[2].family, AF_INET6);
+    assert_int_equal(cfg->gateway.trusted_proxies[2].bits, 32);
+    assert_memory_equal(cfg->gateway.trusted_proxies[2].addr, "\x20\x01\x0d\xb8", 4);
+    assert_int_equal(cfg->gateway.trusted_proxies[3].bits, 128);
+    assert_int_equal(cfg->gateway.trusted_proxies[4].bits, 0);
+    config_free(cfg);
+}
+
+static void bad_gateway_limits_per_address_are_reported_where_they_are(void **unused)
+{
+    expect_error("gateway:\n  max_connections_per_address: 0\n", "t.yml:2:32:", "out of range");
+    expect_error("gateway:\n  max_subscriptions: many\n", "t.yml:2:22:", "max_subscriptions");
+    expect_error("gateway:\n  max_subscriptions_per_address: -1\n",
+                 "t.yml:2:34:", "max_subscriptions_per_address");
+    expect_error("gateway:\n  trusted_proxies: 10.0.0.1\n", "t.yml:2:20:", "trusted_proxies");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.1, lb.example]\n",
+                 "t.yml:2:31:", "\"lb.example\": not an IP address");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.0/33]\n",
+                 "t.yml:2:21:", "prefix length of an IPv4 block is 0 to 32");
+    expect_error("gateway:\n  trusted_proxies: [\"2001:db8::/129\"]\n",
+                 "t.yml:2:21:", "prefix length of an IPv6 block is 0 to 128");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.1/8]\n",
+                 "t.yml:2:21:", "bits are set past the prefix length");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.0/]\n", "t.yml:2:21:", "prefix length");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.0/x8]\n", "t.yml:2:21:", "prefix length");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1004,6 +1207,16 @@ int main(void)
         cmocka_unit_test(the_gateway_refuses_short_tokens_where_they_are),
         cmocka_unit_test(gateway_hosts_and_metrics_settings_load),
         cmocka_unit_test(bad_gateway_hosts_and_metrics_settings_are_reported),
+        cmocka_unit_test(counters_default_to_octets_and_errors_and_follow_defaults),
+        cmocka_unit_test(unknown_counters_are_reported_where_they_are),
+        cmocka_unit_test(site_total_globs_load_like_interfaces),
+        cmocka_unit_test(alerts_load_from_defaults_and_a_device_replaces_them_whole),
+        cmocka_unit_test(bad_alerts_are_reported_where_they_are),
+        cmocka_unit_test(alerts_on_errors_need_them_polled),
+        cmocka_unit_test(devices_differing_in_alerts_only_are_equal),
+        cmocka_unit_test(events_and_alerts_are_reserved_device_names),
+        cmocka_unit_test(gateway_limits_per_address_load_with_their_defaults),
+        cmocka_unit_test(bad_gateway_limits_per_address_are_reported_where_they_are),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, teardown);
