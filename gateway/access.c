@@ -208,24 +208,78 @@ static int entry_reaches_device(const char *entry, const char *dev, size_t dlen)
     return stem > dlen || epat;
 }
 
+/* 1 when t may see device state channel `dev` ("<prefix>:<device>",
+ * dlen bytes, no ':' nor '*' after the prefix): an entry names it, or
+ * matches one of its interface channels. */
+static int device_visible(const struct config_token *t, const char *dev, size_t dlen)
+{
+    size_t i;
+
+    for (i = 0; i < t->nchannels; i++) {
+        const char *e = t->channels[i];
+
+        if ((strlen(e) == dlen && memcmp(e, dev, dlen) == 0) || entry_reaches_device(e, dev, dlen))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when one of t's entries covers `channel` (entry_covers). */
+static int covered(const struct config_token *t, const char *channel)
+{
+    size_t i;
+
+    for (i = 0; i < t->nchannels; i++)
+        if (entry_covers(t->channels[i], channel))
+            return 1;
+    return 0;
+}
+
+/* A restricted token and an events channel or pattern: what it may see is
+ * decided by the devices it can match, never by an entry that happens to
+ * cover the name "<prefix>:events:..." ("ifmon:e*" names no device's
+ * events). `rest` is what follows "<prefix>:events:". */
+static int events_permitted(const struct config_token *t, const char *prefix, const char *rest)
+{
+    struct ifmon_key dev;
+    size_t rlen = strlen(rest);
+
+    if (rlen == 0 || memchr(rest, ':', rlen) != NULL)
+        return 0; /* no device name has a ':' */
+    if (ifmon_key_device(&dev, prefix, rest) < 0)
+        return 0;
+    if (rest[rlen - 1] == '*') /* every device "<stem>...": "<prefix>:<stem>*" covered */
+        return covered(t, dev.s);
+    return device_visible(t, dev.s, dev.len);
+}
+
 int access_channel_permitted(const struct config_token *t, const char *channel, const char *prefix)
 {
-    size_t plen = strlen(prefix), i;
+    size_t plen = strlen(prefix), clen = strlen(channel);
+    int pattern = clen > 0 && channel[clen - 1] == '*';
 
     if (t == &access_all)
         return 1;
     if (ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INVENTORY)
         return 1;
-    for (i = 0; i < t->nchannels; i++)
-        if (entry_covers(t->channels[i], channel))
-            return 1;
+    if (strncmp(channel, prefix, plen) != 0 || channel[plen] != ':')
+        return covered(t, channel);
+    /* Events: "<prefix>:events:<device>" goes with the device's state
+     * channel, "<prefix>:events:<stem>*" with "<prefix>:<stem>*". */
+    if (strncmp(channel + plen + 1, "events:", 7) == 0)
+        return events_permitted(t, prefix, channel + plen + 8);
+    /* A pattern that also matches every device's events ("ifmon:e*",
+     * "ifmon:*") needs a token that sees every device. */
+    if (pattern && strncmp(channel + plen + 1, "events:", clen - plen - 2) == 0) {
+        struct ifmon_key all;
+
+        return ifmon_key_device(&all, prefix, "*") == 0 && covered(t, all.s);
+    }
+    if (covered(t, channel))
+        return 1;
     /* A device's state channel goes with any of its interfaces: a page
      * showing an interface shows whether its device answers. */
-    if (strncmp(channel, prefix, plen) == 0 && channel[plen] == ':' &&
-        strpbrk(channel + plen + 1, ":*") == NULL) {
-        for (i = 0; i < t->nchannels; i++)
-            if (entry_reaches_device(t->channels[i], channel, strlen(channel)))
-                return 1;
-    }
+    if (strpbrk(channel + plen + 1, ":*") == NULL)
+        return device_visible(t, channel, clen);
     return 0;
 }

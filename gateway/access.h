@@ -60,7 +60,12 @@ const struct config_token *access_token_find(const char *given, const struct con
  * channels; a pattern must be covered by one, that is every channel it
  * matches is matched by that entry ("ifmon:tokyo-*" covers
  * "ifmon:tokyo-edge1:*", not "ifmon:*"). A device's state channel
- * "<prefix>:<device>" is permitted with any of its interface channels.
+ * "<prefix>:<device>" is permitted with any of its interface channels,
+ * and so is its events channel "<prefix>:events:<device>"; an events
+ * pattern "<prefix>:events:<stem>*" when "<prefix>:<stem>*" is covered
+ * (every device it can match is visible), and a pattern that also
+ * matches every device's events ("<prefix>:e*", "<prefix>:*") only when
+ * "<prefix>:*" is. No entry permits an events channel by its name alone.
  * "<prefix>:inventory" only says the inventory changed and is always
  * permitted. */
 int access_channel_permitted(const struct config_token *t, const char *channel, const char *prefix);

@@ -4,9 +4,8 @@
  *
  * Replies. A subscribe is acknowledged only once Redis has confirmed each
  * of its channels and patterns (fanout.h), and replies go out in the order
- * of the requests: while a subscribe waits, the replies to the requests
- * after it wait behind it in `waiting` (a list replies on its own, as
- * soon as the inventory's copy can answer it, inventory.h).
+ * of the requests (client_reply.c; a list replies on its own, as soon as
+ * the inventory's copy can answer it, inventory.h).
  *
  * Cost. Whatever a request asks, what the gateway does for it is bounded
  * before it starts: a subscribe or unsubscribe of more entries than
@@ -33,6 +32,7 @@
 #include "access.h"
 #include "addrlimit.h"
 #include "client_request.h"
+#include "eventlist.h"
 #include "fanout.h"
 #include "history.h"
 #include "inventory.h"
@@ -56,58 +56,6 @@ static void deliver(void *ctx, struct outmsg *m)
     client_enqueue(ctx, m);
 }
 
-/* A reply message for obj (stolen) with the request's id, if any; NULL
- * when obj is NULL. */
-static struct outmsg *reply_message(json_t *obj, json_t *id)
-{
-    struct outmsg *m = NULL;
-    char *text;
-
-    if (obj == NULL)
-        return NULL;
-    if (id)
-        json_object_set(obj, "id", id);
-    text = json_dumps(obj, JSON_COMPACT);
-    if (text)
-        m = outmsg_from_text(text, strlen(text));
-    free(text);
-    json_decref(obj);
-    return m;
-}
-
-static struct reply_wait *wait_append(struct client *c, struct outmsg *reply)
-{
-    struct reply_wait *w = ifmon_xcalloc(1, sizeof(*w));
-
-    w->reply = reply;
-    w->since_ms = client_now_ms(c->cs);
-    if (c->waiting_tail)
-        c->waiting_tail->next = w;
-    else
-        c->waiting = w;
-    c->waiting_tail = w;
-    return w;
-}
-
-static void wait_free_channels(struct reply_wait *w)
-{
-    size_t i;
-
-    for (i = 0; i < w->nchannels; i++)
-        free(w->channels[i]);
-    free(w->channels);
-    w->channels = NULL;
-    w->nchannels = 0;
-}
-
-static void wait_free(struct reply_wait *w)
-{
-    outmsg_unref(w->reply);
-    wait_free_channels(w);
-    json_decref(w->id);
-    free(w);
-}
-
 /* Keep what c holds counted against its client's address: after each
  * change of its subscriptions (do_subscribe() checked the limit before). */
 static void count_address(struct client *c)
@@ -122,108 +70,10 @@ static void count_address(struct client *c)
     c->addr_held = held;
 }
 
-/* Queue a reply now, or behind the replies still waiting (m is stolen). */
-static void reply_in_turn(struct client *c, struct outmsg *m)
-{
-    if (m == NULL)
-        return;
-    if (c->waiting) {
-        wait_append(c, m);
-        return;
-    }
-    client_enqueue(c, m);
-    outmsg_unref(m);
-}
-
-/* {"op":"error","error":what}: the connection stays open (docs/PROTOCOL.md, part 2). */
-static struct outmsg *error_message(const char *what, json_t *id)
-{
-    /* A truncated channel name may have cut a UTF-8 sequence: keep what
-     * comes before it, which jansson accepts. */
-    json_t *s = json_stringn(what, ifmon_utf8_valid_prefix(what, strlen(what)));
-
-    return reply_message(json_pack("{s:s,s:o}", "op", "error", "error", s), id);
-}
-
-static void send_error(struct client *c, const char *what, json_t *id)
-{
-    reply_in_turn(c, error_message(what, id));
-}
-
-/* {"op":op,"channels":[...],"id":...} for req. */
-static struct outmsg *ack_message(const char *op, const struct client_request *req)
-{
-    json_t *list = json_array();
-    size_t i;
-
-    for (i = 0; i < req->nchannels; i++)
-        json_array_append_new(list, json_string(req->channels[i]));
-    return reply_message(json_pack("{s:s,s:o}", "op", op, "channels", list), req->id);
-}
-
-/* ------------------------------------------------- replies in request order */
-
-static int channel_waits(const struct client *c, const char *channel)
-{
-    return fanout_peer_has(c->peer, channel) && !fanout_peer_confirmed(c->peer, channel);
-}
-
-/* 1 when Redis has confirmed every channel of the waiting subscribe w that
- * the connection still holds (one unsubscribed since needs nothing).
- * Each confirmation of the request's n channels calls this: it goes on
- * from the first channel not yet seen confirmed, and checks all of them
- * again only when it gets to the end (a reconnection to Redis may have
- * taken back a confirmation), so that a request costs O(n), not O(n^2). */
-static int subscribe_confirmed(const struct client *c, struct reply_wait *w)
-{
-    size_t i;
-
-    for (; w->checked < w->nchannels; w->checked++)
-        if (channel_waits(c, w->channels[w->checked]))
-            return 0;
-    for (i = 0; i < w->nchannels; i++)
-        if (channel_waits(c, w->channels[i])) {
-            w->checked = i;
-            return 0;
-        }
-    return 1;
-}
-
-/* Send the waiting replies whose turn has come: from the first, as long as
- * each is ready. A subscribe's acknowledgement is queued before anything
- * of its channels, which it then releases (history first, fanout.h). */
-static void send_waiting(struct client *c)
-{
-    struct reply_wait *w;
-    size_t i;
-
-    while ((w = c->waiting) != NULL) {
-        if (w->channels && !subscribe_confirmed(c, w))
-            return;
-        c->waiting = w->next;
-        if (c->waiting == NULL)
-            c->waiting_tail = NULL;
-        if (w->reply)
-            client_enqueue(c, w->reply);
-        if (w->channels) {
-            struct history_budget *budget;
-
-            history_bucket_refill(c->history, client_now_ms(c->cs));
-            budget = history_budget_new(HISTORY_REQUEST_MAX_SAMPLES, HISTORY_REQUEST_MAX_BYTES,
-                                        c->history);
-            for (i = 0; i < w->nchannels; i++)
-                fanout_peer_release(c->peer, w->channels[i], w->request, budget);
-            history_budget_unref(budget);
-            c->subscribes_waiting--;
-        }
-        wait_free(w);
-    }
-}
-
 /* fanout_confirmed_fn */
 static void on_confirmed(void *ctx)
 {
-    send_waiting(ctx);
+    client_send_waiting(ctx);
 }
 
 /* The first waiting subscribe has waited CLIENT_SUBSCRIBE_WAIT_MS: Redis
@@ -249,15 +99,15 @@ static void refuse_waiting(struct client *c)
         for (i = 0; i < w->nchannels; i++)
             if (fanout_peer_held_by(c->peer, w->channels[i], w->request))
                 fanout_peer_unsubscribe(c->peer, w->channels[i]);
-        wait_free_channels(w);
+        client_wait_free_channels(w);
         outmsg_unref(w->reply);
-        w->reply = error_message(err, w->id);
+        w->reply = client_error_message(err, w->id);
     }
     c->subscribes_waiting = 0;
     count_address(c);
     if (fanout_peer_count(c->peer) == 0 && c->idle_since == 0)
         c->idle_since = client_now_ms(c->cs);
-    send_waiting(c);
+    client_send_waiting(c);
 }
 
 static void close_for_policy(struct client *c, const char *reason);
@@ -301,7 +151,7 @@ static void on_list_reply(void *ctx, struct outmsg *reply, json_t *id)
         client_enqueue(c, reply);
         return;
     }
-    m = error_message("redis unavailable", id);
+    m = client_error_message("redis unavailable", id);
     client_enqueue(c, m);
     outmsg_unref(m);
 }
@@ -309,6 +159,18 @@ static void on_list_reply(void *ctx, struct outmsg *reply, json_t *id)
 static void do_list(struct client *c, const struct client_request *req)
 {
     inventory_list(c->cs->gw->inventory, &c->lists, req->id, on_list_reply, c);
+}
+
+/* ------------------------------------------------------------ "events" */
+
+/* Answered in turn, from the copy of the events (client_reply.c). */
+static void do_events(struct client *c, const struct client_request *req)
+{
+    struct reply_wait *w = client_wait_append(c, NULL);
+
+    w->events = 1;
+    w->id = json_incref(req->id);
+    client_send_waiting(c);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -331,7 +193,7 @@ static void do_subscribe(struct client *c, const struct client_request *req)
                  "too many channels: a connection may hold at most %d channels and patterns "
                  "(it holds %zu)",
                  max, fanout_peer_count(c->peer));
-        send_error(c, err, req->id);
+        client_send_error(c, err, req->id);
         return;
     }
     if (fanout_subscriptions(gw->fanout) + fresh > (size_t)g->max_subscriptions) {
@@ -339,7 +201,7 @@ static void do_subscribe(struct client *c, const struct client_request *req)
                  "too many subscriptions: the gateway holds at most %d (connection, channel) "
                  "pairs; try again later",
                  g->max_subscriptions);
-        send_error(c, err, req->id);
+        client_send_error(c, err, req->id);
         return;
     }
     if (addrlimit_subscriptions(gw->addrs, &c->addr) + fresh >
@@ -348,13 +210,13 @@ static void do_subscribe(struct client *c, const struct client_request *req)
                  "too many subscriptions from this address: at most %d (connection, channel) "
                  "pairs over its connections (it holds %zu)",
                  g->max_subscriptions_per_address, addrlimit_subscriptions(gw->addrs, &c->addr));
-        send_error(c, err, req->id);
+        client_send_error(c, err, req->id);
         return;
     }
     for (i = 0; i < req->nchannels; i++) {
         if (!access_channel_permitted(c->lists.grant, req->channels[i], gw->cfg->redis.prefix)) {
             snprintf(err, sizeof(err), "not permitted for this token: %s", req->channels[i]);
-            send_error(c, err, req->id);
+            client_send_error(c, err, req->id);
             return;
         }
     }
@@ -362,17 +224,18 @@ static void do_subscribe(struct client *c, const struct client_request *req)
         snprintf(err, sizeof(err),
                  "too many subscribe requests waiting for redis: at most %d per connection",
                  CLIENT_SUBSCRIBES_WAITING_MAX);
-        send_error(c, err, req->id);
+        client_send_error(c, err, req->id);
         return;
     }
     /* Subscribed at once but held (fanout.h); the acknowledgement waits for
      * Redis to confirm every entry, then goes first: history and data
      * follow it in the queue. */
-    w = wait_append(c, ack_message("subscribed", req));
+    w = client_wait_append(c, client_ack_message("subscribed", req));
     w->request = ++c->requests;
     w->channels = ifmon_xcalloc(req->nchannels ? req->nchannels : 1, sizeof(*w->channels));
     w->nchannels = req->nchannels;
     w->id = json_incref(req->id);
+    w->history = req->history;
     for (i = 0; i < req->nchannels; i++) {
         w->channels[i] = ifmon_xstrdup(req->channels[i]);
         fanout_peer_subscribe(c->peer, req->channels[i], w->request);
@@ -381,7 +244,7 @@ static void do_subscribe(struct client *c, const struct client_request *req)
     if (req->nchannels)
         c->idle_since = 0;
     c->subscribes_waiting++;
-    send_waiting(c);
+    client_send_waiting(c);
 }
 
 static void do_unsubscribe(struct client *c, const struct client_request *req)
@@ -395,7 +258,7 @@ static void do_unsubscribe(struct client *c, const struct client_request *req)
         c->idle_since = client_now_ms(c->cs);
     /* Queued after every message of these channels: nothing of them
      * follows the ack. */
-    reply_in_turn(c, ack_message("unsubscribed", req));
+    client_reply_in_turn(c, client_ack_message("unsubscribed", req));
 }
 
 /* A whole message arrived. 0, or -1 to close the connection. */
@@ -418,23 +281,23 @@ static int handle_message(struct client *c)
         }
         snprintf(err, sizeof(err), "rate limit exceeded: at most %.0f requests per second",
                  CLIENT_RATE);
-        send_error(c, err, NULL);
+        client_send_error(c, err, NULL);
         return 0;
     }
     if (c->rx_binary) {
-        send_error(c, "binary frames are not accepted: send JSON in text frames", NULL);
+        client_send_error(c, "binary frames are not accepted: send JSON in text frames", NULL);
         return 0;
     }
     if (c->rx_too_big) {
         snprintf(err, sizeof(err), "message larger than max_frame (%d bytes)",
                  gw->cfg->gateway.max_frame);
-        send_error(c, err, NULL);
+        client_send_error(c, err, NULL);
         return 0;
     }
     if (client_request_parse_max(c->rx ? c->rx : "", c->rx_len, gw->cfg->redis.prefix,
                                  (size_t)gw->cfg->gateway.max_channels, &req, err,
                                  sizeof(err)) < 0) {
-        send_error(c, err, req.id);
+        client_send_error(c, err, req.id);
         client_request_free(&req);
         return 0;
     }
@@ -447,6 +310,9 @@ static int handle_message(struct client *c)
         break;
     case CLIENT_REQUEST_LIST:
         do_list(c, &req);
+        break;
+    case CLIENT_REQUEST_EVENTS:
+        do_events(c, &req);
         break;
     }
     client_request_free(&req);
@@ -548,7 +414,7 @@ void client_close(struct client *c)
         struct reply_wait *w = c->waiting;
 
         c->waiting = w->next;
-        wait_free(w);
+        client_wait_free(w);
     }
     addrlimit_unsubscribe(cs->gw->addrs, &c->addr, c->addr_held);
     fanout_peer_free(c->peer);
@@ -619,6 +485,7 @@ size_t client_set_reload(struct client_set *cs)
 
     /* The views of the inventory cut for the old tokens go with them. */
     inventory_grants_changed(cs->gw->inventory);
+    eventlist_grants_changed(cs->gw->eventlist);
     for (c = cs->head; c; c = next) {
         const struct config_token *grant;
         const char *ch;

@@ -1,7 +1,8 @@
 /* client_private.h -- the state of a WebSocket connection and of the set
- * of them, shared by the two files of a connection: client.c (requests,
- * replies in order, opening and closing, reloads) and client_write.c (the
- * outgoing side: queueing, frames, writes, stalled readers). Internal to
+ * of them, shared by the three files of a connection: client.c
+ * (requests, opening and closing, reloads), client_reply.c (replies in
+ * request order) and client_write.c (the outgoing side: queueing,
+ * frames, writes, stalled readers). Internal to
  * the gateway; the interface is client.h. */
 
 #ifndef IFMON_GATEWAY_CLIENT_PRIVATE_H
@@ -15,6 +16,7 @@
 
 #include "client.h"
 #include "client_request.h"
+#include "eventlist.h"
 #include "history.h"
 #include "inventory.h"
 #include "outmsg.h"
@@ -32,15 +34,19 @@
 #define CLIENT_IDLE_MS 60000
 
 /* A reply waiting for its turn: a subscribe's acknowledgement until Redis
- * has confirmed its channels, or any reply queued behind one. */
+ * has confirmed its channels, an events reply until the copy can answer
+ * (eventlist.h), or any reply queued behind one. */
 struct reply_wait {
     struct reply_wait *next;
-    struct outmsg *reply; /* what to send */
+    struct outmsg *reply; /* what to send; events: NULL until built */
     uint64_t request;     /* subscribe: its number (fanout_peer_subscribe) */
     char **channels;      /* subscribe: to wait for, then release; NULL otherwise */
     size_t nchannels;
     size_t checked; /* subscribe: channels[0, checked) were seen confirmed */
-    json_t *id;     /* subscribe: the request's "id" (a reference), for an error */
+    json_t *id;     /* subscribe, events: the request's "id" (a reference) */
+    int history;    /* subscribe: send the channels' history (not "history": false) */
+    int events;     /* an events request */
+    struct eventlist_wait *events_wait; /* events: waiting for a read of the copy */
     uint64_t since_ms;
 };
 
@@ -102,6 +108,28 @@ void client_unlink_flush(struct client *c);
 void client_write_init(struct client_set *cs);
 void client_write_close(struct client_set *cs);
 void client_write_free(struct client_set *cs);
+
+/* client_reply.c: replies in request order. */
+
+/* Queue `reply` (stolen; NULL for an events reply not built yet) behind
+ * the replies waiting. */
+struct reply_wait *client_wait_append(struct client *c, struct outmsg *reply);
+/* Free a waiting subscribe's channels (it no longer waits for them). */
+void client_wait_free_channels(struct reply_wait *w);
+/* Free w and what it holds; a read it waited for will not call back. */
+void client_wait_free(struct reply_wait *w);
+/* Queue a reply now, or behind the replies still waiting (m is stolen;
+ * may be NULL). */
+void client_reply_in_turn(struct client *c, struct outmsg *m);
+/* {"op":"error","error":what,"id":id} (id borrowed, may be NULL). */
+struct outmsg *client_error_message(const char *what, json_t *id);
+/* An error reply, in turn. */
+void client_send_error(struct client *c, const char *what, json_t *id);
+/* {"op":op,"channels":[...],"id":...} for req. */
+struct outmsg *client_ack_message(const char *op, const struct client_request *req);
+/* Send the waiting replies whose turn has come, releasing each
+ * acknowledged subscribe's channels (history, then live data). */
+void client_send_waiting(struct client *c);
 
 /* client.c: the stall timer's per-connection checks: its waiting
  * subscribes (refused after CLIENT_SUBSCRIBE_WAIT_MS), a message left

@@ -128,10 +128,23 @@ int client_request_parse_max(const char *text, size_t len, const char *prefix, s
     } else if (strcmp(name, "list") == 0) {
         req->op = CLIENT_REQUEST_LIST;
         return 0;
+    } else if (strcmp(name, "events") == 0) {
+        req->op = CLIENT_REQUEST_EVENTS;
+        return 0;
     } else {
-        snprintf(err, errlen, "unknown op \"%.64s\" (expected subscribe, unsubscribe or list)",
-                 name);
+        snprintf(err, errlen,
+                 "unknown op \"%.64s\" (expected subscribe, unsubscribe, list or events)", name);
         return -1;
+    }
+    req->history = 1;
+    if (req->op == CLIENT_REQUEST_SUBSCRIBE) {
+        json_t *history = json_object_get(req->root, "history");
+
+        if (history && !json_is_boolean(history)) {
+            snprintf(err, errlen, "\"history\" must be true or false");
+            return -1;
+        }
+        req->history = history == NULL || json_is_true(history);
     }
     return parse_channels(req, prefix, max_entries, err, errlen);
 }

@@ -1,5 +1,5 @@
 /* client_request.h -- one request of a WebSocket client (a text frame
- * holding a JSON object: subscribe, unsubscribe or list), parsed and
+ * holding a JSON object: subscribe, unsubscribe, list or events), parsed and
  * checked before anything acts on it (docs/PROTOCOL.md, part 2, "Client
  * to gateway" and "Errors").
  *
@@ -22,6 +22,7 @@ enum client_request_op {
     CLIENT_REQUEST_SUBSCRIBE,
     CLIENT_REQUEST_UNSUBSCRIBE,
     CLIENT_REQUEST_LIST,
+    CLIENT_REQUEST_EVENTS,
 };
 
 struct client_request {
@@ -29,6 +30,7 @@ struct client_request {
     json_t *id;      /* the request's "id" (borrowed from root), or NULL */
     char **channels; /* subscribe/unsubscribe: checked, duplicates removed */
     size_t nchannels;
+    int history;  /* subscribe: 0 when it said "history": false (live data only) */
     json_t *root; /* the parsed document (owned) */
 };
 

@@ -19,9 +19,10 @@
  * message and its generation number, and a peer that already got that
  * generation is skipped.
  *
- * The gateway itself holds `<prefix>:inventory` (an entry with `own`
- * set, never unsubscribed, not counted in the metrics): a message there
- * tells inventory.c that the snapshot changed, before any client hears of
+ * The gateway itself holds `<prefix>:inventory` and `<prefix>:events:*`
+ * (entries with `own` set, never unsubscribed, not counted in the
+ * metrics): a message there tells inventory.c that the snapshot changed,
+ * or eventlist.c that an event was published, before any client hears of
  * it, and its confirmation that changes will be heard of.
  *
  * A peer finds its subscriptions by name in a small open-addressing hash
@@ -40,6 +41,7 @@
 
 #include "channel.h"
 #include "chantable.h"
+#include "eventlist.h"
 #include "history.h"
 #include "inventory.h"
 #include "json_text.h"
@@ -70,8 +72,9 @@ struct subscription {
     struct history history;
     int held;                      /* not released yet: nothing is delivered */
     uint64_t request;              /* held: the owner's request that made it */
-    int wants_history;             /* an interface channel or a pattern */
-    struct history_budget *budget; /* released before its entry was confirmed */
+    int wants_history;             /* an interface channel, or a pattern but an events one */
+    int starting;                  /* released before its entry was confirmed */
+    struct history_budget *budget; /* starting with history: its request's */
 };
 
 struct fanout_peer {
@@ -91,6 +94,7 @@ struct fanout {
     struct history_registry *history; /* LRANGEs shared by the subscriptions */
     struct chantable channels, patterns;
     struct fanout_entry *inventory; /* the gateway's own: <prefix>:inventory */
+    struct fanout_entry *events;    /* the gateway's own: <prefix>:events:* */
     uint64_t nactive;               /* entries with refs > 0 */
     uint64_t nsubs;
     uint64_t dropped, invalid;
@@ -221,7 +225,8 @@ static void sub_start(struct fanout *f, struct subscription *sub)
 {
     struct fanout_entry *e = sub->entry;
 
-    IFMON_ASSERT(!sub->held && sub->history.state == HISTORY_WAITING && sub->budget);
+    IFMON_ASSERT(!sub->held && sub->history.state == HISTORY_WAITING && sub->starting);
+    sub->starting = 0;
     if (sub->wants_history)
         history_fetch(&sub->history, f->history, e->name, e->pattern, sub->budget,
                       &peer_history_hooks, sub->peer);
@@ -238,8 +243,10 @@ static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
 {
     struct subscription *sub, *next;
 
-    if (e->own && f->gw->inventory)
+    if (e == f->inventory && f->gw->inventory)
         inventory_watch(f->gw->inventory, 1);
+    if (e == f->events && f->gw->eventlist)
+        eventlist_watch(f->gw->eventlist, 1);
     for (sub = e->subs; sub; sub = next) {
         struct fanout_peer *p = sub->peer;
 
@@ -248,7 +255,7 @@ static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
             f->notifying++;
             p->confirmed(p->ctx);
             f->notifying--;
-        } else if (sub->history.state == HISTORY_WAITING && sub->budget) {
+        } else if (sub->history.state == HISTORY_WAITING && sub->starting) {
             sub_start(f, sub);
         }
     }
@@ -265,6 +272,15 @@ static uint64_t name_hash(const char *name)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+/* 1 for a pattern "<prefix>:events:...*", which matches events channels
+ * only (no device is named "events"). */
+static int events_pattern(const char *name, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+
+    return strncmp(name, prefix, plen) == 0 && strncmp(name + plen, ":events:", 8) == 0;
 }
 
 /* The peer's subscription to `name`, or NULL. */
@@ -411,12 +427,15 @@ void fanout_peer_release(struct fanout_peer *p, const char *channel, uint64_t re
 {
     struct subscription *sub = peer_find(p, channel);
 
-    IFMON_ASSERT(p->f->delivering == 0 && budget != NULL);
+    IFMON_ASSERT(p->f->delivering == 0);
     if (sub == NULL || !sub->held || sub->request != request)
         return;
     sub->held = 0;
-    sub->budget = budget;
-    history_budget_ref(budget);
+    sub->starting = 1;
+    if (budget == NULL)
+        sub->wants_history = 0; /* "history": false, live data only */
+    else
+        sub->budget = history_budget_ref(budget);
     if (confirmed(sub->entry))
         sub_start(p->f, sub);
 }
@@ -448,13 +467,14 @@ int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t r
     f->nsubs++;
     entry_acquire(f, e);
 
-    /* Held until released; device state and inventory channels keep no
-     * history. */
+    /* Held until released; device state, inventory and events channels
+     * keep no history, nor does a pattern of events channels only. */
     history_init(&sub->history);
     sub->held = 1;
     sub->request = request;
-    sub->wants_history =
-        e->pattern || ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INTERFACE;
+    sub->wants_history = e->pattern
+                             ? !events_pattern(channel, prefix)
+                             : ifmon_channel_kind(channel, prefix) == IFMON_CHANNEL_INTERFACE;
     return 1;
 }
 
@@ -509,6 +529,8 @@ static void on_subscriber_down(void *ctx)
 
     if (f->gw->inventory)
         inventory_watch(f->gw->inventory, 0);
+    if (f->gw->eventlist)
+        eventlist_watch(f->gw->eventlist, 0);
     chantable_each(&f->channels, forget_redis, f);
     chantable_each(&f->patterns, forget_redis, f);
 }
@@ -592,6 +614,11 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
         channel_len == strlen(f->inventory->name) &&
         memcmp(channel, f->inventory->name, channel_len) == 0)
         inventory_changed(f->gw->inventory);
+    /* An event: the copy of the list is stale before any client, told by
+     * this message (or by its `subscribed`, which comes after it), asks. */
+    if (pattern && f->gw->eventlist && pattern_len == f->events->node.key_len &&
+        memcmp(pattern, f->events->node.key, pattern_len) == 0)
+        eventlist_changed(f->gw->eventlist);
     m = shared_message(f, channel, channel_len, payload, payload_len);
     if (m == NULL)
         return;
@@ -622,9 +649,10 @@ const struct pubsub_hooks fanout_pubsub_hooks = {
 struct fanout *fanout_create(struct gateway *gw)
 {
     struct fanout *f = ifmon_xcalloc(1, sizeof(*f));
-    struct ifmon_key key;
+    struct ifmon_key key, events;
     int rc = ifmon_key_inventory(&key, gw->cfg->redis.prefix);
 
+    rc |= ifmon_key_events(&events, gw->cfg->redis.prefix, "*");
     IFMON_ASSERT(rc == 0); /* the loader holds the prefix to IFMON_PREFIX_MAX */
     f->gw = gw;
     f->history = history_registry_new(gw);
@@ -632,6 +660,8 @@ struct fanout *fanout_create(struct gateway *gw)
      * connection is up (on_subscriber_up). */
     f->inventory = entry_get(f, key.s);
     f->inventory->own = 1;
+    f->events = entry_get(f, events.s);
+    f->events->own = 1;
     return f;
 }
 

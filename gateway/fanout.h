@@ -49,9 +49,10 @@ struct fanout_stats {
 /* The hooks to give pubsub_create(), with the fanout as ctx. */
 extern const struct pubsub_hooks fanout_pubsub_hooks;
 
-/* gw->pubsub and gw->inventory may be set after this call but before the
- * loop runs. The gateway's own subscription to `<prefix>:inventory`
- * (inventory.h) is made with the others once Redis is up. */
+/* gw->pubsub, gw->inventory and gw->eventlist may be set after this call
+ * but before the loop runs. The gateway's own subscriptions to
+ * `<prefix>:inventory` (inventory.h) and `<prefix>:events:*`
+ * (eventlist.h) are made with the others once Redis is up. */
 struct fanout *fanout_create(struct gateway *gw);
 
 /* Free the registry; every peer must have been freed before (asserted). */
@@ -103,8 +104,9 @@ int fanout_peer_confirmed(const struct fanout_peer *p, const char *channel);
  * of its subscription to `channel` (an interface channel's, or the
  * inventory's interface channels' that a pattern matches; within
  * `budget`, shared by the subscriptions of one request and referenced as
- * long as needed), then its live messages; a channel without history gets
- * what was held at once. Nothing happens when the peer does not hold the
+ * long as needed), then its live messages; a channel without history, or
+ * a NULL budget (the request said "history": false), gets what was held
+ * at once, and then live messages. Nothing happens when the peer does not hold the
  * channel, or holds it from another request, or it was released before. */
 void fanout_peer_release(struct fanout_peer *p, const char *channel, uint64_t request,
                          struct history_budget *budget);

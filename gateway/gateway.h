@@ -16,6 +16,7 @@ struct lws_context;
 struct pubsub;
 struct fanout;
 struct inventory;
+struct eventlist;
 struct client_set;
 struct addrlimit;
 
@@ -25,6 +26,7 @@ struct gateway {
     struct fanout *fanout;       /* fanout.c: channel registry and routing */
     struct pubsub *pubsub;       /* pubsub.c: subscriber + query connections */
     struct inventory *inventory; /* inventory.c: the `list` request */
+    struct eventlist *eventlist; /* eventlist.c: the `events` request */
     struct client_set *clients;  /* client.c: WebSocket connections */
     struct addrlimit *addrs;     /* admit.c: what each client address holds */
     struct lws_context *lws;     /* http.c; NULL once destroyed */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "json_text.h"
 #include "keys.h"
 #include "log.h"
 #include "pubsub.h"
@@ -234,21 +235,32 @@ static const char *view_text(struct inventory *inv, const struct config_token *g
     return v->text;
 }
 
-/* {"op":"list","inventory":INV,"id":ID} for grant (one reference). */
+/* {"op":"list","inventory":INV,"prefix":P,"id":ID} for grant (one
+ * reference). The prefix is always there, so that a client can subscribe
+ * to `<prefix>:inventory` and `<prefix>:events:*` before there is an
+ * inventory to read it from. */
 static struct outmsg *list_reply(struct inventory *inv, const struct config_token *grant,
                                  json_t *id)
 {
-    static const char head[] = "{\"op\":\"list\",\"inventory\":", mid[] = ",\"id\":";
+    static const char head[] = "{\"op\":\"list\",\"inventory\":", pre[] = ",\"prefix\":",
+                      mid[] = ",\"id\":";
+    const char *prefix = inv->gw->cfg->redis.prefix;
     char *id_text = id ? json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    size_t vlen, ilen = id_text ? strlen(id_text) : 0, n;
+    size_t vlen, plen, ilen = id_text ? strlen(id_text) : 0, n;
+    char *prefix_text = ifmon_json_quote(prefix, strlen(prefix), &plen, NULL);
     const char *v = view_text(inv, grant, &vlen);
-    struct outmsg *m = outmsg_new(OUTMSG_REPLY, NULL, sizeof(head) + vlen + sizeof(mid) + ilen);
+    struct outmsg *m = outmsg_new(OUTMSG_REPLY, NULL,
+                                  sizeof(head) + vlen + sizeof(pre) + plen + sizeof(mid) + ilen);
     char *text = outmsg_text(m);
 
     memcpy(text, head, sizeof(head) - 1);
     n = sizeof(head) - 1;
     memcpy(text + n, v, vlen);
     n += vlen;
+    memcpy(text + n, pre, sizeof(pre) - 1);
+    n += sizeof(pre) - 1;
+    memcpy(text + n, prefix_text, plen);
+    n += plen;
     if (id_text) {
         memcpy(text + n, mid, sizeof(mid) - 1);
         n += sizeof(mid) - 1;
@@ -257,6 +269,7 @@ static struct outmsg *list_reply(struct inventory *inv, const struct config_toke
     }
     text[n++] = '}';
     m->len = n;
+    free(prefix_text);
     free(id_text);
     return m;
 }

@@ -1,7 +1,8 @@
 /* inventory.h -- the gateway's copy of the inventory snapshot stored at
  * `<prefix>:inventory` (docs/PROTOCOL.md, part 1), and the `list` request
  * it answers (part 2): the snapshot as stored, or reduced to what the
- * connection's token may see, as {"op":"list","inventory":...,"id":...}.
+ * connection's token may see, as
+ * {"op":"list","inventory":...,"prefix":"<prefix>","id":...}.
  *
  * One copy per gateway, read once per change: the gateway subscribes to
  * `<prefix>:inventory` itself (fanout.c), on which the collector announces

@@ -2,7 +2,7 @@
  * browsers over WebSocket (docs/PROTOCOL.md, part 2).
  *
  * Parse options, load the configuration, create the loop, attach the
- * fan-out, Redis, the inventory, the clients and the HTTP/WebSocket port,
+ * fan-out, Redis, the inventory, the events, the clients and the HTTP/WebSocket port,
  * run until SIGTERM or SIGINT (SIGHUP reloads, reload.h), clean up.
  * Nothing else: each part is its own file (gateway.h lists them). */
 
@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "client.h"
 #include "config.h"
+#include "eventlist.h"
 #include "fanout.h"
 #include "gateway.h"
 #include "http.h"
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
     d.gw.fanout = fanout_create(&d.gw);
     d.gw.pubsub = pubsub_create(d.gw.loop, &cfg->redis, &fanout_pubsub_hooks, d.gw.fanout);
     d.gw.inventory = inventory_create(&d.gw);
+    d.gw.eventlist = eventlist_create(&d.gw);
     d.gw.clients = client_set_create(&d.gw);
     uv_timer_init(d.gw.loop, &d.drain);
     d.drain.data = &d;
@@ -173,6 +175,7 @@ int main(int argc, char **argv)
 
     http_free(d.http);
     client_set_free(d.gw.clients);
+    eventlist_free(d.gw.eventlist);
     inventory_free(d.gw.inventory);
     pubsub_free(d.gw.pubsub);
     fanout_free(d.gw.fanout);

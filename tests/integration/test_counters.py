@@ -10,7 +10,7 @@ import statistics
 import time
 import unittest
 
-from harness import (IF, IFX, NO_SUCH_OBJECT, Collector, RedisServer, SnmpSimVariations,
+from harness import (rate_errors, IF, IFX, NO_SUCH_OBJECT, Collector, RedisServer, SnmpSimVariations,
                      Subscriber, TempDir, snmpget, wait_for, write_config, write_device_groups)
 
 # Per second. Large enough that a counter read as a whole number weighs
@@ -121,7 +121,7 @@ class CountersTest(unittest.TestCase):
             want = truth(iface)
             got = [d[field] for d in msgs]
             self.assertNotIn(None, got, f"{iface['name']} {field}: a gap after the first rate")
-            bad = [v for v in got if not near(v, want)]
+            bad = rate_errors(msgs, field, want)
             self.assertFalse(bad, f"{iface['name']} {field}: {bad} not within 1% of {want} "
                              f"(median {statistics.median(got)})")
 

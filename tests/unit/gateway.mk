@@ -11,7 +11,7 @@ GATEWAY_UNIT = test_gateway_client_request test_gateway_channel test_gateway_rat
 GATEWAY_OBJ := $(if $(OUTP),$(OUTP:tests/=gateway/),$(TOP)/gateway/)
 GATEWAY_TESTED := client_request channel ratelimit outmsg outqueue chantable history access \
                   history_reads fanout invscan throttle lograte rxscan webpath hostnames inventory \
-                  proxyproto addrlimit
+                  proxyproto addrlimit eventlist
 
 # Adds to the part's `all` (first rule here, so `all` stays the default goal
 # wherever the include line is).
@@ -55,9 +55,9 @@ $(BIN)/test_gateway_history: $(OUTP)unit/test_gateway_history.o $(GATEWAY_OBJ)hi
 $(BIN)/test_gateway_fanout: $(OUTP)unit/test_gateway_fanout.o $(GATEWAY_OBJ)fanout.o \
 		$(GATEWAY_OBJ)history.o $(GATEWAY_OBJ)history_reads.o $(GATEWAY_OBJ)chantable.o \
 		$(GATEWAY_OBJ)channel.o $(GATEWAY_OBJ)outmsg.o $(GATEWAY_OBJ)invscan.o \
-		$(GATEWAY_OBJ)inventory.o $(GATEWAY_OBJ)access.o $(COMMON_LIB)
+		$(GATEWAY_OBJ)inventory.o $(GATEWAY_OBJ)eventlist.o $(GATEWAY_OBJ)access.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson -luv
 
 # invscan.c against jansson: the same channels from the same text.
 $(BIN)/test_gateway_invscan: $(OUTP)unit/test_gateway_invscan.o $(GATEWAY_OBJ)invscan.o \

@@ -134,6 +134,54 @@ static void a_restricted_token_sees_only_what_its_entries_cover(void **state)
     assert_true(access_channel_permitted(&access_all, "ifmon:*", "ifmon"));
 }
 
+/* Events channels (docs/PROTOCOL.md, part 1, "Events") go with the
+ * device: "<prefix>:events:<device>" exactly when "<prefix>:<device>" is
+ * permitted, a pattern when every device it can match is visible. */
+static void a_devices_events_are_permitted_with_the_device(void **state)
+{
+    const struct config_token *t = &restricted[0];
+    char *by_name[] = {"ifmon:events:*", "ifmon:e*"};
+    struct config_token named = {.token = "n", .channels = by_name, .nchannels = 2};
+
+    assert_true(access_channel_permitted(t, "ifmon:events:tokyo-edge1", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:events:tokyo-", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:events:osaka-core1", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:paris-core1", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:osaka-core10", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:tokyo", "ifmon"));
+    /* No device name has a ':'. */
+    assert_false(access_channel_permitted(t, "ifmon:events:tokyo-edge1:ge-0/0/0", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:", "ifmon"));
+    /* Patterns: only when the entry covers every device they can match. */
+    assert_true(access_channel_permitted(t, "ifmon:events:tokyo-*", "ifmon"));
+    assert_true(access_channel_permitted(t, "ifmon:events:tokyo-edge*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:tokyo*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events:osaka-core1*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:events*", "ifmon"));
+    assert_false(access_channel_permitted(t, "ifmon:ev*", "ifmon"));
+    /* A token that sees every device sees every device's events. */
+    assert_true(access_channel_permitted(&restricted[1], "ifmon:events:*", "ifmon"));
+    assert_true(access_channel_permitted(&restricted[1], "ifmon:events:paris-core1", "ifmon"));
+    assert_true(access_channel_permitted(&restricted[1], "ifmon:e*", "ifmon"));
+    assert_true(access_channel_permitted(&access_all, "ifmon:events:*", "ifmon"));
+    /* An entry that covers the name of an events channel, but no device,
+     * permits nothing of it: "ifmon:e*" is the devices starting with e. */
+    assert_false(access_channel_permitted(&named, "ifmon:events:paris-core1", "ifmon"));
+    assert_false(access_channel_permitted(&named, "ifmon:events:*", "ifmon"));
+    assert_false(access_channel_permitted(&named, "ifmon:e*", "ifmon"));
+    assert_true(access_channel_permitted(&named, "ifmon:events:edge1", "ifmon"));
+    assert_true(access_channel_permitted(&named, "ifmon:edge1:eth0", "ifmon"));
+    {
+        char *one[] = {"ifmon:paris-core1:xe-0/0/1"};
+        struct config_token d = {.token = "d", .channels = one, .nchannels = 1};
+
+        assert_true(access_channel_permitted(&d, "ifmon:events:paris-core1", "ifmon"));
+        assert_false(access_channel_permitted(&d, "ifmon:events:paris-core1*", "ifmon"));
+        assert_false(access_channel_permitted(&d, "ifmon:events:paris-core2", "ifmon"));
+    }
+}
+
 /* DNS rebinding: a page of attacker.example, its name now resolving to
  * the gateway, sends the attacker's name in Host. */
 static void the_host_header_must_name_the_gateway(void **state)
@@ -185,6 +233,7 @@ int main(void)
         cmocka_unit_test(bearer_credentials_are_extracted),
         cmocka_unit_test(the_token_given_selects_its_grant),
         cmocka_unit_test(a_restricted_token_sees_only_what_its_entries_cover),
+        cmocka_unit_test(a_devices_events_are_permitted_with_the_device),
         cmocka_unit_test(the_host_header_must_name_the_gateway),
         cmocka_unit_test(an_ip_address_in_host_is_always_accepted),
     };

@@ -64,6 +64,36 @@ static void list_and_unsubscribe_are_parsed(void **state)
     client_request_free(&req);
 }
 
+static void events_and_history_false_are_parsed(void **state)
+{
+    struct client_request req;
+    char err[CLIENT_REQUEST_ERROR_MAX];
+
+    assert_int_equal(parse("{\"op\":\"events\",\"id\":9}", &req, err), 0);
+    assert_int_equal(req.op, CLIENT_REQUEST_EVENTS);
+    assert_int_equal(json_integer_value(req.id), 9);
+    client_request_free(&req);
+    assert_int_equal(parse("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"]}", &req, err), 0);
+    assert_int_equal(req.history, 1);
+    client_request_free(&req);
+    assert_int_equal(
+        parse("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"],\"history\":false}", &req, err),
+        0);
+    assert_int_equal(req.history, 0);
+    client_request_free(&req);
+    assert_int_equal(
+        parse("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"],\"history\":true}", &req, err),
+        0);
+    assert_int_equal(req.history, 1);
+    client_request_free(&req);
+    refused("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"],\"history\":1}",
+            "\"history\" must be true or false");
+    refused("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"],\"history\":\"no\"}",
+            "\"history\" must be true or false");
+    refused("{\"op\":\"subscribe\",\"channels\":[\"ifmon:a:b\"],\"history\":null}",
+            "\"history\" must be true or false");
+}
+
 static void every_bad_request_is_refused_with_a_reason(void **state)
 {
     refused("", "invalid JSON");
@@ -179,6 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(subscribe_is_parsed_and_duplicates_removed),
         cmocka_unit_test(list_and_unsubscribe_are_parsed),
+        cmocka_unit_test(events_and_history_false_are_parsed),
         cmocka_unit_test(every_bad_request_is_refused_with_a_reason),
         cmocka_unit_test(an_error_keeps_the_id_for_the_reply),
         cmocka_unit_test(channels_longer_than_1024_bytes_are_refused),

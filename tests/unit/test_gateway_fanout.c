@@ -57,9 +57,12 @@ int pubsub_get(struct pubsub *ps, const char *key, pubsub_reply_fn fn, void *arg
     return -1;
 }
 
+static size_t lranges; /* LRANGEs asked for */
+
 int pubsub_lrange(struct pubsub *ps, const char *key, long start, long stop, pubsub_reply_fn fn,
                   void *arg)
 {
+    lranges++;
     return -1;
 }
 
@@ -105,7 +108,7 @@ static struct history_budget *budget;
 static int setup(void **state)
 {
     nsent = 0;
-    gets = 0;
+    gets = lranges = 0;
     subscriber_down = 0;
     gw.inventory = inventory_create(&gw);
     f = fanout_create(&gw);
@@ -190,10 +193,12 @@ static void a_subscription_made_while_redis_is_down_waits_for_its_return(void **
     assert_int_equal(nsent, 0);
     subscriber_down = 0;
     fanout_pubsub_hooks.on_subscriber_up(f);
-    /* With the gateway's own subscription to the inventory's channel. */
-    assert_int_equal(nsent, 2);
+    /* With the gateway's own subscriptions to the inventory's channel and
+     * to every device's events. */
+    assert_int_equal(nsent, 3);
     assert_true(was_sent("SUBSCRIBE ifmon:r2"));
     assert_true(was_sent("SUBSCRIBE ifmon:inventory"));
+    assert_true(was_sent("PSUBSCRIBE ifmon:events:*"));
     assert_false(fanout_peer_confirmed(p, "ifmon:r2"));
     ack(0, "ifmon:r2");
     assert_true(fanout_peer_confirmed(p, "ifmon:r2"));
@@ -326,6 +331,41 @@ static void the_gateway_hears_of_every_inventory_change_before_its_clients(void 
     fanout_peer_free(p);
 }
 
+/* "history": false (a NULL budget) and events channels: live data only,
+ * no list read, no inventory read. */
+static void a_subscription_without_history_reads_nothing(void **state)
+{
+    struct peer_log log = {0};
+    struct fanout_peer *p = fanout_peer_new(f, deliver, confirmed, &log);
+    const char *names[] = {"ifmon:h1:eth0", "ifmon:events:h1", "ifmon:events:*", "ifmon:events:h*"};
+    size_t i;
+
+    fanout_pubsub_hooks.on_subscriber_up(f);
+    ack(0, "ifmon:inventory");
+    gets = 0;
+    for (i = 0; i < 4; i++) {
+        fanout_peer_subscribe(p, names[i], 1);
+        ack(i >= 2, names[i]);
+    }
+    publish("ifmon:h1:eth0", "{\"seq\":1,\"ts\":1}");
+    assert_int_equal(log.delivered, 0); /* held until released */
+    fanout_peer_release(p, "ifmon:h1:eth0", 1, NULL);
+    assert_int_equal(log.delivered, 1);
+    assert_string_equal(log.last, "{\"channel\":\"ifmon:h1:eth0\",\"data\":{\"seq\":1,\"ts\":1}}");
+    for (i = 1; i < 4; i++)
+        fanout_peer_release(p, names[i], 1, budget);
+    assert_int_equal(lranges, 0);
+    assert_int_equal(gets, 0);
+    /* The same channel with history asks for its list. */
+    fanout_peer_unsubscribe(p, "ifmon:h1:eth0");
+    fanout_peer_subscribe(p, "ifmon:h1:eth0", 2);
+    ack(0, "ifmon:h1:eth0"); /* the UNSUBSCRIBE's, then the SUBSCRIBE's */
+    ack(0, "ifmon:h1:eth0");
+    fanout_peer_release(p, "ifmon:h1:eth0", 2, budget);
+    assert_int_equal(lranges, 1);
+    fanout_peer_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +384,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             the_gateway_hears_of_every_inventory_change_before_its_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_subscription_without_history_reads_nothing, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests_name("gateway fanout", tests, NULL, NULL);

@@ -150,7 +150,8 @@ static void while_the_channel_is_watched_lists_cost_no_get(void **state)
         list(&access_all, NULL);
     assert_int_equal(ngets, 1);
     assert_int_equal(nreplies, 10);
-    assert_string_equal(replies[9], "{\"op\":\"list\",\"inventory\":{\"v\":1}}");
+    assert_string_equal(replies[9],
+                        "{\"op\":\"list\",\"inventory\":{\"v\":1},\"prefix\":\"ifmon\"}");
 }
 
 static void a_change_is_seen_by_the_next_list(void **state)
@@ -166,8 +167,9 @@ static void a_change_is_seen_by_the_next_list(void **state)
     assert_int_equal(nreplies, 0);
     answer_get("{\"v\":2}");
     assert_int_equal(nreplies, 1);
-    assert_string_equal(replies[0],
-                        "{\"op\":\"list\",\"inventory\":{\"v\":2},\"id\":{\"any\":[7]}}");
+    assert_string_equal(
+        replies[0],
+        "{\"op\":\"list\",\"inventory\":{\"v\":2},\"prefix\":\"ifmon\",\"id\":{\"any\":[7]}}");
     json_decref(id);
 }
 
