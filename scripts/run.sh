@@ -125,7 +125,9 @@ cat <<MSG
 
 ifmon is running (files in $run).
 
-Open http://$listen/ in a browser, or watch the rates in Redis:
+Open http://$listen/ in a browser (the overview: each site's total, its
+busiest interfaces and the alerts; http://$listen/?kiosk=1 for a wall
+screen), or watch the rates in Redis:
 
     redis-cli -p $redis_port psubscribe '$prefix:*'
     redis-cli -p $redis_port get $prefix:inventory

@@ -9,7 +9,8 @@ import { markAll, startTicker } from './draw.js';
 import { installTestHook } from './hook.js';
 import { formatHash, parseHash } from './layout.js';
 import { handleMessage, requestList } from './messages.js';
-import { applyLayout, saveLayout, setWindow } from './panels.js';
+import { initOverview } from './overview.js';
+import { applyLayout, saveLayout, setView, setWindow } from './panels.js';
 import { initPicker, renderPicker } from './picker.js';
 import { app } from './state.js';
 import { resetSubscriptions, syncSubscriptions } from './subscriptions.js';
@@ -33,7 +34,9 @@ app.conn = new Connection(wsUrl, {
 
 startTicker();
 initPicker();
-initToolbar({ onWindow: setWindow });
+initToolbar({ onWindow: setWindow, onView: setView });
+initOverview();
+document.body.classList.toggle('kiosk', app.kiosk);
 
 window.addEventListener('hashchange', () => {
   const l = parseHash(location.hash);

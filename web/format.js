@@ -16,6 +16,23 @@ export function fmtBps(v) {
   return `${Math.round(v)} bps`;
 }
 
+/** Packets per second: "950 pps", "1.56 kpps", "12.3 Mpps". */
+export function fmtPps(v) {
+  if (v == null || !Number.isFinite(v)) return '—';
+  const a = Math.abs(Number(v.toPrecision(3)));
+  if (a >= 1e6) return `${fmt3(v / 1e6)} Mpps`;
+  if (a >= 1e3) return `${fmt3(v / 1e3)} kpps`;
+  return `${a >= 100 || v === Math.round(v) ? Math.round(v) : fmt3(v)} pps`;
+}
+
+/** Errors or discards per second: "0/s", "0.2/s", "3.00/s", "1.2k/s". */
+export function fmtRate(v) {
+  if (v == null || !Number.isFinite(v)) return '—';
+  if (v === 0) return '0/s';
+  if (Math.abs(v) >= 1000) return `${fmtAxis(v)}/s`;
+  return `${fmt3(v)}/s`;
+}
+
 /** Three significant digits, no exponent. */
 function fmt3(x) {
   x = Number(x.toPrecision(3)); // 9.9996 -> 10 (then "10.0", not "10.00")
@@ -37,6 +54,14 @@ export function fmtAxis(v) {
 export function fmtPct(v) {
   if (v == null || !Number.isFinite(v)) return '';
   return `${v >= 10 ? v.toFixed(0) : v.toFixed(1)}%`;
+}
+
+/** Seconds (Unix, fractional) to local "HH:MM:SS". */
+export function fmtClock(ts) {
+  if (ts == null) return '—';
+  const d = new Date(ts * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 /** Seconds (Unix, fractional) to local "HH:MM:SS.mmm". */

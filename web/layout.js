@@ -1,11 +1,19 @@
-// The screen layout in the URL fragment: #w=5&p=ENTRY,ENTRY,...
+// The screen layout in the URL fragment: #w=5&p=ENTRY,ENTRY,...&v=VIEW
 // An entry is an interface channel name ("ifmon:tokyo-edge1:ge-0/0/0"),
+// "total:NAME" (the site's total: its site_total interfaces),
 // "site:NAME" (total of the chosen interfaces of that site) or
 // "siteall:NAME" (total of every interface of the site). Entries are
 // percent-encoded, so commas, '&', '#', '%' and spaces in names are safe;
-// ':' '/' '@' are left readable.
+// ':' '/' '@' are left readable. The view is the overview without panels
+// and the board with them, unless v= says otherwise.
 
 export const WINDOWS = [1, 5, 15]; // minutes
+export const VIEWS = ['overview', 'board'];
+
+/** The view a layout shows: its own, else the board when it has panels. */
+export function viewOf(layout) {
+  return layout.view || (layout.panels.length ? 'board' : 'overview');
+}
 
 function enc(s) {
   return encodeURIComponent(s).replace(/%3A/gi, ':').replace(/%2F/gi, '/').replace(/%40/gi, '@');
@@ -21,7 +29,7 @@ function dec(s) {
 
 /** Parses location.hash; returns {window, panels: [entry...]}. */
 export function parseHash(hash) {
-  const out = { window: 5, panels: [] };
+  const out = { window: 5, panels: [], view: null };
   const h = hash.replace(/^#/, '');
   for (const part of h.split('&')) {
     const eq = part.indexOf('=');
@@ -31,6 +39,8 @@ export function parseHash(hash) {
     if (k === 'w') {
       const w = Number(v);
       if (WINDOWS.includes(w)) out.window = w;
+    } else if (k === 'v') {
+      if (VIEWS.includes(v)) out.view = v;
     } else if (k === 'p' && v) {
       for (const e of v.split(',')) {
         const name = dec(e);
@@ -43,11 +53,13 @@ export function parseHash(hash) {
 
 export function formatHash(layout) {
   const p = layout.panels.map(enc).join(',');
-  return `#w=${layout.window}` + (p ? `&p=${p}` : '');
+  const v = layout.view && layout.view !== viewOf({ panels: layout.panels }) ? `&v=${layout.view}` : '';
+  return `#w=${layout.window}` + (p ? `&p=${p}` : '') + v;
 }
 
-/** 'site' | 'siteall' | 'if' and the name after the kind. */
+/** 'total' | 'site' | 'siteall' | 'if' and the name after the kind. */
 export function entryKind(entry) {
+  if (entry.startsWith('total:')) return { kind: 'total', name: entry.slice(6) };
   if (entry.startsWith('siteall:')) return { kind: 'siteall', name: entry.slice(8) };
   if (entry.startsWith('site:')) return { kind: 'site', name: entry.slice(5) };
   return { kind: 'if', name: entry };

@@ -1,11 +1,14 @@
 // What the gateway sends, routed: replies to our requests (the inventory
-// list, subscribe confirmations and refusals, errors) and channel messages
-// (history, live samples, device states, inventory changes) into the
-// shared state, then marks what must redraw. Not the subscription
-// bookkeeping itself (subscriptions.js) nor the WebSocket (conn.js).
+// list, subscribe confirmations and refusals, the events, errors) and
+// channel messages (history, live samples, device states, alert events,
+// inventory changes) into the shared state, then marks what must redraw.
+// Not the subscription bookkeeping itself (subscriptions.js) nor the
+// WebSocket (conn.js).
 
 import { markAll, markChannel } from './draw.js';
+import { addEvent, loadEvents } from './events.js';
 import { loadInventory } from './inventory.js';
+import { refreshOverview } from './overview.js';
 import { renderPicker } from './picker.js';
 import { app } from './state.js';
 import { Series, clock } from './store.js';
@@ -14,6 +17,12 @@ import { setError } from './toolbar.js';
 
 let listTimer = null;
 let listId = null;
+let eventsId = null;
+
+/** Asks the gateway for the active alerts and the last hour's events. */
+function requestEvents() {
+  eventsId = app.conn.send({ op: 'events' });
+}
 
 /** Asks the gateway for the inventory (again). */
 export function requestList() {
@@ -37,20 +46,32 @@ export function handleMessage(m) {
   }
   const d = m.data;
   if (!d || typeof d !== 'object') return;
+  if (d.interface !== undefined && d.kind === undefined) {
+    // An interface sample: the overview keeps the newest of each, a
+    // panel's series all of them.
+    if (typeof d.ts !== 'number') return;
+    app.latest.set(ch, d);
+    app.latestAt.set(ch, Date.now());
+    clock.note(d.ts);
+    if (!app.subscribed.has(ch)) return;
+    const s = seriesFor(ch);
+    if (s.add([d], true)) markChannel(ch);
+    return;
+  }
   if (app.prefix && ch === `${app.prefix}:inventory`) {
     clearTimeout(listTimer);
     listTimer = setTimeout(requestList, 300);
     return;
   }
-  if (d.status !== undefined && d.interface === undefined) {
-    app.devStatus.set(ch, { status: d.status, error: d.error ?? null });
+  if (app.prefix && ch.startsWith(`${app.prefix}:events:`)) {
+    addEvent(d);
     markAll();
     return;
   }
-  if (d.interface === undefined || !app.subscribed.has(ch)) return;
-  if (typeof d.ts === 'number') clock.note(d.ts);
-  const s = seriesFor(ch);
-  if (s.add([d], true)) markChannel(ch);
+  if (d.status !== undefined && d.interface === undefined) {
+    app.devStatus.set(ch, { status: d.status, error: d.error ?? null });
+    markAll();
+  }
 }
 
 function handleReply(m) {
@@ -61,11 +82,20 @@ function handleReply(m) {
       return;
     }
     setInventory(m.inventory);
+  } else if (m.op === 'events' && m.id === eventsId) {
+    app.eventsOp = 'ok';
+    loadEvents(m.active, m.recent);
+    markAll();
   } else if (m.op === 'subscribed') {
-    subscribeConfirmed(m.id);
+    if (subscribeConfirmed(m.id)) requestEvents();
     if (app.error && app.error.startsWith('subscribe')) setError(null);
   } else if (m.op === 'error') {
     if (m.id === 'ping') return;
+    if (m.id === eventsId) {
+      // A gateway without the events op: live events only.
+      app.eventsOp = 'unsupported';
+      return;
+    }
     const refused = subscribeRefused(m.id, m.error);
     if (refused === 'restricted') {
       markAll();
@@ -96,5 +126,6 @@ function setInventory(inv) {
   renderPicker();
   for (const p of app.panels.values()) p.renderHeader();
   syncSubscriptions();
+  refreshOverview();
   markAll();
 }

@@ -1,16 +1,17 @@
 // The grid of panels and the layout it shows: adds and removes panels,
-// applies a layout (the URL's), sets the time window, writes the layout
-// back into the URL, and tells listeners (the picker) when the set of
-// panels changed. Not a panel's contents (panel.js) nor the URL format
+// applies a layout (the URL's), switches between the overview and the
+// board, sets the time window, writes the layout back into the URL, and
+// tells listeners (the picker, the overview) when the panels or the view
+// changed. Not a panel's contents (panel.js) nor the URL format
 // (layout.js).
 
 import { $ } from './dom.js';
 import { markAll } from './draw.js';
-import { formatHash } from './layout.js';
+import { formatHash, viewOf } from './layout.js';
 import { Panel } from './panel.js';
 import { app } from './state.js';
 import { syncSubscriptions } from './subscriptions.js';
-import { renderWindowButtons } from './toolbar.js';
+import { renderViewButtons, renderWindowButtons } from './toolbar.js';
 
 const grid = $('#panels');
 const listeners = [];
@@ -28,6 +29,10 @@ function newPanel(entry) {
 
 export function addPanel(entry, save = true) {
   if (app.panels.has(entry)) return;
+  if (viewOf(app.layout) !== 'board') {
+    openPanel(entry);
+    return;
+  }
   const p = newPanel(entry);
   grid.append(p.el);
   afterPanelsChanged(save);
@@ -45,22 +50,50 @@ function afterPanelsChanged(save) {
   app.layout.panels = [...app.panels.keys()];
   if (save) saveLayout();
   $('#empty').hidden = app.panels.size > 0;
+  const view = viewOf(app.layout);
+  document.body.dataset.view = view;
+  grid.hidden = view !== 'board';
+  $('#overview').hidden = view !== 'overview';
+  renderViewButtons(view);
   for (const p of app.panels.values()) if (p.kind !== 'if') p.renderHeader();
   syncSubscriptions();
   for (const fn of listeners) fn();
   markAll();
 }
 
-/** Writes the layout into the URL fragment (no new history entry). */
-export function saveLayout() {
+/** Writes the layout into the URL fragment (push: as a new history
+ * entry, so that Back returns to the view before). */
+export function saveLayout(push = false) {
   const hash = formatHash(app.layout);
-  if (location.hash !== hash) history.replaceState(null, '', hash);
+  if (location.hash === hash) return;
+  if (push) history.pushState(null, '', hash);
+  else history.replaceState(null, '', hash);
+}
+
+/** Shows the overview or the board (a new history entry). */
+export function setView(view) {
+  if (viewOf(app.layout) === view) return;
+  app.layout.view = view;
+  saveLayout(true);
+  afterPanelsChanged(false);
+}
+
+/** Opens an entry's panel on the board (added last if it was not
+ * there), as a new history entry. */
+export function openPanel(entry) {
+  app.layout.view = 'board';
+  if (!app.panels.has(entry)) grid.append(newPanel(entry).el);
+  app.layout.panels = [...app.panels.keys()];
+  saveLayout(true);
+  afterPanelsChanged(false);
+  app.panels.get(entry).el.scrollIntoView({ block: 'nearest' });
 }
 
 /** Shows a layout ({window, panels}, layout.js): keeps the panels it
  * names, in its order, and drops the others. */
 export function applyLayout(layout) {
   app.layout.window = layout.window;
+  app.layout.view = layout.view;
   for (const id of [...app.panels.keys()]) {
     if (!layout.panels.includes(id)) {
       app.panels.get(id).destroy();

@@ -43,7 +43,7 @@ export function renderPicker() {
     if (ws.length) {
       items = [];
       for (const dev of site.devices || []) {
-        const itfs = (dev.interfaces || []).filter((i) => matches(ws, site.name, dev.name, i.name, i.descr));
+        const itfs = (dev.interfaces || []).filter((i) => matches(ws, site.name, dev.name, i.name, i.descr, i.alias));
         if (itfs.length) items.push({ dev, itfs });
       }
       if (!items.length && !matches(ws, site.name)) continue;
@@ -53,7 +53,7 @@ export function renderPicker() {
     const summary = h('summary', {},
       h('span', { class: 'site-name', text: site.name }),
       h('span', { class: 'count', text: `${si.devices.length} dev · ${si.channels.length} if` }),
-      h('button', { class: 'add-site', title: 'Panel: total of the chosen interfaces of this site', onclick: (e) => { e.preventDefault(); addPanel(`site:${site.name}`); } }, '+ total'),
+      h('button', { class: 'add-site', title: si.totals.length ? `Panel: the site's total (sum of its ${si.totals.length} site_total interfaces)` : 'Panel: the site\'s total (no site_total interfaces defined: the sum of the chosen interfaces)', onclick: (e) => { e.preventDefault(); addPanel(`total:${site.name}`); } }, '+ total'),
       h('button', { class: 'add-site', title: 'Panel: total of all interfaces of this site', onclick: (e) => { e.preventDefault(); addPanel(`siteall:${site.name}`); } }, '+ all'));
     details.append(summary);
     const body = h('div', { class: 'site-body' });
@@ -73,9 +73,10 @@ export function renderPicker() {
           cb.dataset.ch = itf.channel;
           cb.checked = app.panels.has(itf.channel);
           cb.addEventListener('change', () => (cb.checked ? addPanel(itf.channel) : removePanel(itf.channel)));
-          ul.append(h('li', {}, h('label', { title: itf.descr || itf.name }, cb,
+          const note = itf.alias || (itf.descr !== itf.name ? itf.descr : '');
+          ul.append(h('li', {}, h('label', { title: [itf.name, itf.alias, itf.descr].filter(Boolean).join(' — ') }, cb,
             h('span', { class: 'ifname', text: itf.name }),
-            itf.descr && itf.descr !== itf.name ? h('span', { class: 'descr', text: itf.descr }) : null)));
+            note ? h('span', { class: 'descr', text: note }) : null)));
         }
         body.append(h('div', { class: 'device' },
           h('div', { class: 'dev-name' }, h('span', { class: `dot ${dev.status === 'down' ? 'down' : 'up'}` }), dev.name), ul));

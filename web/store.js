@@ -6,7 +6,9 @@ export const KEEP_S = 15 * 60 + 30; // the longest window, and a little
 export class Series {
   constructor(channel) {
     this.channel = channel;
-    this.samples = []; // {ts, in, out} sorted by ts, unique ts
+    // {ts, in, out, pin, pout, ein, eout, din, dout} sorted by ts, unique
+    // ts: bits, packets, errors and discards per second (null: a gap)
+    this.samples = [];
     this.last = null; // newest sample object as received
     this.arrival = 0; // Date.now() when the newest sample was (or would have been) received
     this.device = null;
@@ -23,7 +25,11 @@ export class Series {
     let have = null;
     for (const d of list) {
       if (!d || typeof d.ts !== 'number') continue;
-      const p = { ts: d.ts, in: num(d.in_bps), out: num(d.out_bps) };
+      const p = {
+        ts: d.ts, in: num(d.in_bps), out: num(d.out_bps), pin: num(d.in_pps), pout: num(d.out_pps),
+        ein: num(d.in_errors_ps), eout: num(d.out_errors_ps),
+        din: num(d.in_discards_ps), dout: num(d.out_discards_ps),
+      };
       if (p.ts > (s.length ? s[s.length - 1].ts : -Infinity)) {
         s.push(p);
       } else {
@@ -83,15 +89,23 @@ export const clock = {
   },
 };
 
+// What a panel can chart of an interface: the sample fields, inbound ones
+// above the zero line, outbound ones mirrored below.
+export const METRICS = {
+  bits: [['in', 1], ['out', -1]],
+  packets: [['pin', 1], ['pout', -1]],
+  errors: [['ein', 1], ['din', 1], ['eout', -1], ['dout', -1]],
+};
+
 /**
- * Chart arrays of one series within [from, to] (seconds): x, in (>= 0),
- * out (<= 0, mirrored); a null point is put into every hole longer than
- * maxStep so the chart draws a gap there.
+ * Chart arrays of one series from `from` (seconds) on: x, then one array
+ * per field of `fields` (METRICS; inbound >= 0, outbound <= 0, mirrored);
+ * a null point is put into every hole longer than maxStep so the chart
+ * draws a gap there, and a null rate stays null (a gap, never 0).
  */
-export function seriesData(series, from, maxStep) {
+export function seriesData(series, from, maxStep, fields = METRICS.bits) {
   const xs = [];
-  const ins = [];
-  const outs = [];
+  const cols = fields.map(() => []);
   const s = series.samples;
   let lo = 0;
   let hi = s.length;
@@ -106,16 +120,17 @@ export function seriesData(series, from, maxStep) {
     const p = s[i];
     if (prev !== null && p.ts - prev > maxStep) {
       xs.push((p.ts + prev) / 2);
-      ins.push(null);
-      outs.push(null);
+      for (const c of cols) c.push(null);
     }
     xs.push(p.ts);
-    ins.push(p.in);
-    outs.push(p.out == null ? null : -p.out);
+    for (let f = 0; f < fields.length; f++) {
+      const v = p[fields[f][0]];
+      cols[f].push(v == null ? null : v * fields[f][1]);
+    }
     prev = p.ts;
     points++;
   }
-  return { data: [xs, ins, outs], points };
+  return { data: [xs, ...cols], points };
 }
 
 /**

@@ -1,6 +1,7 @@
-// The bar above the panels: connection state, error banner, time-window
-// buttons, pause, and the picker's show/hide button. Not what a window
-// change does to the layout (panels.js, via the onWindow handler).
+// The bar above the panels: connection state, error banner, the overview
+// and board buttons, time-window buttons, pause, and the picker's
+// show/hide button. Not what a window or view change does to the layout
+// (panels.js, via the onWindow and onView handlers).
 
 import { $, h } from './dom.js';
 import { markAll } from './draw.js';
@@ -32,9 +33,17 @@ export function renderWindowButtons() {
   }
 }
 
+/** Marks the button of the view shown. */
+export function renderViewButtons(view) {
+  $('#view-overview').setAttribute('aria-pressed', String(view === 'overview'));
+  $('#view-board').setAttribute('aria-pressed', String(view === 'board'));
+}
+
 /** Builds the window buttons and hooks up the buttons of the bar;
- * onWindow(minutes) when a window is chosen. */
-export function initToolbar({ onWindow }) {
+ * onWindow(minutes) when a window is chosen, onView('overview'|'board'). */
+export function initToolbar({ onWindow, onView }) {
+  $('#view-overview').addEventListener('click', () => onView('overview'));
+  $('#view-board').addEventListener('click', () => onView('board'));
   for (const w of WINDOWS) {
     const b = h('button', { onclick: () => onWindow(w) }, `${w} min`);
     b.dataset.w = w;
@@ -54,7 +63,9 @@ export function initToolbar({ onWindow }) {
     markAll();
   });
 
+  // The picker shows on the board and hides on the overview unless asked.
   $('#toggle-picker').addEventListener('click', () => {
-    document.body.classList.toggle('no-picker');
+    const cls = document.body.dataset.view === 'overview' ? 'picker-open' : 'no-picker';
+    document.body.classList.toggle(cls);
   });
 }

@@ -156,56 +156,97 @@ function cmpOid(a, b) {
   return x.length - y.length;
 }
 
-/** snmprec of one simulated device (as tests/integration/harness.py). */
+/** snmprec of one simulated device (as tests/integration/harness.py):
+ * octets, packets (64-bit unicast; multicast and broadcast stay still),
+ * errors and discards (Counter32s), ifAlias, speed and status. Rates are
+ * per second: inRate/outRate octets, inPps/outPps packets (default: 800-byte
+ * packets), inErr/outErr errors, inDisc/outDisc discards (default 0). */
 function snmprec(interfaces) {
   const recs = [
     ['1.3.6.1.2.1.1.1.0', '4', 'ifmon web test agent'],
     ['1.3.6.1.2.1.1.3.0', '67:numeric', 'rate=100'],
   ];
+  const c32 = (rate) => `rate=${rate || 0},initial=0,max=4294967295,wrap=1`;
   for (const i of interfaces) {
     const n = i.index;
+    const p = ppsOf(i);
     recs.push(
       [`1.3.6.1.2.1.2.2.1.1.${n}`, '2', String(n)],
       [`1.3.6.1.2.1.2.2.1.2.${n}`, '4', i.descr || i.name],
       [`1.3.6.1.2.1.2.2.1.5.${n}`, '66', String(Math.min(i.speedMbps * 1e6, 2 ** 32 - 1))],
       [`1.3.6.1.2.1.2.2.1.8.${n}`, '2', String(i.oper || 1)],
       [`1.3.6.1.2.1.2.2.1.10.${n}`, '65:numeric', `rate=${i.inRate},initial=0,max=4294967295,wrap=1`],
+      [`1.3.6.1.2.1.2.2.1.13.${n}`, '65:numeric', c32(i.inDisc)],
+      [`1.3.6.1.2.1.2.2.1.14.${n}`, '65:numeric', c32(i.inErr)],
       [`1.3.6.1.2.1.2.2.1.16.${n}`, '65:numeric', `rate=${i.outRate},initial=0,max=4294967295,wrap=1`],
+      [`1.3.6.1.2.1.2.2.1.19.${n}`, '65:numeric', c32(i.outDisc)],
+      [`1.3.6.1.2.1.2.2.1.20.${n}`, '65:numeric', c32(i.outErr)],
       [`1.3.6.1.2.1.31.1.1.1.1.${n}`, '4', i.name],
       [`1.3.6.1.2.1.31.1.1.1.6.${n}`, '70:numeric', `rate=${i.inRate},initial=7`],
+      [`1.3.6.1.2.1.31.1.1.1.7.${n}`, '70:numeric', `rate=${p.in},initial=7`],
+      [`1.3.6.1.2.1.31.1.1.1.8.${n}`, '70:numeric', 'rate=0,initial=3'],
+      [`1.3.6.1.2.1.31.1.1.1.9.${n}`, '70:numeric', 'rate=0,initial=2'],
       [`1.3.6.1.2.1.31.1.1.1.10.${n}`, '70:numeric', `rate=${i.outRate},initial=7`],
+      [`1.3.6.1.2.1.31.1.1.1.11.${n}`, '70:numeric', `rate=${p.out},initial=7`],
+      [`1.3.6.1.2.1.31.1.1.1.12.${n}`, '70:numeric', 'rate=0,initial=3'],
+      [`1.3.6.1.2.1.31.1.1.1.13.${n}`, '70:numeric', 'rate=0,initial=2'],
       [`1.3.6.1.2.1.31.1.1.1.15.${n}`, '66', String(i.speedMbps)],
+      [`1.3.6.1.2.1.31.1.1.1.18.${n}`, '4', i.alias || ''],
     );
   }
   recs.sort((a, b) => cmpOid(a[0], b[0]));
   return recs.map((r) => r.join('|') + '\n').join('');
 }
 
+/** Packets per second of a simulated interface. */
+function ppsOf(i) {
+  return { in: i.inPps ?? Math.round(i.inRate / 800), out: i.outPps ?? Math.round(i.outRate / 800) };
+}
+
 // Two sites. Rates are octets per second; the page shows bits per second.
 // Some names are awkward on purpose (space, comma, '#', '&', '%').
+// tokyo's total is defined (site_total: its two uplinks), paris's is not;
+// tokyo-edge1 ge-0/0/0 has errors and discards, and an errors alert
+// (DEVICES); paris-core1 does not poll packets.
 const SITES = {
   tokyo: {
     'tokyo-edge1': [
-      { index: 1, name: 'ge-0/0/0', descr: 'to osaka', inRate: 1250000, outRate: 625000, speedMbps: 1000 },
-      { index: 2, name: 'xe-1/0/0', descr: 'uplink', inRate: 100000000, outRate: 25000000, speedMbps: 10000 },
-      { index: 3, name: 'ae1.100 cust,#1&%', descr: 'customer A', inRate: 250000, outRate: 1000000, speedMbps: 1000 },
+      { index: 1, name: 'ge-0/0/0', descr: 'to osaka', alias: 'backbone to Osaka, circuit OSK-7', inRate: 1250000, outRate: 625000, speedMbps: 1000, inErr: 3, outDisc: 2 },
+      { index: 2, name: 'xe-1/0/0', descr: 'uplink', alias: 'uplink to ISP-A, circuit 12345', inRate: 100000000, outRate: 25000000, speedMbps: 10000, inPps: 90000, outPps: 30000 },
+      { index: 3, name: 'ae1.100 cust,#1&%', descr: 'customer A', alias: 'Kunde Müller GmbH', inRate: 250000, outRate: 1000000, speedMbps: 1000 },
     ],
     'tokyo-core1': [
-      { index: 5, name: 'et-0/0/1', descr: 'core', inRate: 500000000, outRate: 400000000, speedMbps: 100000 },
+      { index: 5, name: 'et-0/0/1', descr: 'core', alias: 'core ring east', inRate: 500000000, outRate: 400000000, speedMbps: 100000 },
+      { index: 6, name: 'xe-0/0/1', descr: 'uplink', alias: 'uplink to ISP-B', inRate: 25000000, outRate: 50000000, speedMbps: 10000 },
     ],
   },
   paris: {
     'paris-core1': [
-      { index: 1, name: 'eth0', descr: 'transit', inRate: 2000000, outRate: 1000000, speedMbps: 100 },
-      { index: 2, name: 'eth1', descr: 'peering', inRate: 30000, outRate: 60000, speedMbps: 1000, oper: 2 },
+      { index: 1, name: 'eth0', descr: 'transit', alias: 'transit Cogent', inRate: 2000000, outRate: 1000000, speedMbps: 100 },
+      { index: 2, name: 'eth1', descr: 'peering', alias: '', inRate: 30000, outRate: 60000, speedMbps: 1000, oper: 2 },
     ],
   },
+};
+
+// Per-device inventory settings besides name, site, address, community
+// (written as YAML flow maps); a test may change them and reload.
+const DEVICES = {
+  'tokyo-edge1': { site_total: ['xe-1/0/0'], alerts: { errors: { above: 1, for: '2s' } } },
+  'tokyo-core1': { site_total: ['xe-0/0/1'] },
+  'paris-core1': { counters: ['octets', 'errors'] },
 };
 
 function expected(device, iface) {
   for (const devs of Object.values(SITES)) {
     for (const i of devs[device] || []) {
-      if (i.name === iface) return { in_bps: i.inRate * 8, out_bps: i.outRate * 8, speed_bps: i.speedMbps * 1e6 };
+      if (i.name === iface) {
+        const p = ppsOf(i);
+        return {
+          in_bps: i.inRate * 8, out_bps: i.outRate * 8, speed_bps: i.speedMbps * 1e6,
+          in_pps: p.in, out_pps: p.out, in_errors_ps: i.inErr || 0, out_errors_ps: i.outErr || 0,
+          in_discards_ps: i.inDisc || 0, out_discards_ps: i.outDisc || 0, alias: i.alias || '',
+        };
+      }
     }
   }
   throw new Error(`no ${device} ${iface}`);
@@ -214,6 +255,16 @@ function expected(device, iface) {
 // --------------------------------------------------------------- stack
 
 class Stack {
+  /** opts: sites (default SITES), devices (per-device settings, default
+   * DEVICES), agent: 'snmpsimd' (default) or 'simagent' (tests/sim/simagent,
+   * for many interfaces), maxChannels (gateway.max_channels, 256). */
+  constructor(opts = {}) {
+    this.sites = opts.sites || SITES;
+    this.deviceOpts = opts.devices || DEVICES;
+    this.agent = opts.agent || 'snmpsimd';
+    this.maxChannels = opts.maxChannels || 256;
+  }
+
   async start() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ifmon-web-'));
     fs.chmodSync(this.dir, 0o755);
@@ -229,43 +280,67 @@ class Stack {
       '--save', '', '--appendonly', 'no', '--dir', this.dir], path.join(this.dir, 'redis.log')).start();
     await until('redis-server', () => this.redisCmd('PING') === 'PONG');
 
-    // snmpsimd: one data file per device, named by its community.
+    // The agent: one data file per device, named by its community.
     const data = path.join(this.dir, 'data');
     fs.mkdirSync(data, { mode: 0o755 });
-    const devices = [];
-    for (const [site, devs] of Object.entries(SITES)) {
+    this.devices = [];
+    for (const [site, devs] of Object.entries(this.sites)) {
       for (const [name, ifs] of Object.entries(devs)) {
         const community = name.replace(/-/g, '');
         fs.writeFileSync(path.join(data, `${community}.snmprec`), snmprec(ifs));
-        devices.push({ name, site, address: `127.0.0.1:${this.snmpPort}`, community });
+        this.devices.push({ name, site, address: `127.0.0.1:${this.snmpPort}`, community });
       }
     }
-    const cache = path.join(this.dir, 'snmpsim-cache');
-    fs.mkdirSync(cache);
-    const simArgv = ['snmpsimd', `--data-dir=${data}`, `--agent-udpv4-endpoint=127.0.0.1:${this.snmpPort}`,
-      '--logging-method=null', `--cache-dir=${cache}`];
-    if (process.getuid() === 0) { // snmpsimd refuses to run as root
-      execFileSync('chown', ['nobody:nogroup', cache]);
-      simArgv.push('--process-user=nobody', '--process-group=nogroup');
+    if (this.agent === 'simagent') {
+      const bin = path.join(TOP, 'tests', 'sim', 'simagent');
+      execFileSync('make', ['-s', '-C', path.dirname(bin)], { stdio: 'inherit' });
+      this.sim = new Proc('simagent', [bin, '--data-dir', data, '--listen', `127.0.0.1:${this.snmpPort}`],
+        path.join(this.dir, 'simagent.log')).start();
+    } else {
+      const cache = path.join(this.dir, 'snmpsim-cache');
+      fs.mkdirSync(cache);
+      const simArgv = ['snmpsimd', `--data-dir=${data}`, `--agent-udpv4-endpoint=127.0.0.1:${this.snmpPort}`,
+        '--logging-method=null', `--cache-dir=${cache}`];
+      if (process.getuid() === 0) { // snmpsimd refuses to run as root
+        execFileSync('chown', ['nobody:nogroup', cache]);
+        simArgv.push('--process-user=nobody', '--process-group=nogroup');
+      }
+      this.sim = new Proc('snmpsimd', simArgv, path.join(this.dir, 'snmpsimd.log')).start();
     }
-    this.sim = new Proc('snmpsimd', simArgv, path.join(this.dir, 'snmpsimd.log')).start();
-    await until('snmpsimd', () => {
+    await until('the SNMP agent', () => {
       try {
-        return execFileSync('snmpget', ['-v2c', '-c', devices[0].community, '-r0', '-t0.5', '-Onqv',
+        return execFileSync('snmpget', ['-v2c', '-c', this.devices[0].community, '-r0', '-t0.5', '-Onqv',
           `127.0.0.1:${this.snmpPort}`, '1.3.6.1.2.1.1.3.0'], { stdio: ['ignore', 'pipe', 'ignore'] }).length > 0;
       } catch {
         return false;
       }
     }, 30000, 300);
 
-    // One YAML for both daemons (JSON values are valid YAML).
-    const j = JSON.stringify;
     this.config = path.join(this.dir, 'ifmon.yml');
+    this.writeConfig();
+    this.collector = new Proc('collector', [COLLECTOR, '--config', this.config], path.join(this.dir, 'collector.log')).start();
+    this.collectorStarted = Date.now();
+    await this.startGateway();
+    this.base = `http://127.0.0.1:${this.gwPort}/`;
+    const nsites = Object.keys(this.sites).length;
+    await until('the inventory in Redis', () => {
+      const inv = this.redisCmd('GET', 'ifmon:inventory');
+      return inv && JSON.parse(inv).sites.length === nsites;
+    }, 20000);
+    return this;
+  }
+
+  /** Writes the one YAML of both daemons (JSON values are valid YAML),
+   * with this.deviceOpts. */
+  writeConfig() {
+    const j = JSON.stringify;
+    const extra = (name) => Object.entries(this.deviceOpts[name] || {}).map(([k, v]) => `, ${k}: ${j(v)}`).join('');
     fs.writeFileSync(this.config, [
       `redis: {host: 127.0.0.1, port: ${this.redisPort}, prefix: ifmon, history: 300}`,
-      'defaults: {interval: "1s", timeout: "800ms", retries: 1, version: "2c"}',
+      'defaults: {interval: "1s", timeout: "800ms", retries: 1, version: "2c", counters: [octets, packets, errors]}',
       'devices:',
-      ...devices.map((d) => `  - {name: ${j(d.name)}, site: ${j(d.site)}, address: ${j(d.address)}, community: ${j(d.community)}}`),
+      ...this.devices.map((d) => `  - {name: ${j(d.name)}, site: ${j(d.site)}, address: ${j(d.address)}, ` +
+        `community: ${j(d.community)}${extra(d.name)}}`),
       'gateway:',
       `  listen: "127.0.0.1:${this.gwPort}"`,
       `  web_root: ${j(WEB_ROOT)}`,
@@ -274,21 +349,20 @@ class Stack {
       // restricted token sees tokyo only (gateway.tokens).
       `  token: ${j(ADMIN_TOKEN)}`,
       '  tokens:',
-      `    - {token: ${j(TOKYO_TOKEN)}, channels: ["ifmon:tokyo-*"]}`,
+      `    - {token: ${j(TOKYO_TOKEN)}, channels: ["ifmon:tokyo-*", "ifmon:events:tokyo-*"]}`,
       '  max_connections: 100',
-      '  max_channels: 256',
+      `  max_channels: ${this.maxChannels}`,
       '  max_frame: 65536',
       '',
     ].join('\n'));
-    this.collector = new Proc('collector', [COLLECTOR, '--config', this.config], path.join(this.dir, 'collector.log')).start();
-    this.collectorStarted = Date.now();
-    await this.startGateway();
-    this.base = `http://127.0.0.1:${this.gwPort}/`;
-    await until('the inventory in Redis', () => {
-      const inv = this.redisCmd('GET', 'ifmon:inventory');
-      return inv && JSON.parse(inv).sites.length === 2;
-    }, 20000);
-    return this;
+  }
+
+  /** Changes one device's settings and makes the collector read the file
+   * again (SIGHUP). */
+  reconfigureDevice(name, opts) {
+    this.deviceOpts = { ...this.deviceOpts, [name]: { ...(this.deviceOpts[name] || {}), ...opts } };
+    this.writeConfig();
+    process.kill(this.collector.proc.pid, 'SIGHUP');
   }
 
   redisCmd(...args) {
@@ -335,7 +409,7 @@ class Stack {
     if (opts.viewport) await page.setViewportSize(opts.viewport);
     if (opts.colorScheme) await page.emulateMedia({ colorScheme: opts.colorScheme });
     const token = opts.token ?? ADMIN_TOKEN;
-    await page.goto(`${this.base}?token=${encodeURIComponent(token)}${hash}`);
+    await page.goto(`${this.base}?token=${encodeURIComponent(token)}${opts.query ?? ''}${hash}`);
     return page;
   }
 
@@ -360,4 +434,4 @@ function near(v, want, tol = 0.02) {
   return typeof v === 'number' && Math.abs(v - want) <= tol * want;
 }
 
-module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, SITES, expected, state, near, until, sleep, freePort, OUT, TOP };
+module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, Proc, SITES, DEVICES, snmprec, expected, state, near, until, sleep, freePort, OUT, TOP };

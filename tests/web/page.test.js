@@ -44,7 +44,7 @@ describe('web page', { timeout: 240000 }, () => {
   });
 
   it('lists the sites', async () => {
-    const page = await stack.page();
+    const page = await stack.page('#w=5&v=board');
     await until('inventory', async () => (await state(page))?.inventory);
     const st = await state(page);
     assert.deepEqual(st.sites, ['paris', 'tokyo']);
@@ -61,7 +61,7 @@ describe('web page', { timeout: 240000 }, () => {
   });
 
   it('shows two chosen interfaces of two sites with the simulated rates, history at once', async () => {
-    const page = await stack.page();
+    const page = await stack.page('#w=5&v=board');
     await until('inventory', async () => (await state(page))?.inventory);
     // Choose through the picker, as an operator would.
     await page.locator('details[data-site="tokyo"] > summary .site-name').click();
@@ -156,7 +156,7 @@ describe('web page', { timeout: 240000 }, () => {
     }, 15000, 200);
     assert.deepEqual(st.sites, ['tokyo']);
     assert.equal(st.restricted, true);
-    assert.ok(st.subscribed.every((c) => c.startsWith('ifmon:tokyo-') || c === 'ifmon:inventory'), st.subscribed.join(' '));
+    assert.ok(st.subscribed.every((c) => /^ifmon:(events:)?tokyo-/.test(c) || c === 'ifmon:inventory'), st.subscribed.join(' '));
     assert.ok(st.subscribed.includes(TOKYO_GE));
     const paris = panel(st, PARIS_ETH0);
     assert.equal(paris.forbidden, true);
