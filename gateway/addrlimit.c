@@ -24,20 +24,9 @@ struct addrlimit {
     uint64_t seed;
 };
 
-/* splitmix64's finaliser over the key's bytes, keyed by the seed. */
 static uint64_t hash_of(const struct addrlimit *t, const struct throttle_key *key)
 {
-    uint64_t h = t->seed ^ key->family;
-    size_t i;
-
-    for (i = 0; i < sizeof(key->addr); i++) {
-        h ^= key->addr[i];
-        h += 0x9e3779b97f4a7c15ULL;
-        h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-        h ^= h >> 31;
-    }
-    return h;
+    return throttle_key_hash(t->seed, key);
 }
 
 static int same_key(const struct throttle_key *a, const struct throttle_key *b)

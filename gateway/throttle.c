@@ -8,10 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* splitmix64's finaliser over the key's bytes, keyed by the seed. */
-static size_t bucket_of(const struct throttle *t, const struct throttle_key *key)
+uint64_t throttle_key_hash(uint64_t seed, const struct throttle_key *key)
 {
-    uint64_t h = t->seed ^ key->family;
+    uint64_t h = seed ^ key->family;
     size_t i;
 
     for (i = 0; i < sizeof(key->addr); i++) {
@@ -21,7 +20,12 @@ static size_t bucket_of(const struct throttle *t, const struct throttle_key *key
         h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
         h ^= h >> 31;
     }
-    return (size_t)(h % THROTTLE_BUCKETS);
+    return h;
+}
+
+static size_t bucket_of(const struct throttle *t, const struct throttle_key *key)
+{
+    return (size_t)(throttle_key_hash(t->seed, key) % THROTTLE_BUCKETS);
 }
 
 static int same_key(const struct throttle_key *a, const struct throttle_key *b)

@@ -55,6 +55,11 @@ void throttle_init(struct throttle *t, uint64_t seed);
 /* The key of a peer address (AF_INET or AF_INET6); family 0 for others. */
 void throttle_key_of(const struct sockaddr *sa, struct throttle_key *key);
 
+/* splitmix64's finaliser over the key's bytes, keyed by seed (an
+ * unpredictable one, so that addresses cannot be chosen to share a
+ * bucket): the hash of every table of addresses. */
+uint64_t throttle_key_hash(uint64_t seed, const struct throttle_key *key);
+
 /* How many ms `key` stays refused, 0 when it is not. */
 uint64_t throttle_blocked(const struct throttle *t, const struct throttle_key *key,
                           uint64_t now_ms);
