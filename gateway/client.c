@@ -16,7 +16,9 @@
  * request (hash sets, and a waiting subscribe's confirmations checked
  * from where the last check stopped). History is bounded per request and
  * per connection (history.h). A message left unfinished, and a
- * connection that holds nothing, are closed after a while. */
+ * connection that holds nothing, are closed after a while. What all the
+ * connections' requests, and the release of a closed one's subscriptions,
+ * cost one loop iteration is bounded too (client_pace.c). */
 
 #include "client.h"
 #include "client_private.h"
@@ -322,8 +324,9 @@ static int handle_message(struct client *c)
 int client_receive(struct client *c, const void *in, size_t len)
 {
     size_t max = (size_t)c->cs->gw->cfg->gateway.max_frame;
-    int rc;
 
+    if (c->deferred && client_pace_now(c) < 0)
+        return -1;
     if (!c->rx_started) {
         c->rx_started = 1;
         c->rx_since = client_now_ms(c->cs);
@@ -352,7 +355,13 @@ int client_receive(struct client *c, const void *in, size_t len)
     }
     if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi) > 0)
         return 0;
-    rc = handle_message(c);
+    return client_pace_message(c);
+}
+
+int client_handle_rx(struct client *c)
+{
+    int rc = handle_message(c);
+
     c->rx_started = 0;
     c->rx_len = 0;
     if (c->rx_cap > RX_KEEP) {
@@ -416,12 +425,25 @@ void client_close(struct client *c)
         c->waiting = w->next;
         client_wait_free(w);
     }
+    client_pace_forget(c);
     addrlimit_unsubscribe(cs->gw->addrs, &c->addr, c->addr_held);
-    fanout_peer_free(c->peer);
+    c->addr_held = 0;
     history_bucket_unref(c->history);
+    c->history = NULL;
     outqueue_clear(&c->queue);
     free(c->token);
+    c->token = NULL;
     free(c->rx);
+    c->rx = NULL;
+    /* What is queued for it from now on is dropped (client_enqueue). */
+    c->killed = 1;
+    c->wsi = NULL;
+    client_pace_release(c);
+}
+
+void client_free_released(struct client *c)
+{
+    fanout_peer_free(c->peer);
     free(c);
 }
 
@@ -431,6 +453,7 @@ struct client_set *client_set_create(struct gateway *gw)
 
     cs->gw = gw;
     client_write_init(cs);
+    client_pace_init(cs);
     return cs;
 }
 
@@ -453,6 +476,7 @@ void client_set_shutdown(struct client_set *cs)
 void client_set_close(struct client_set *cs)
 {
     client_write_close(cs);
+    client_pace_close(cs);
 }
 
 void client_set_free(struct client_set *cs)
@@ -460,6 +484,7 @@ void client_set_free(struct client_set *cs)
     if (cs == NULL)
         return;
     IFMON_ASSERT(cs->head == NULL && cs->count == 0);
+    client_pace_free(cs);
     client_write_free(cs);
     free(cs);
 }

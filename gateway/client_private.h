@@ -77,6 +77,11 @@ struct client {
     int flush_pending;               /* on cs->flush_head */
     int want_writable;               /* lws_callback_on_writable() asked */
     struct client *flush_prev, *flush_next;
+    /* client_pace.c: its whole message waits for the next iteration (rx
+     * paused meanwhile), or, once closed, its subscriptions are being
+     * released; on cs->deferred_head or cs->releasing by these links. */
+    int deferred;
+    struct client *pace_prev, *pace_next;
 };
 
 struct client_set {
@@ -88,6 +93,12 @@ struct client_set {
     uv_check_t flush_check;    /* writes queued messages after each loop iteration */
     struct client *flush_head; /* clients with something queued to write */
     unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
+    /* client_pace.c: the work of this loop iteration, and what waits. */
+    uv_check_t pace_check;  /* resets pace_spent_ns after each iteration's I/O */
+    uv_idle_t pace_idle;    /* runs what waits, at the next iteration */
+    uint64_t pace_spent_ns; /* spent on requests and releases this iteration */
+    struct client *deferred_head, *deferred_tail; /* whole messages waiting, in order */
+    struct client *releasing; /* closed clients whose subscriptions are being released */
 };
 
 static inline uint64_t client_now_ms(const struct client_set *cs)
@@ -130,6 +141,34 @@ struct outmsg *client_ack_message(const char *op, const struct client_request *r
 /* Send the waiting replies whose turn has come, releasing each
  * acknowledged subscribe's channels (history, then live data). */
 void client_send_waiting(struct client *c);
+
+/* client.c: handle the whole message in c->rx, then get ready for the
+ * next one. Returns 0, or -1 when c must be closed (a close reason is
+ * set). */
+int client_handle_rx(struct client *c);
+/* client.c: free what is left of a closed client once client_pace.c has
+ * released its subscriptions. */
+void client_free_released(struct client *c);
+
+/* client_pace.c: a bound on the work of one loop iteration (see there). */
+void client_pace_init(struct client_set *cs);
+void client_pace_close(struct client_set *cs);
+/* Release what is still being released, at once (at exit). */
+void client_pace_free(struct client_set *cs);
+/* From lws' RECEIVE callback, c->rx whole: handle it now, or, past this
+ * iteration's budget, pause c's reads and handle it at the next one.
+ * Returns as client_handle_rx(). */
+int client_pace_message(struct client *c);
+/* lws stops parsing a connection once its reads are paused, so no
+ * message comes while one waits; should one come, the one waiting is
+ * handled first, at once (client_receive()). Returns as
+ * client_handle_rx(), 0 when none waits. */
+int client_pace_now(struct client *c);
+/* c is being closed: it waits for nothing. */
+void client_pace_forget(struct client *c);
+/* c is closed: release its subscriptions and free it, at once when they
+ * are few, else over the next iterations. */
+void client_pace_release(struct client *c);
 
 /* client.c: the stall timer's per-connection checks: its waiting
  * subscribes (refused after CLIENT_SUBSCRIBE_WAIT_MS), a message left

@@ -21,6 +21,7 @@
 #include <libwebsockets.h>
 
 #include "access.h"
+#include "acceptpace.h"
 #include "admit.h"
 #include "client.h"
 #include "fanout.h"
@@ -541,12 +542,14 @@ struct http *http_start(struct gateway *gw)
     /* Before the loop runs, so before lws accepts anything; after lws'
      * own descriptors are open, so that they are among those counted. */
     admit_start(gw);
+    acceptpace_start(gw->loop);
     upgrade_log_hosts(g);
     return h;
 }
 
 void http_stop(struct gateway *gw)
 {
+    acceptpace_stop();
     if (gw->lws)
         lws_context_destroy(gw->lws);
 }
