@@ -68,9 +68,14 @@ if [ -z "$config" ]; then
         --listen "127.0.0.1:$web_port" --web-root "$top/web"
     sim_user=()
     [ "$(id -u)" -eq 0 ] && sim_user=(--process-user=nobody --process-group=nogroup)
+    # snmpsimd looks for its variation modules after dropping to nobody,
+    # who may not be able to enter this checkout: give it a copy it can read.
+    cp -r "$top/tests/sim/variation" "$run/variation"
+    chmod -R a+rX "$run/variation"
+    chmod 755 "$run"
     snmpsimd --data-dir="$run/sim" --agent-udpv4-endpoint="127.0.0.1:$sim_port" \
         --cache-dir="$run/cache" --logging-method=file:"$run/snmpsimd.log" "${sim_user[@]}" \
-        --variation-modules-dir="$top/tests/sim/variation" \
+        --variation-modules-dir="$run/variation" \
         >/dev/null 2>&1 &
     pids+=($!)
 

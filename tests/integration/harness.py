@@ -456,9 +456,19 @@ class SnmpSimVariations(SnmpSim):
 
     def start(self):
         os.makedirs(self.cache, exist_ok=True)
+        # snmpsimd looks for its variation modules after dropping to nobody,
+        # who may not be able to enter this checkout (a clone in a 0700
+        # folder): it gets a copy in the test's folder (0755).
+        variations = self.tmp.join("variation")
+        shutil.copytree(VARIATIONS, variations, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for root, dirs, files in os.walk(variations):
+            for n in dirs + files:
+                os.chmod(os.path.join(root, n), 0o755 if n in dirs else 0o644)
+        os.chmod(variations, 0o755)
         argv = ["snmpsimd", f"--data-dir={self.data_dir}",
                 f"--agent-udpv4-endpoint=127.0.0.1:{self.port}", "--logging-method=null",
-                f"--cache-dir={self.cache}", f"--variation-modules-dir={VARIATIONS}", *self.V3]
+                f"--cache-dir={self.cache}", f"--variation-modules-dir={variations}", *self.V3]
         if os.geteuid() == 0:  # snmpsimd refuses to run as root
             shutil.chown(self.cache, "nobody", "nogroup")
             argv += ["--process-user=nobody", "--process-group=nogroup"]
