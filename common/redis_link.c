@@ -129,7 +129,7 @@ static void link_connect(struct ifmon_redis_link *l)
         return;
     }
     ac->data = l;
-    if (ifmon_redis_uv_attach(ac, l->loop, l->flush_ms) != REDIS_OK) {
+    if (ifmon_redis_uv_attach(ac, l->loop, l->flush_ms, l->reads) != REDIS_OK) {
         redisAsyncFree(ac);
         note_error(l, "connect", "cannot attach to the event loop");
         schedule_retry(l);
@@ -148,6 +148,7 @@ void ifmon_redis_link_init(struct ifmon_redis_link *l, uv_loop_t *loop, const ch
     l->loop = loop;
     l->role = role;
     l->flush_ms = flush_ms;
+    l->reads = 1;
     l->wait_auth = wait_auth;
     l->hooks = *hooks;
     l->owner = owner;

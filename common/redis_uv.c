@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 
 #include <hiredis/hiredis.h>
 
@@ -12,6 +13,7 @@ struct redis_uv {
     uv_poll_t poll;
     uv_timer_t flush; /* writes what was queued, after flush_ms */
     uint64_t flush_ms;
+    unsigned reads; /* hiredis reads (16 KiB each) per readable event, >= 1 */
     int events;       /* UV_READABLE | UV_WRITABLE currently watched */
     int flushing;     /* inside the flush's redisAsyncHandleWrite() */
     int open_handles; /* freed when both handles are closed */
@@ -24,8 +26,16 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     /* On a poll error let hiredis find the socket error itself. */
     if (status < 0)
         events = r->events;
-    if (r->ac && (events & UV_READABLE))
-        redisAsyncHandleRead(r->ac);
+    if (r->ac && (events & UV_READABLE)) {
+        int reads = 0, pending = 0;
+
+        /* hiredis reads 16 KiB at a time; read on while the socket has
+         * more, up to r->reads times (redis_uv.h says why). */
+        do
+            redisAsyncHandleRead(r->ac);
+        while (r->ac && (unsigned)++reads < r->reads &&
+               ioctl(r->ac->c.fd, FIONREAD, &pending) == 0 && pending > 0);
+    }
     /* The read may have freed the context (disconnect): r->ac says. */
     if (r->ac && (events & UV_WRITABLE))
         redisAsyncHandleWrite(r->ac);
@@ -110,7 +120,8 @@ static void cleanup(void *p)
     uv_close((uv_handle_t *)&r->flush, on_closed);
 }
 
-int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms)
+int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms,
+                          unsigned reads)
 {
     struct redis_uv *r;
 
@@ -125,6 +136,7 @@ int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush
     }
     uv_timer_init(loop, &r->flush);
     r->flush_ms = flush_ms;
+    r->reads = reads ? reads : 1;
     r->open_handles = 2;
     r->ac = ac;
     r->poll.data = r;

@@ -19,7 +19,16 @@
  * library attached or the handle cannot be created. The adapter frees
  * itself when hiredis calls its cleanup hook (context freed). Commands
  * wait at most flush_ms (plus the loop's own delays) before being
- * written. */
-int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms);
+ * written.
+ *
+ * reads: how many times hiredis reads (16 KiB each) when the socket is
+ * readable, while it has more (1 when 0). hiredis reads once, so a burst
+ * of replies takes a turn of the loop per 16 KiB, and a message behind
+ * them waits as many turns: a gateway's subscriber connection, whose live
+ * messages queue behind thousands of SUBSCRIBE confirmations, reads more;
+ * a connection of large replies (history lists) reads once, so that a
+ * turn stays short. */
+int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush_ms,
+                          unsigned reads);
 
 #endif

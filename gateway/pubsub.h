@@ -20,6 +20,12 @@
 
 #include "config.h"
 
+/* Reads of 16 KiB per readable event on the subscriber connection (at
+ * most 256 KiB a turn; common/redis_uv.h): live messages are not kept
+ * waiting turn after turn behind a burst of subscription replies. The
+ * query connection, whose replies are history lists, reads once. */
+#define PUBSUB_SUBSCRIBER_READS 16
+
 struct pubsub;
 
 /* Called from hiredis callbacks on the loop; none may call pubsub_close()
