@@ -114,9 +114,13 @@ describe('gateway subscribe from many connections at once', () => {
     t.diagnostic(`${CONNS * 3} requests of ${PER} channels answered in ${took} ms; lag p50 ` +
       `${percentile(lags, 50)} p99 ${percentile(lags, 99)} max ${Math.max(...lags)} ms (${lags.length} of ${sent})`);
     assert.ok(percentile(lags, 99) < LAG_P99_MS, `live lag p99 ${percentile(lags, 99)} ms`);
-    // The channels are free again: subscribed anew, they deliver.
+    // The channels are free again: subscribed anew, they deliver. Live
+    // only: with history, a sample published right after `subscribed` can
+    // be read by the history's LRANGE, and its live copy then dropped as a
+    // duplicate (PROTOCOL.md, History), which is right but not this test.
     const again = await env.connect();
-    await again.request({ op: 'subscribe', channels: [`${PREFIX}:dev:m1`], id: 'again' }, 'subscribed');
+    await again.request({ op: 'subscribe', channels: [`${PREFIX}:dev:m1`], id: 'again', history: false },
+      'subscribed');
     await publishSample(env.pub, 'dev', 'm1', 7);
     const d = await again.waitFor('a sample', () => again.data(`${PREFIX}:dev:m1`)[0]);
     assert.equal(d.seq, 7);
