@@ -35,9 +35,6 @@ static void add_name(char *buf, size_t size, const char *name)
 static void keep_running(struct config *fresh, struct config *running, char *changed, size_t size)
 {
     const struct config_redis *a = &running->redis, *b = &fresh->redis;
-    struct config_redis redis;
-    char *s;
-    int port;
 
     changed[0] = '\0';
     if (differ(a->host, b->host) || a->port != b->port)
@@ -57,25 +54,20 @@ static void keep_running(struct config *fresh, struct config *running, char *cha
         running->gateway.metrics_port != fresh->gateway.metrics_port)
         add_name(changed, size, "gateway.metrics_listen");
 
-    redis = fresh->redis;
-    fresh->redis = running->redis;
-    running->redis = redis;
-    s = fresh->gateway.listen_host;
-    fresh->gateway.listen_host = running->gateway.listen_host;
-    running->gateway.listen_host = s;
-    port = fresh->gateway.listen_port;
-    fresh->gateway.listen_port = running->gateway.listen_port;
-    running->gateway.listen_port = port;
-    s = fresh->gateway.web_root;
-    fresh->gateway.web_root = running->gateway.web_root;
-    running->gateway.web_root = s;
+#define SWAP(T, a, b)                                                                              \
+    do {                                                                                           \
+        T t_ = (a);                                                                                \
+        (a) = (b);                                                                                 \
+        (b) = t_;                                                                                  \
+    } while (0)
+    SWAP(struct config_redis, fresh->redis, running->redis);
+    SWAP(char *, fresh->gateway.listen_host, running->gateway.listen_host);
+    SWAP(int, fresh->gateway.listen_port, running->gateway.listen_port);
+    SWAP(char *, fresh->gateway.web_root, running->gateway.web_root);
     /* lws keeps the metrics vhost's address too. */
-    s = fresh->gateway.metrics_host;
-    fresh->gateway.metrics_host = running->gateway.metrics_host;
-    running->gateway.metrics_host = s;
-    port = fresh->gateway.metrics_port;
-    fresh->gateway.metrics_port = running->gateway.metrics_port;
-    running->gateway.metrics_port = port;
+    SWAP(char *, fresh->gateway.metrics_host, running->gateway.metrics_host);
+    SWAP(int, fresh->gateway.metrics_port, running->gateway.metrics_port);
+#undef SWAP
 }
 
 int reload_config(struct gateway *gw, const char *path, struct config **current)
