@@ -274,6 +274,12 @@ class Gateway {
     return this;
   }
 
+  // CPU seconds the gateway has used so far (utime + stime).
+  cpuSeconds() {
+    const f = fs.readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  }
+
   rssKiB() {
     const status = fs.readFileSync(`/proc/${this.proc.pid}/status`, 'utf8');
     return Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
@@ -714,6 +720,15 @@ async function redisInfo(pub, section) {
   return info;
 }
 
+// What the attack tests of `make test` ask of a bystander's live lag p99:
+// that it was served throughout, not starved. A regression that makes a
+// request cost tens of ms pushes it to seconds; the goal under the whole
+// attack table (p99 under 50 ms, `list` under 200 ms) is `make attack`'s
+// (tests/gateway/attack.js), which measures from a thread of its own on a
+// machine doing nothing else: this machine is shared, and a bound that
+// tight fails here on noise alone (p99 126 ms once under ASan in CI).
+const LAG_SERVED_MS = SAN ? 500 : 250;
+
 // Live lag of a well-behaved client: `client` (subscribed here to
 // <prefix>:<device>:<iface>) gets a sample published every everyMs, each
 // carrying the time it was published; stop() resolves with the lags in ms
@@ -761,4 +776,5 @@ async function timed(client, obj, replyOp, timeoutMs = 5000) {
 module.exports.percentile = percentile;
 module.exports.redisInfo = redisInfo;
 module.exports.lagProbe = lagProbe;
+module.exports.LAG_SERVED_MS = LAG_SERVED_MS;
 module.exports.timed = timed;

@@ -37,12 +37,6 @@ const { setup, inventory, until, lagProbe, timed, percentile, redisInfo, sleep, 
   require('./lib');
 const { runFlood, openRaw } = require('./flood');
 
-// CPU seconds the process has used (utime + stime).
-function cpuSeconds(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 function rssMiB(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 }
@@ -58,7 +52,7 @@ async function measureList() {
     await env.pub.command('SET', `${PREFIX}:inventory`, inv);
     const c = await env.connect();
     const probe = await lagProbe(env, c);
-    const cpu0 = cpuSeconds(env.gw.proc.pid);
+    const cpu0 = env.gw.cpuSeconds();
     const t0 = Date.now();
     const flood = runFlood({
       port: env.gw.port, localAddress: '127.0.0.2', connections: 10, intervalMs: 1000 / 19,
@@ -75,7 +69,7 @@ async function measureList() {
       await sleep(250); // pacing
     }
     const stats = await flood;
-    const cpu = (cpuSeconds(env.gw.proc.pid) - cpu0) / ((Date.now() - t0) / 1000);
+    const cpu = (env.gw.cpuSeconds() - cpu0) / ((Date.now() - t0) / 1000);
     const { lags, sent } = await probe.stop();
     console.log(`list: inventory ${(inv.length / 1024).toFixed(0)} KiB; flood ${stats.sent} lists, ` +
       `${(stats.bytesIn / 1e6).toFixed(0)} MB answered; gateway CPU ${(cpu * 100).toFixed(0)}%; ` +
@@ -168,13 +162,13 @@ async function measureSubscribe() {
     const sub = big('subscribe');
     const c = await env.connect();
     const probe = await lagProbe(env, c);
-    const cpu0 = cpuSeconds(env.gw.proc.pid);
+    const cpu0 = env.gw.cpuSeconds();
     const t0 = Date.now();
     const stats = await runFlood({
       port: env.gw.port, localAddress: '127.0.0.2', connections: 3, intervalMs: 1000 / 19,
       durationMs: SECONDS * 1000, startStaggerMs: 20, messages: [sub.text, big('unsubscribe').text],
     });
-    const cpu = (cpuSeconds(env.gw.proc.pid) - cpu0) / ((Date.now() - t0) / 1000);
+    const cpu = (env.gw.cpuSeconds() - cpu0) / ((Date.now() - t0) / 1000);
     const { lags } = await probe.stop();
     console.log(`subscribe: ${stats.sent} requests of ${sub.count} channels (${sub.text.length} bytes); ` +
       `gateway CPU ${(cpu * 100).toFixed(0)}%, ${(cpu * 1000 / (stats.sent / SECONDS)).toFixed(2)} ms a request; ` +
