@@ -260,7 +260,7 @@ int admit_accept(int fd, const struct sockaddr *sa, int proxy_port)
         a->open = 1;
         admit.open++;
         rxcheck_accept(fd, 1);
-        return 0;
+        return 1;
     }
     if (count(a, fd) < 0) {
         memset(a, 0, sizeof(*a));

@@ -46,10 +46,12 @@ void admit_start(struct gateway *gw);
 /* After the lws context is gone (every connection closed). */
 void admit_free(struct gateway *gw);
 
-/* LWS_CALLBACK_FILTER_NETWORK_CONNECTION: lws accepted fd from sa, on the
- * main port (`proxy_port`: the one a balancer uses) or on
- * gateway.metrics_listen's. 0 to go on (fd is watched by rxcheck.c); -1
- * when refused: a 503 has been written and lws closes fd. */
+/* fd was accepted from sa (by acceptpace.c, or by lws, which asks in
+ * LWS_CALLBACK_FILTER_NETWORK_CONNECTION), on the main port (`proxy_port`:
+ * the one a balancer uses) or on gateway.metrics_listen's. 0 to go on (fd
+ * is watched by rxcheck.c), 1 the same for a connection from a trusted
+ * balancer (its PROXY header comes first); -1 when refused: a 503 has
+ * been written, and the caller closes fd. */
 int admit_accept(int fd, const struct sockaddr *sa, int proxy_port);
 
 /* The client of the connection on fd, as it is counted (key) and as text

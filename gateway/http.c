@@ -25,6 +25,7 @@
 #include "admit.h"
 #include "client.h"
 #include "fanout.h"
+#include "lobby.h"
 #include "log.h"
 #include "lograte.h"
 #include "pubsub.h"
@@ -98,6 +99,7 @@ static char *metrics_text(struct gateway *gw, size_t *len)
 {
     struct client_stats cst;
     struct admit_stats ast;
+    struct lobby_stats lst;
     struct fanout_stats fst;
     struct pubsub_stats pst;
     char *buf = NULL;
@@ -107,6 +109,7 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     IFMON_ASSERT(f != NULL); /* fails only when out of memory */
     client_set_stats(gw->clients, &cst);
     admit_stats(&ast);
+    lobby_stats(&lst);
     fanout_stats(gw->fanout, &fst);
     pubsub_stats(gw->pubsub, &pst);
 #define METRIC(name, type, help, value)                                                            \
@@ -118,6 +121,10 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     METRIC("ifmon_gateway_refused_total", "counter",
            "Connections refused at once: too many from their address, or out of descriptors.",
            ast.refused_address + ast.refused_reserve);
+    METRIC("ifmon_gateway_lobby_connections", "gauge",
+           "TCP connections accepted whose first request head is not in yet.", lst.waiting);
+    METRIC("ifmon_gateway_lobby_expired_total", "counter",
+           "Connections closed for sending no complete request head within 10 s.", lst.expired);
     METRIC("ifmon_gateway_subscriptions", "gauge",
            "Channels and patterns held, summed over connections.", fst.subscriptions);
     METRIC("ifmon_gateway_redis_channels", "gauge", "Channels and patterns subscribed in Redis.",
@@ -543,6 +550,11 @@ struct http *http_start(struct gateway *gw)
      * own descriptors are open, so that they are among those counted. */
     admit_start(gw);
     acceptpace_start(gw->loop);
+    if (lobby_start(gw->loop) == 0) {
+        acceptpace_serve(lws_get_vhost_by_name(gw->lws, "default"), 1);
+        if (h->metrics_vhost)
+            acceptpace_serve(h->metrics_vhost, 0);
+    }
     upgrade_log_hosts(g);
     return h;
 }
@@ -550,6 +562,7 @@ struct http *http_start(struct gateway *gw)
 void http_stop(struct gateway *gw)
 {
     acceptpace_stop();
+    lobby_stop();
     if (gw->lws)
         lws_context_destroy(gw->lws);
 }

@@ -37,6 +37,7 @@ void rxscan_init(struct rxscan *s)
     s->frame_state = FRAME_OPCODE;
     s->ext_left = 0;
     s->payload_left = 0;
+    s->heads = 0;
     proxyproto_init(&s->proxy);
 }
 
@@ -73,6 +74,7 @@ static void head_byte(struct rxscan *s, unsigned char c)
                 s->head_bytes = 0;
                 return;
             }
+            s->heads++;
             if (s->upgrade) {
                 s->mode = RXSCAN_DECIDE;
                 return;

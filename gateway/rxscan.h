@@ -70,6 +70,7 @@ struct rxscan {
     unsigned name_at;  /* how much of "upgrade:" this line has matched; ~0u: no match */
     int line_empty;    /* nothing but CR on this line yet */
     int upgrade;       /* this head has an Upgrade field */
+    unsigned heads;    /* request heads ended so far (lobby.c waits for the first) */
     /* RXSCAN_FRAMES */
     unsigned frame_state; /* where in a frame header (rxscan.c) */
     unsigned ext_left;    /* extended length bytes still to read */
