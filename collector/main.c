@@ -4,6 +4,7 @@
  * Parse options, load the inventory, create the loop, attach the poller,
  * the publisher and the output, run until SIGTERM; SIGHUP reloads. */
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,13 @@
 #include "cli.h"
 #include "config.h"
 #include "device.h"
+#include "health.h"
 #include "log.h"
 #include "output.h"
 #include "poller.h"
 #include "publisher.h"
 #include "session.h"
+#include "util.h"
 
 #define STATS_EVERY_MS 60000
 
@@ -28,6 +31,7 @@ struct collector {
     struct poller *poller;
     struct publisher *pub;
     struct output *out;
+    struct health *health; /* collector.listen's; NULL when not set */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_timer_t stats_timer;
     int stopping;
@@ -66,6 +70,73 @@ static void log_stats(struct collector *c)
              (unsigned long long)rs.reconnects);
 }
 
+/* health_hooks: healthy while Redis takes what is published. */
+static int is_healthy(void *ctx, const char **why)
+{
+    struct collector *c = ctx;
+    struct publisher_stats rs;
+
+    publisher_stats(c->pub, &rs);
+    *why = "redis down";
+    return rs.connected;
+}
+
+/* health_hooks: the text of /metrics (docs/PROTOCOL.md part 3). */
+static char *metrics_text(void *ctx, size_t *len)
+{
+    struct collector *c = ctx;
+    struct poller_stats ps;
+    struct publisher_stats rs;
+    size_t n, i, up = 0, ifaces = 0, size = 0;
+    struct device **devs = poller_devices(c->poller, &n);
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, &size);
+
+    IFMON_ASSERT(f != NULL); /* fails only when out of memory */
+    for (i = 0; i < n; i++) {
+        up += devs[i]->status == DEVICE_UP;
+        ifaces += devs[i]->nifaces;
+    }
+    poller_stats(c->poller, &ps, 0);
+    publisher_stats(c->pub, &rs);
+#define METRIC(name, type, help, value)                                                            \
+    fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %" PRIu64 "\n",       \
+            (uint64_t)(value))
+    METRIC("ifmon_collector_devices", "gauge", "Devices in the inventory.", n);
+    METRIC("ifmon_collector_devices_up", "gauge", "Devices answering.", up);
+    METRIC("ifmon_collector_interfaces", "gauge", "Interfaces polled.", ifaces);
+    METRIC("ifmon_collector_polls_total", "counter", "Polls started.", ps.polls);
+    METRIC("ifmon_collector_samples_total", "counter", "Interface samples computed.", ps.samples);
+    METRIC("ifmon_collector_skipped_total", "counter",
+           "Polls not started: the device's previous poll was still in flight.", ps.skipped);
+    METRIC("ifmon_collector_timeouts_total", "counter",
+           "SNMP requests that got no answer after their retries.", ps.timeouts);
+    METRIC("ifmon_collector_redis_up", "gauge", "1 while the Redis connection is up.",
+           rs.connected ? 1 : 0);
+    METRIC("ifmon_collector_redis_commands_total", "counter", "Commands sent to Redis.",
+           rs.commands);
+    METRIC("ifmon_collector_redis_errors_total", "counter", "Error replies from Redis.", rs.errors);
+    METRIC("ifmon_collector_redis_reconnects_total", "counter",
+           "Reconnections to Redis after the first connection.", rs.reconnects);
+    METRIC("ifmon_collector_dropped_total", "counter",
+           "Samples not published: Redis away or too far behind.", rs.dropped);
+#undef METRIC
+    fputs("# HELP ifmon_collector_poll_lateness_seconds How late polls started against their "
+          "schedule.\n# TYPE ifmon_collector_poll_lateness_seconds histogram\n",
+          f);
+    for (i = 0; i < POLLER_LATE_LE_N; i++)
+        fprintf(f, "ifmon_collector_poll_lateness_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                poller_late_le[i], ps.late_le[i]);
+    fprintf(f,
+            "ifmon_collector_poll_lateness_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+            "ifmon_collector_poll_lateness_seconds_sum %.6f\n"
+            "ifmon_collector_poll_lateness_seconds_count %" PRIu64 "\n",
+            ps.late_total, ps.late_sum_s, ps.late_total);
+    fclose(f);
+    *len = size;
+    return buf;
+}
+
 static void on_stats_timer(uv_timer_t *t)
 {
     log_stats(t->data);
@@ -88,6 +159,12 @@ static void on_signal(uv_signal_t *s, int signum)
                     c->config_path);
             return;
         }
+        if (cfg->collector.listen_port != poller_config(c->poller)->collector.listen_port ||
+            strcmp(cfg->collector.listen_host ? cfg->collector.listen_host : "",
+                   poller_config(c->poller)->collector.listen_host
+                       ? poller_config(c->poller)->collector.listen_host
+                       : "") != 0)
+            log_warn("reload: collector.listen changes at the next start only");
         /* The publisher copies the new redis settings. */
         publisher_set_config(c->pub, &cfg->redis);
         poller_apply(c->poller, cfg);
@@ -98,6 +175,7 @@ static void on_signal(uv_signal_t *s, int signum)
     c->stopping = 1;
     log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     log_stats(c);
+    health_close(c->health);
     poller_close(c->poller);
     output_close(c->out);
     publisher_close(c->pub);
@@ -135,6 +213,18 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     c.loop = uv_default_loop();
+    if (cfg->collector.listen_host) {
+        struct health_hooks hh = {is_healthy, metrics_text, &c};
+
+        c.health =
+            health_start(c.loop, cfg->collector.listen_host, cfg->collector.listen_port, &hh);
+        if (c.health == NULL) {
+            uv_run(c.loop, UV_RUN_NOWAIT); /* the listener's close */
+            uv_loop_close(c.loop);
+            config_free(cfg);
+            return 1;
+        }
+    }
     session_library_init();
     c.out = output_create(c.loop);
     c.pub = publisher_create(c.loop, &cfg->redis, output_on_redis_connected, c.out);
@@ -160,6 +250,7 @@ int main(int argc, char **argv)
              c.config_path);
     uv_run(c.loop, UV_RUN_DEFAULT);
 
+    health_free(c.health);
     poller_free(c.poller);
     /* The publisher first: a reply callback still pending goes to the
      * output's events. */

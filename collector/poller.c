@@ -38,6 +38,9 @@ struct poller {
     double now_wall; /* the same in Unix seconds; 0 when not set */
     /* stats */
     uint64_t polls, skipped, timeouts, samples;
+    uint64_t late_le[POLLER_LATE_LE_N]; /* since start: poller_stats */
+    uint64_t late_total;
+    uint64_t late_sum_ns;
     uint32_t late_hist[LATE_BUCKETS + 1];
     uint64_t late_count;
     uint64_t late_max_ns;
@@ -233,9 +236,17 @@ static void device_arm_tick(struct device *dev)
                    0);
 }
 
+const double poller_late_le[POLLER_LATE_LE_N] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0};
+
 static void late_record(struct poller *p, uint64_t late_ns)
 {
     uint64_t b = late_ns / LATE_BUCKET_NS;
+    size_t i;
+
+    for (i = 0; i < POLLER_LATE_LE_N; i++)
+        p->late_le[i] += (double)late_ns <= poller_late_le[i] * 1e9;
+    p->late_total++;
+    p->late_sum_ns += late_ns;
 
     p->late_hist[b < LATE_BUCKETS ? b : LATE_BUCKETS]++;
     p->late_count++;
@@ -476,6 +487,9 @@ static double late_percentile(const struct poller *p, double q)
 
 void poller_stats(struct poller *p, struct poller_stats *out, int reset_window)
 {
+    memcpy(out->late_le, p->late_le, sizeof(out->late_le));
+    out->late_total = p->late_total;
+    out->late_sum_s = (double)p->late_sum_ns / 1e9;
     out->polls = p->polls;
     out->skipped = p->skipped;
     out->timeouts = p->timeouts;

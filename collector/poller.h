@@ -43,9 +43,18 @@ struct poller_hooks {
     void (*inventory)(void *ctx);
 };
 
+/* The upper bounds (seconds) of the lateness histogram of /metrics. */
+#define POLLER_LATE_LE_N 8
+extern const double poller_late_le[POLLER_LATE_LE_N];
+
 /* Lateness of poll starts against their schedule, for the benchmark and
  * the periodic log line. */
 struct poller_stats {
+    /* Since start, for /metrics: poll starts at most poller_late_le[i]
+     * late (cumulative), all of them, and the sum of their lateness. */
+    uint64_t late_le[POLLER_LATE_LE_N];
+    uint64_t late_total;
+    double late_sum_s;
     uint64_t polls;
     uint64_t skipped;  /* a poll was due while the last was in flight */
     uint64_t timeouts; /* requests that got no answer after retries */

@@ -23,9 +23,11 @@
 #define CONFIG_MAX_FILE (16 * 1024 * 1024)
 
 /* The top-level sections: their index in top_keys[] and in load_document()'s sect[]. */
-enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, NSECT };
+enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, SECT_COLLECTOR, NSECT };
 
-static const char *const top_keys[] = {"redis", "defaults", "devices", "gateway", NULL};
+static const char *const top_keys[] = {"redis",   "defaults",  "devices",
+                                       "gateway", "collector", NULL};
+static const char *const collector_keys[] = {"listen", NULL};
 static const char *const redis_keys[] = {"host", "port", "password", "prefix", "history", NULL};
 static const char *const gateway_keys[] = {
     "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
@@ -513,6 +515,34 @@ static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t 
     }
 }
 
+/* ---------------------------------------------------------- collector */
+
+static void collector_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
+{
+    struct config_collector *c = arg;
+    unsigned char addr[sizeof(struct in6_addr)];
+    const char *why = "";
+    char *s, *host;
+    int port;
+
+    (void)key; /* "listen", the only key */
+    if (config_get_string(ld, v, key, &s) < 0)
+        return;
+    if (parse_listen(s, &host, &port, &why) < 0) {
+        config_problem(ld, v, "listen: \"%s\" is not ADDRESS:PORT or [IPV6]:PORT: %s", s, why);
+    } else if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
+        config_problem(ld, v,
+                       "listen: \"%s\": an address is required, not a name (the collector "
+                       "looks no name up to start)",
+                       s);
+        free(host);
+    } else {
+        config_set_string(&c->listen_host, host);
+        c->listen_port = port;
+    }
+    free(s);
+}
+
 /* --------------------------------------------------------- the document */
 
 static void config_defaults(struct config *cfg)
@@ -545,7 +575,8 @@ static void load_document(struct config_loader *ld, struct config *cfg, enum con
     if (root->type != YAML_MAPPING_NODE) {
         if (!(root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
             config_problem(ld, root,
-                           "expected a mapping with redis:, defaults:, devices:, gateway:");
+                           "expected a mapping with redis:, defaults:, devices:, gateway:, "
+                           "collector:");
         return;
     }
     for (p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
@@ -576,8 +607,12 @@ static void load_document(struct config_loader *ld, struct config *cfg, enum con
     }
     /* The gateway polls nothing: what these sections say is not its
      * business, and a problem there must not stop it. */
-    if (reader != CONFIG_READER_GATEWAY)
+    if (reader != CONFIG_READER_GATEWAY) {
+        if (sect[SECT_COLLECTOR] && config_is_mapping(ld, sect[SECT_COLLECTOR], "collector"))
+            config_each_pair(ld, sect[SECT_COLLECTOR], "collector", collector_keys, collector_pair,
+                             &cfg->collector);
         config_load_devices(ld, sect[SECT_DEFAULTS], sect[SECT_DEVICES], cfg);
+    }
 }
 
 /* ---------------------------------------------------------------- API */
@@ -716,6 +751,7 @@ void config_free(struct config *cfg)
     config_free_list(cfg->gateway.hosts, cfg->gateway.nhosts);
     free(cfg->gateway.metrics_host);
     free(cfg->gateway.trusted_proxies);
+    free(cfg->collector.listen_host);
     free(cfg->path);
     free(cfg);
 }

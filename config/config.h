@@ -204,10 +204,19 @@ struct config_gateway {
 #define CONFIG_DEFAULT_MAX_SUBSCRIPTIONS 1000000
 #define CONFIG_DEFAULT_MAX_SUBSCRIPTIONS_PER_ADDRESS 16384
 
+/* `collector:`, the collector's own settings (not the devices'). */
+struct config_collector {
+    /* collector.listen: GET /healthz and /metrics there (collector/health.c);
+     * an IPv4 or [IPv6] address, never a name (no DNS lookup at start). */
+    char *listen_host; /* NULL when not set */
+    int listen_port;   /* 0 when not set */
+};
+
 struct config {
     char *path; /* file name as given, used in messages */
     struct config_redis redis;
     struct config_gateway gateway;
+    struct config_collector collector;
     struct config_device *devices;
     size_t ndevices;
 };

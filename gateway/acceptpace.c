@@ -32,8 +32,8 @@ struct paced {
     int fd;             /* -1: a free slot */
     uint64_t iteration; /* the iteration n counts */
     unsigned n;
-    int looked;            /* its port was compared with the vhosts served */
-    struct lws_vhost *vh;  /* the vhost it serves, when served */
+    int looked;           /* its port was compared with the vhosts served */
+    struct lws_vhost *vh; /* the vhost it serves, when served */
     int proxy_port;
 };
 

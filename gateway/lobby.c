@@ -101,8 +101,8 @@ static int head_is_in(struct waiting *w, size_t n)
 /* epoll said something of w's socket: more bytes, or its end. */
 static void look_at(struct waiting *w, uint32_t events)
 {
-    ssize_t n = recvfrom(w->fd, lobby.peek, sizeof(lobby.peek), MSG_PEEK | MSG_DONTWAIT, NULL,
-                         NULL);
+    ssize_t n =
+        recvfrom(w->fd, lobby.peek, sizeof(lobby.peek), MSG_PEEK | MSG_DONTWAIT, NULL, NULL);
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
@@ -148,8 +148,7 @@ static void on_timer(uv_timer_t *t)
         leave(lobby.head, 0);
     }
     /* More due: the next turn. */
-    uv_timer_start(t, on_timer, lobby.head && lobby.head->deadline <= now ? 0 : EXPIRE_EVERY_MS,
-                   0);
+    uv_timer_start(t, on_timer, lobby.head && lobby.head->deadline <= now ? 0 : EXPIRE_EVERY_MS, 0);
 }
 
 int lobby_start(uv_loop_t *loop)

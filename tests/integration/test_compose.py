@@ -77,6 +77,9 @@ class TestCompose(unittest.TestCase):
         self.assertTrue(self.ifmon["devices"])
         for d in self.ifmon["devices"]:
             self.assertEqual(d["address"], f"sim:{sim_port}", d)
+        # The collector's /healthz and /metrics on the port its service exposes.
+        health_port = self.ifmon["collector"]["listen"].rsplit(":", 1)[1]
+        self.assertIn(health_port, [str(p) for p in self.compose["services"]["collector"]["expose"]])
 
     def test_haproxy_balances_the_gateway_services_on_their_port(self):
         cfg = open(os.path.join(TOP, "config", "docker", "haproxy.cfg")).read()

@@ -956,6 +956,26 @@ static void bad_gateway_hosts_and_metrics_settings_are_reported(void **unused)
                  "t.yml:3:19:", "the same address as listen");
 }
 
+static void the_collectors_listen_address_loads_and_must_be_an_address(void **unused)
+{
+    struct config *cfg = load("collector:\n  listen: \"[::1]:9117\"\n");
+
+    assert_non_null(cfg);
+    assert_string_equal(cfg->collector.listen_host, "::1");
+    assert_int_equal(cfg->collector.listen_port, 9117);
+    config_free(cfg);
+    cfg = load("");
+    assert_non_null(cfg);
+    assert_null(cfg->collector.listen_host);
+    assert_int_equal(cfg->collector.listen_port, 0);
+    config_free(cfg);
+    expect_error("collector:\n  listen: \"localhost:9117\"\n", "t.yml:2:11:",
+                 "an address is required, not a name");
+    expect_error("collector:\n  listen: \"127.0.0.1\"\n", "t.yml:2:11:", "a port is required");
+    expect_error("collector:\n  listn: \"127.0.0.1:1\"\n", "t.yml:2:3:", "listn");
+    expect_error("collector: [1]\n", "t.yml:1:12:", "collector");
+}
+
 /* -------------------------------- counters, site totals and alerts */
 
 static void counters_default_to_octets_and_errors_and_follow_defaults(void **unused)
@@ -1207,6 +1227,7 @@ int main(void)
         cmocka_unit_test(the_gateway_refuses_short_tokens_where_they_are),
         cmocka_unit_test(gateway_hosts_and_metrics_settings_load),
         cmocka_unit_test(bad_gateway_hosts_and_metrics_settings_are_reported),
+        cmocka_unit_test(the_collectors_listen_address_loads_and_must_be_an_address),
         cmocka_unit_test(counters_default_to_octets_and_errors_and_follow_defaults),
         cmocka_unit_test(unknown_counters_are_reported_where_they_are),
         cmocka_unit_test(site_total_globs_load_like_interfaces),
