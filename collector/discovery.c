@@ -408,7 +408,7 @@ static int take_text(char **mine, char **fresh)
 static int keep_unchanged(struct device *dev, struct iface *list, size_t n, struct iface **old,
                           int has_ifx)
 {
-    const char *prefix = poller_config(dev->poller)->redis.prefix;
+    const struct config *cfg = poller_config(dev->poller);
     int changed = 0;
     size_t i;
 
@@ -430,8 +430,8 @@ static int keep_unchanged(struct device *dev, struct iface *list, size_t n, stru
 
             changed = 1;
             /* The same channel and history key, which fit before. */
-            if (message_iface_init(&was->msg, prefix, dev->cfg, was->name, was->alias,
-                                   was->ifindex) == 0) {
+            if (message_iface_init(&was->msg, cfg, dev->cfg, was->name, was->alias, was->ifindex) ==
+                0) {
                 was->msg.seq = msg.seq;
                 was->msg.listed_speed_bps = msg.listed_speed_bps;
                 message_iface_free(&msg);
@@ -458,7 +458,7 @@ static int keep_unchanged(struct device *dev, struct iface *list, size_t n, stru
 void discovery_apply(struct device *dev)
 {
     const struct config_device *c = dev->cfg;
-    const char *prefix = poller_config(dev->poller)->redis.prefix;
+    const struct config *cfg = poller_config(dev->poller);
     size_t n, i, kept = 0;
     struct iface *list, **old = ifmon_xcalloc(dev->nifaces, sizeof(*old));
     int changed, has_ifx, relayout;
@@ -509,7 +509,7 @@ void discovery_apply(struct device *dev)
                          c->name, ifc->name, ifc->ifindex, ifc->alias, by_alias);
             }
         }
-        if (message_iface_init(&ifc->msg, prefix, c, ifc->name, ifc->alias, ifc->ifindex) < 0) {
+        if (message_iface_init(&ifc->msg, cfg, c, ifc->name, ifc->alias, ifc->ifindex) < 0) {
             log_warn("device %s: interface \"%.80s...\" (ifIndex %ld): name too long for a Redis "
                      "channel; not polled",
                      c->name, ifc->name, ifc->ifindex);

@@ -4,11 +4,13 @@
  * Parse options, load the inventory, create the loop, attach the poller,
  * the publisher and the output, run until SIGTERM; SIGHUP reloads. */
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -137,6 +139,39 @@ static char *metrics_text(void *ctx, size_t *len)
     return buf;
 }
 
+/* collector.id when the file gives none: "<host name>:<pid>" (the host
+ * name from the kernel, no lookup), unique among the collectors running;
+ * kept on SIGHUP (keep_id). */
+static void default_id(struct config *cfg)
+{
+    char host[256], id[CONFIG_COLLECTOR_ID_MAX + 1];
+    size_t i;
+
+    if (cfg->collector.id)
+        return;
+    if (gethostname(host, sizeof(host)) < 0)
+        strcpy(host, "collector");
+    host[sizeof(host) - 1] = '\0';
+    /* Room for ":<pid>"; what the id may not hold becomes '-'. */
+    host[CONFIG_COLLECTOR_ID_MAX - 11] = '\0';
+    for (i = 0; host[i]; i++)
+        if (!isalnum((unsigned char)host[i]) && !strchr("._-", host[i]))
+            host[i] = '-';
+    snprintf(id, sizeof(id), "%s:%ld", host, (long)getpid());
+    cfg->collector.id = ifmon_xstrdup(id);
+}
+
+/* A reload keeps the running collector.id (its samples and heads are
+ * built with it); a new one is taken at the next start. */
+static void keep_id(struct config *cfg, const struct config *running)
+{
+    if (cfg->collector.id && strcmp(cfg->collector.id, running->collector.id) != 0)
+        log_warn("reload: collector.id changes at the next start only; still %s",
+                 running->collector.id);
+    free(cfg->collector.id);
+    cfg->collector.id = ifmon_xstrdup(running->collector.id);
+}
+
 static void on_stats_timer(uv_timer_t *t)
 {
     log_stats(t->data);
@@ -165,6 +200,7 @@ static void on_signal(uv_signal_t *s, int signum)
                        ? poller_config(c->poller)->collector.listen_host
                        : "") != 0)
             log_warn("reload: collector.listen changes at the next start only");
+        keep_id(cfg, poller_config(c->poller));
         /* The publisher copies the new redis settings. */
         publisher_set_config(c->pub, &cfg->redis);
         poller_apply(c->poller, cfg);
@@ -212,6 +248,7 @@ int main(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
+    default_id(cfg);
     c.loop = uv_default_loop();
     if (cfg->collector.listen_host) {
         struct health_hooks hh = {is_healthy, metrics_text, &c};
@@ -246,8 +283,8 @@ int main(int argc, char **argv)
     c.stats_timer.data = &c;
     uv_timer_start(&c.stats_timer, on_stats_timer, STATS_EVERY_MS, STATS_EVERY_MS);
 
-    log_info("ifmon-collector %s: polling %zu devices from %s", IFMON_VERSION, cfg->ndevices,
-             c.config_path);
+    log_info("ifmon-collector %s (collector.id %s): polling %zu devices from %s", IFMON_VERSION,
+             cfg->collector.id, cfg->ndevices, c.config_path);
     uv_run(c.loop, UV_RUN_DEFAULT);
 
     health_free(c.health);

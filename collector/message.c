@@ -28,11 +28,13 @@ const char *message_oper_name(int oper)
 
 /* ---------------------------------------------------------------- names */
 
-int message_iface_init(struct message_iface *o, const char *prefix, const struct config_device *dc,
-                       const char *name, const char *alias, long ifindex)
+int message_iface_init(struct message_iface *o, const struct config *cfg,
+                       const struct config_device *dc, const char *name, const char *alias,
+                       long ifindex)
 {
+    const char *prefix = cfg->redis.prefix, *id = cfg->collector.id ? cfg->collector.id : "";
     struct ifmon_key channel, history;
-    char *qdev, *qsite, *qname, *qalias;
+    char *qdev, *qsite, *qname, *qalias, *qid;
     size_t n;
 
     if (ifmon_key_interface(&channel, prefix, dc->name, name) < 0 ||
@@ -49,13 +51,15 @@ int message_iface_init(struct message_iface *o, const char *prefix, const struct
     qsite = ifmon_json_quote(dc->site, strlen(dc->site), NULL, NULL);
     qname = ifmon_json_quote(name, strlen(name), NULL, NULL);
     qalias = ifmon_json_quote(alias, strlen(alias), NULL, NULL);
-    n = strlen(qdev) + strlen(qsite) + strlen(qname) + strlen(qalias) + 112;
+    qid = ifmon_json_quote(id, strlen(id), NULL, NULL);
+    n = strlen(qdev) + strlen(qsite) + strlen(qname) + strlen(qalias) + strlen(qid) + 128;
     o->json_head = ifmon_xmalloc(n);
     o->json_head_len = (size_t)snprintf(o->json_head, n,
                                         "{\"device\":%s,\"site\":%s,\"interface\":%s,"
-                                        "\"alias\":%s,\"ifindex\":%ld,",
-                                        qdev, qsite, qname, qalias, ifindex);
+                                        "\"alias\":%s,\"ifindex\":%ld,\"collector\":%s,",
+                                        qdev, qsite, qname, qalias, ifindex, qid);
     IFMON_ASSERT(o->json_head_len < n);
+    free(qid);
     free(qdev);
     free(qsite);
     free(qname);

@@ -28,7 +28,8 @@ struct iface;
 struct message_iface {
     char *channel;     /* "<prefix>:<device>:<interface>" */
     char *history_key; /* "<prefix>:history:<device>:<interface>" */
-    char *json_head;   /* '{"device":...,"site":...,"interface":...,"alias":...,"ifindex":N,' */
+    char *json_head;   /* '{"device":...,"site":...,"interface":...,"alias":...,"ifindex":N,
+                          "collector":...,' */
     size_t channel_len, history_key_len, json_head_len;
     uint64_t seq;              /* messages published for this interface */
     uint64_t listed_speed_bps; /* the speed the last inventory snapshot gave (output.c) */
@@ -43,11 +44,13 @@ struct message_device {
 };
 
 /* Build an interface's names for interface `name` (ifIndex ifindex,
- * ifAlias alias, UTF-8 both) of device dc under prefix; seq is left as it
- * is. Returns 0, or -1 when a name would be longer than common/keys.h
- * allows (m then holds nothing). */
-int message_iface_init(struct message_iface *m, const char *prefix, const struct config_device *dc,
-                       const char *name, const char *alias, long ifindex);
+ * ifAlias alias, UTF-8 both) of device dc under cfg's prefix, its head
+ * naming cfg's collector.id; seq is left as it is. Returns 0, or -1 when
+ * a name would be longer than common/keys.h allows (m then holds
+ * nothing). */
+int message_iface_init(struct message_iface *m, const struct config *cfg,
+                       const struct config_device *dc, const char *name, const char *alias,
+                       long ifindex);
 void message_iface_free(struct message_iface *m);
 
 /* The device's state and events channels. The configuration's limits on

@@ -117,6 +117,14 @@ static const char *status_name(enum device_status s)
     return s == DEVICE_UP ? "up" : s == DEVICE_DOWN ? "down" : "unknown";
 }
 
+/* collector.id: who publishes (docs/PROTOCOL.md part 1). */
+static const char *collector_id(const struct output *out)
+{
+    const char *id = poller_config(out->poller)->collector.id;
+
+    return id ? id : "";
+}
+
 static void publish_status(struct output *out, struct device *dev, double ts)
 {
     json_t *j;
@@ -124,9 +132,10 @@ static void publish_status(struct output *out, struct device *dev, double ts)
 
     if (dev->status == DEVICE_UNKNOWN)
         return;
-    j = json_pack("{s:s, s:s, s:s, s:f, s:o}", "device", dev->cfg->name, "site", dev->cfg->site,
-                  "status", status_name(dev->status), "ts", ts, "error",
-                  dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error));
+    j = json_pack("{s:s, s:s, s:s, s:f, s:o, s:s}", "device", dev->cfg->name, "site",
+                  dev->cfg->site, "status", status_name(dev->status), "ts", ts, "error",
+                  dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error),
+                  "collector", collector_id(out));
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     if (text)
         publisher_publish(out->pub, dev->msg.channel, dev->msg.channel_len, text, strlen(text));
@@ -221,12 +230,12 @@ static json_t *inventory_json(struct output *out)
             json_array_append_new(ifs, jf);
         }
         json_array_append_new(
-            site_devs,
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o}", "name", d->cfg->name, "site",
-                      d->cfg->site, "channel", d->msg.channel, "events", d->msg.events_channel,
-                      "status", status_name(d->status), "interval", d->cfg->interval_ms / 1000.0,
-                      "counters", counters_json(d->cfg), "alerts", alerts_json(&d->cfg->alerts),
-                      "interfaces", ifs));
+            site_devs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:s, s:o}", "name",
+                                 d->cfg->name, "site", d->cfg->site, "channel", d->msg.channel,
+                                 "events", d->msg.events_channel, "status", status_name(d->status),
+                                 "interval", d->cfg->interval_ms / 1000.0, "counters",
+                                 counters_json(d->cfg), "alerts", alerts_json(&d->cfg->alerts),
+                                 "collector", collector_id(out), "interfaces", ifs));
     }
     free(sorted);
     root = json_pack("{s:i, s:s, s:f, s:o}", "version", 1, "prefix", cfg->redis.prefix, "ts",

@@ -27,7 +27,7 @@ enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, SECT_COLLECTOR, NS
 
 static const char *const top_keys[] = {"redis",   "defaults",  "devices",
                                        "gateway", "collector", NULL};
-static const char *const collector_keys[] = {"listen", NULL};
+static const char *const collector_keys[] = {"listen", "id", NULL};
 static const char *const redis_keys[] = {"host", "port", "password", "prefix", "history", NULL};
 static const char *const gateway_keys[] = {
     "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
@@ -525,9 +525,18 @@ static void collector_pair(struct config_loader *ld, const char *key, yaml_node_
     char *s, *host;
     int port;
 
-    (void)key; /* "listen", the only key */
     if (config_get_string(ld, v, key, &s) < 0)
         return;
+    if (strcmp(key, "id") == 0) {
+        if (s[0] == '\0' || strlen(s) > CONFIG_COLLECTOR_ID_MAX ||
+            strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") !=
+                strlen(s))
+            config_problem(ld, v,
+                           "id: \"%.80s\" must be 1 to %d of the characters A-Z a-z 0-9 . _ : -", s,
+                           CONFIG_COLLECTOR_ID_MAX);
+        config_set_string(&c->id, s);
+        return;
+    }
     if (parse_listen(s, &host, &port, &why) < 0) {
         config_problem(ld, v, "listen: \"%s\" is not ADDRESS:PORT or [IPV6]:PORT: %s", s, why);
     } else if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1) {
@@ -752,6 +761,7 @@ void config_free(struct config *cfg)
     free(cfg->gateway.metrics_host);
     free(cfg->gateway.trusted_proxies);
     free(cfg->collector.listen_host);
+    free(cfg->collector.id);
     free(cfg->path);
     free(cfg);
 }

@@ -198,6 +198,9 @@ struct config_gateway {
  * uses no token, does not look (as the gateway does not look at devices). */
 #define CONFIG_TOKEN_MIN 16
 
+/* Longest collector.id. */
+#define CONFIG_COLLECTOR_ID_MAX 64
+
 /* The gateway's limits per client address and on subscriptions in all
  * (docs/PROTOCOL.md part 2, "Limits", says why these values). */
 #define CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 256
@@ -206,6 +209,11 @@ struct config_gateway {
 
 /* `collector:`, the collector's own settings (not the devices'). */
 struct config_collector {
+    /* collector.id: who publishes, in every sample, device state and the
+     * inventory (docs/PROTOCOL.md); CONFIG_COLLECTOR_ID_MAX bytes of
+     * [A-Za-z0-9._:-]. NULL when not set: the collector makes
+     * "<host name>:<pid>" (main.c). */
+    char *id;
     /* collector.listen: GET /healthz and /metrics there (collector/health.c);
      * an IPv4 or [IPv6] address, never a name (no DNS lookup at start). */
     char *listen_host; /* NULL when not set */

@@ -1,18 +1,21 @@
-"""The collector's GET /healthz and GET /metrics on collector.listen
-(docs/PROTOCOL.md part 3): healthy while Redis takes what is published,
-503 while it is away; metrics that follow the polling; and the server's
-bounds (16 connections, a 4 KiB head, 5 s per connection), held against
-raw sockets. Two simulated devices (simagent), a real Redis."""
+"""The collector's own section, `collector:`: its identity (collector.id,
+in every sample, device state and the inventory, docs/PROTOCOL.md part 1)
+and its GET /healthz and GET /metrics on collector.listen (part 3):
+healthy while Redis takes what is published, 503 while it is away;
+metrics that follow the polling; and the server's bounds (16
+connections, a 4 KiB head, 5 s per connection), held against raw
+sockets. Two simulated devices (simagent), a real Redis."""
 
 import http.client
+import json
 import os
 import re
 import socket
 import time
 import unittest
 
-from harness import (Collector, RedisServer, TempDir, free_port, start_agent, wait_for,
-                     write_config, write_device)
+from harness import (Collector, RedisServer, Subscriber, TempDir, free_port, start_agent,
+                     wait_for, write_config, write_device)
 
 IFACES = [
     {"index": 1, "name": "ge-0/0/0", "in_rate": 10000, "out_rate": 5000, "speed_mbps": 1000},
@@ -80,19 +83,31 @@ class TestHealth(unittest.TestCase):
             {"name": n, "site": "s", "address": f"127.0.0.1:{agent_port}", "community": n,
              "interfaces": ["*"]} for n in ("dev-a", "dev-b")])
         with open(cfg, "a") as f:
-            f.write(f'collector:\n  listen: "127.0.0.1:{cls.port}"\n')
+            f.write(f'collector:\n  listen: "127.0.0.1:{cls.port}"\n  id: "noc-a.example:1"\n')
+        cls.sub = Subscriber(cls.redis.port, "ifmon:dev-a*")
         cls.collector = Collector(cls.tmp, cfg).start()
         wait_for(lambda: "health and metrics on" in cls.collector.text(), 10,
                  what="the collector to listen")
 
     @classmethod
     def tearDownClass(cls):
+        cls.sub.close()
         try:
             cls.collector.stop()
         finally:
             cls.redis.stop()
             cls.agent.stop()
             cls.tmp.cleanup()
+
+    def test_samples_states_and_the_inventory_name_the_collector(self):
+        wait_for(lambda: self.sub.on("ifmon:dev-a:ge-0/0/1") and self.sub.on("ifmon:dev-a"), 10,
+                 what="a sample and a device state")
+        self.assertEqual(self.sub.on("ifmon:dev-a:ge-0/0/1")[-1][1]["collector"], "noc-a.example:1")
+        state = self.sub.on("ifmon:dev-a")[-1][1]
+        self.assertEqual((state["status"], state["collector"]), ("up", "noc-a.example:1"))
+        inv = json.loads(self.redis.client().get("ifmon:inventory"))
+        devices = [d for site in inv["sites"] for d in site["devices"]]
+        self.assertEqual([d["collector"] for d in devices], ["noc-a.example:1"] * 2)
 
     def test_metrics_follow_the_polling(self):
         wait_for(lambda: metrics(self.port).get("ifmon_collector_samples_total", 0) >= 8, 10,
@@ -166,7 +181,39 @@ class TestHealth(unittest.TestCase):
         self.assertEqual(get(self.port, "/healthz")[0], 200)
 
 
-class TestHealthConfig(unittest.TestCase):
+class TestCollectorSection(unittest.TestCase):
+    def test_without_an_id_the_collector_is_its_host_name_and_pid(self):
+        tmp = TempDir()
+        redis_server = RedisServer(tmp).start()
+        try:
+            data = tmp.join("data")
+            os.makedirs(data)
+            write_device(data, "dev-a", IFACES)
+            agent_port = free_port(udp=True)
+            agent = start_agent(tmp, "agent", data, f"127.0.0.1:{agent_port}")
+            cfg = tmp.join("c.yml")
+            write_config(cfg, redis_server.port, [
+                {"name": "dev-a", "site": "s", "address": f"127.0.0.1:{agent_port}",
+                 "community": "dev-a", "interfaces": ["*"]}])
+            c = Collector(tmp, cfg).start()
+            want = f"{socket.gethostname()}:{c.proc.p.pid}"
+            r = redis_server.client()
+            wait_for(lambda: r.get("ifmon:inventory"), 10, what="the inventory")
+            inv = json.loads(r.get("ifmon:inventory"))
+            self.assertEqual(inv["sites"][0]["devices"][0]["collector"], want)
+            self.assertIn(f"(collector.id {want})", c.text())
+            # SIGHUP with an id in the file: kept until the next start.
+            with open(cfg, "a") as f:
+                f.write("collector: {id: other}\n")
+            c.sighup()
+            wait_for(lambda: "collector.id changes at the next start only" in c.text(), 10,
+                     what="the reload's warning")
+            c.stop()
+            agent.stop()
+        finally:
+            redis_server.stop()
+            tmp.cleanup()
+
     def test_a_port_in_use_stops_the_start_with_a_clear_line(self):
         tmp = TempDir()
         try:

@@ -956,7 +956,7 @@ static void bad_gateway_hosts_and_metrics_settings_are_reported(void **unused)
                  "t.yml:3:19:", "the same address as listen");
 }
 
-static void the_collectors_listen_address_loads_and_must_be_an_address(void **unused)
+static void the_collectors_listen_address_and_id_load_and_are_checked(void **unused)
 {
     struct config *cfg = load("collector:\n  listen: \"[::1]:9117\"\n");
 
@@ -974,6 +974,12 @@ static void the_collectors_listen_address_loads_and_must_be_an_address(void **un
     expect_error("collector:\n  listen: \"127.0.0.1\"\n", "t.yml:2:11:", "a port is required");
     expect_error("collector:\n  listn: \"127.0.0.1:1\"\n", "t.yml:2:3:", "listn");
     expect_error("collector: [1]\n", "t.yml:1:12:", "collector");
+    cfg = load("collector: {id: \"noc-1.example:a_b-2\"}\n");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->collector.id, "noc-1.example:a_b-2");
+    config_free(cfg);
+    expect_error("collector: {id: \"two words\"}\n", "t.yml:1:17:", "must be 1 to 64");
+    expect_error("collector: {id: \"\"}\n", "t.yml:1:17:", "must be 1 to 64");
 }
 
 /* -------------------------------- counters, site totals and alerts */
@@ -1227,7 +1233,7 @@ int main(void)
         cmocka_unit_test(the_gateway_refuses_short_tokens_where_they_are),
         cmocka_unit_test(gateway_hosts_and_metrics_settings_load),
         cmocka_unit_test(bad_gateway_hosts_and_metrics_settings_are_reported),
-        cmocka_unit_test(the_collectors_listen_address_loads_and_must_be_an_address),
+        cmocka_unit_test(the_collectors_listen_address_and_id_load_and_are_checked),
         cmocka_unit_test(counters_default_to_octets_and_errors_and_follow_defaults),
         cmocka_unit_test(unknown_counters_are_reported_where_they_are),
         cmocka_unit_test(site_total_globs_load_like_interfaces),

@@ -25,6 +25,10 @@ struct fixture {
     char buf[4096];
 };
 
+/* The file's settings an interface's head needs: redis.prefix and
+ * collector.id. */
+static struct config whole = {.redis = {.prefix = "ifmon"}, .collector = {.id = "noc-1:4242"}};
+
 static void setup_iface(struct fixture *f, const char *name)
 {
     memset(f, 0, sizeof(*f));
@@ -36,7 +40,7 @@ static void setup_iface(struct fixture *f, const char *name)
     f->ifc.rd.speed_bps = 1000000000;
     f->ifc.rd.oper = 1;
     f->ifc.msg.seq = 42;
-    assert_int_equal(message_iface_init(&f->ifc.msg, "ifmon", &f->cfg, name, f->ifc.alias, 7), 0);
+    assert_int_equal(message_iface_init(&f->ifc.msg, &whole, &f->cfg, name, f->ifc.alias, 7), 0);
 }
 
 /* A result with every group a rate (octets in bits per second). */
@@ -113,6 +117,7 @@ static void a_rate_has_every_field_of_the_protocol(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "alias")),
                         "uplink to ISP-A, circuit 12345");
     assert_int_equal(json_integer_value(json_object_get(j, "ifindex")), 7);
+    assert_string_equal(json_string_value(json_object_get(j, "collector")), "noc-1:4242");
     assert_int_equal(json_integer_value(json_object_get(j, "in_bps")), 1234);
     assert_int_equal(json_integer_value(json_object_get(j, "out_bps")), 100);
     assert_true(number(j, "in_pps") == 1500.25);
@@ -207,7 +212,7 @@ static void any_name_gives_valid_json(void **state)
         setup_iface(&f, names[i]);
         f.ifc.alias = (char *)names[(i + 1) % (sizeof(names) / sizeof(names[0]))];
         message_iface_free(&f.ifc.msg);
-        assert_int_equal(message_iface_init(&f.ifc.msg, "ifmon", &f.cfg, names[i], f.ifc.alias, 7),
+        assert_int_equal(message_iface_init(&f.ifc.msg, &whole, &f.cfg, names[i], f.ifc.alias, 7),
                          0);
         j = format(&f, &res);
         assert_string_equal(json_string_value(json_object_get(j, "interface")), names[i]);
@@ -226,7 +231,7 @@ static void a_name_too_long_for_a_channel_is_refused(void **state)
     (void)state;
     memset(name, 'n', IFMON_CHANNEL_MAX);
     name[IFMON_CHANNEL_MAX] = '\0';
-    assert_int_equal(message_iface_init(&m, "ifmon", &cfg, name, "", 1), -1);
+    assert_int_equal(message_iface_init(&m, &whole, &cfg, name, "", 1), -1);
     assert_null(m.channel);
     assert_null(m.json_head);
     assert_int_equal(m.seq, 3);
