@@ -95,11 +95,12 @@ export class Panel {
   /** What the chart shows: 'bits', 'packets' or 'errors' (errors and
    * discards). */
   setMetric(m) {
-    if (m === this.metric || !METRICS[m]) return;
+    if (m === this.metric || !METRICS[m] || this.kind !== 'if') return;
     this.metric = m;
     for (const b of this.switch.children) b.setAttribute('aria-pressed', String(b.dataset.metric === m));
     this.destroyChart();
     markPanel(this);
+    if (this.onMetric) this.onMetric(m);
   }
 
   /** Interface channels shown. */

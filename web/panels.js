@@ -24,6 +24,13 @@ export function onPanelsChanged(fn) {
 function newPanel(entry) {
   const p = new Panel(entry, () => removePanel(entry));
   app.panels.set(entry, p);
+  p.setMetric(app.layout.metrics[entry] || 'bits');
+  // The metric shown is part of the layout: a link to the page shows it.
+  p.onMetric = (m) => {
+    if (m === 'bits') delete app.layout.metrics[entry];
+    else app.layout.metrics[entry] = m;
+    saveLayout();
+  };
   return p;
 }
 
@@ -48,6 +55,7 @@ export function removePanel(entry) {
 
 function afterPanelsChanged(save) {
   app.layout.panels = [...app.panels.keys()];
+  for (const e of Object.keys(app.layout.metrics)) if (!app.panels.has(e)) delete app.layout.metrics[e];
   if (save) saveLayout();
   $('#empty').hidden = app.panels.size > 0;
   const view = viewOf(app.layout);
@@ -94,6 +102,8 @@ export function openPanel(entry) {
 export function applyLayout(layout) {
   app.layout.window = layout.window;
   app.layout.view = layout.view;
+  app.layout.metrics = { ...layout.metrics };
+  app.layout.panels = [...layout.panels];
   for (const id of [...app.panels.keys()]) {
     if (!layout.panels.includes(id)) {
       app.panels.get(id).destroy();
@@ -102,6 +112,7 @@ export function applyLayout(layout) {
   }
   for (const id of layout.panels) {
     if (!app.panels.has(id)) newPanel(id);
+    else app.panels.get(id).setMetric(app.layout.metrics[id] || 'bits');
     grid.append(app.panels.get(id).el); // keeps the URL's order
   }
   renderWindowButtons();

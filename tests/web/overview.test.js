@@ -140,6 +140,13 @@ describe('overview', { timeout: 240000 }, () => {
     const ro = /in (\d+\.\d) kpps/.exec(await el.locator('.readout').innerText());
     assert.ok(ro, 'readout in kpps');
     assert.ok(near(Number(ro[1]) * 1000, want.in_pps), `readout ${ro[1]} kpps, want ${want.in_pps / 1000}`);
+    // The metric is in the address: a link to it opens on packets.
+    await until('the metric in the address', async () => new URL(page.url()).hash === `#w=5&p=${TOKYO_UP_A};pps`, 3000, 50);
+    const linked = await stack.page(new URL(page.url()).hash);
+    await until('the linked page on packets', async () => panel(await state(linked), TOKYO_UP_A)?.metric === 'packets', 10000, 100);
+    assert.equal(await linked.locator('.panel .metric button[aria-pressed="true"]').innerText(), 'pps');
+    assert.deepEqual(linked.errors, []);
+    await linked.close();
     // Back to the overview (the toolbar), then another row: errors mode.
     await page.click('#view-overview');
     await until('the overview again', async () => (await state(page)).view === 'overview', 3000, 50);

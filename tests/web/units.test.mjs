@@ -21,11 +21,17 @@ test('rates get automatic units', () => {
 });
 
 test('the layout survives the URL, whatever the names', () => {
-  const panels = ['ifmon:tokyo-edge1:ge-0/0/0', 'ifmon:a:x, y&z=#1 %20 ü', 'site:tokyo', 'siteall:o,saka'];
+  const panels = ['ifmon:tokyo-edge1:ge-0/0/0', 'ifmon:a:x, y&z=#1 %20 ü;pps', 'site:tokyo', 'siteall:o,saka'];
   const hash = formatHash({ window: 15, panels });
   assert.match(hash, /^#w=15&p=ifmon:tokyo-edge1:ge-0\/0\/0,/);
-  assert.deepEqual(parseHash(hash), { window: 15, panels, view: null });
-  assert.deepEqual(parseHash('#w=7&p=,,'), { window: 5, panels: [], view: null });
+  assert.deepEqual(parseHash(hash), { window: 15, panels, view: null, metrics: {} });
+  assert.deepEqual(parseHash('#w=7&p=,,'), { window: 5, panels: [], view: null, metrics: {} });
+  // An interface panel's metric, when not bits, follows its entry.
+  const metrics = { [panels[0]]: 'errors', [panels[1]]: 'packets' };
+  const withMetrics = formatHash({ window: 5, panels, metrics });
+  assert.match(withMetrics, /^#w=5&p=ifmon:tokyo-edge1:ge-0\/0\/0;err,ifmon:a:x%2C%20y%26z%3D%231%20%2520%20%C3%BC%3Bpps;pps,site:tokyo,/);
+  assert.deepEqual(parseHash(withMetrics), { window: 5, panels, view: null, metrics });
+  assert.deepEqual(parseHash('#w=5&p=ifmon:d:i;bogus').metrics, {});
   assert.deepEqual(entryKind('siteall:o,saka'), { kind: 'siteall', name: 'o,saka' });
   assert.deepEqual(entryKind('site:tokyo'), { kind: 'site', name: 'tokyo' });
   assert.deepEqual(entryKind('ifmon:d:i'), { kind: 'if', name: 'ifmon:d:i' });
