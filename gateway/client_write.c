@@ -32,6 +32,9 @@
 #include "util.h"
 
 #define STALL_CHECK_MS 1000
+/* Connections told to close per turn of the loop (deadlines, readers
+ * that stopped); past it, the check goes on at the next turn. */
+#define CLIENT_KILLS_PER_TURN 64
 
 _Static_assert(LWS_PRE <= OUTMSG_HEADROOM, "OUTMSG_HEADROOM must cover LWS_PRE");
 
@@ -186,6 +189,13 @@ static void on_stall_timer(uv_timer_t *t)
     for (c = cs->head; c; c = next) {
         static const char reason[] = "not reading";
 
+        if (killed >= CLIENT_KILLS_PER_TURN) {
+            /* The rest on the next turn: lws closes every connection
+             * told to go in one pass (1,000 whose messages passed their
+             * deadline together held the loop 45 to 140 ms under ASan). */
+            uv_timer_start(t, on_stall_timer, 1, STALL_CHECK_MS);
+            break;
+        }
         next = c->next; /* client_check_deadlines() may free c */
         if (client_check_deadlines(c, now) < 0) {
             killed++;
