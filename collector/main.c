@@ -152,12 +152,14 @@ static void default_id(struct config *cfg)
     if (gethostname(host, sizeof(host)) < 0)
         strcpy(host, "collector");
     host[sizeof(host) - 1] = '\0';
-    /* Room for ":<pid>"; what the id may not hold becomes '-'. */
-    host[CONFIG_COLLECTOR_ID_MAX - 11] = '\0';
+    /* Room for ":<pid>" (at most 11 characters); what the id may not
+     * hold becomes '-'. */
+    _Static_assert(CONFIG_COLLECTOR_ID_MAX == 64, "the format below holds 52 + 1 + 11");
+    host[52] = '\0';
     for (i = 0; host[i]; i++)
         if (!isalnum((unsigned char)host[i]) && !strchr("._-", host[i]))
             host[i] = '-';
-    snprintf(id, sizeof(id), "%s:%ld", host, (long)getpid());
+    snprintf(id, sizeof(id), "%.52s:%d", host, (int)getpid());
     cfg->collector.id = ifmon_xstrdup(id);
 }
 
