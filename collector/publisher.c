@@ -256,13 +256,16 @@ struct publisher *publisher_create(uv_loop_t *loop, const struct config_redis *c
     uv_check_init(loop, &pub->quiet_check);
     pub->quiet_check.data = pub;
     ifmon_redis_link_init(&pub->link, loop, "publisher", PUBLISHER_FLUSH_MS, 0, &hooks, pub);
-    ifmon_redis_link_set_target(&pub->link, cfg->host, cfg->port, cfg->password);
+    publisher_set_config(pub, cfg);
     return pub;
 }
 
 void publisher_set_config(struct publisher *pub, const struct config_redis *cfg)
 {
-    ifmon_redis_link_set_target(&pub->link, cfg->host, cfg->port, cfg->password);
+    struct ifmon_redis_target t = {cfg->host,      cfg->port,       cfg->password,
+                                   cfg->sentinels, cfg->nsentinels, cfg->master_name};
+
+    ifmon_redis_link_set_target(&pub->link, &t);
 }
 
 int publisher_ready(const struct publisher *pub)

@@ -2,6 +2,8 @@
 
 #include "redis_link.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +23,13 @@ static void note_error(struct ifmon_redis_link *l, const char *what, const char 
 
     snprintf(msg, sizeof(msg), "%s: %s", what, err);
     if (strcmp(msg, l->last_error) != 0)
-        log_warn("redis %s:%d (%s): %s (retrying)", l->host, l->port, l->role, msg);
+        log_warn("redis %s (%s): %s (retrying)", l->addr, l->role, msg);
     snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
+}
+
+static void set_addr(struct ifmon_redis_link *l, const char *host, int port)
+{
+    snprintf(l->addr, sizeof(l->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 static void on_retry(uv_timer_t *t)
@@ -50,7 +57,10 @@ static void link_is_up(struct ifmon_redis_link *l)
     if (l->ever_up)
         l->reconnects++;
     l->ever_up = 1;
-    log_info("redis %s:%d (%s): up", l->host, l->port, l->role);
+    if (l->nsentinels)
+        log_info("redis %s (%s): up, the master of %s", l->addr, l->role, l->master_name);
+    else
+        log_info("redis %s (%s): up", l->addr, l->role);
     if (l->hooks.up)
         l->hooks.up(l);
 }
@@ -69,8 +79,37 @@ static void on_auth(redisAsyncContext *ac, void *reply_ptr, void *privdata)
         redisAsyncDisconnect(ac);
         return;
     }
-    if (l->wait_auth && !l->up)
+    if (l->wait_auth && !l->up && l->nsentinels == 0)
         link_is_up(l);
+}
+
+/* With Sentinels: the server they named must say it is the master (it
+ * may have been demoted since they answered). */
+static void on_role(redisAsyncContext *ac, void *reply_ptr, void *privdata)
+{
+    struct ifmon_redis_link *l = ac->data;
+    redisReply *reply = reply_ptr;
+    char role[32];
+
+    (void)privdata;
+    if (l == NULL || reply == NULL)
+        return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0) {
+        if (!l->up)
+            link_is_up(l);
+        return;
+    }
+    snprintf(role, sizeof(role), "%s",
+             reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                     reply->element[0]->type == REDIS_REPLY_STRING
+                 ? reply->element[0]->str
+             : reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "?");
+    note_error(l, "not the master: ROLE says", role);
+    l->next_sentinel = (l->next_sentinel + 1) % l->nsentinels;
+    redisAsyncDisconnect(ac);
 }
 
 static void on_connect(const redisAsyncContext *cac, int status)
@@ -90,9 +129,13 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (l->password) {
         /* Replies come in order: AUTH's is the first. */
         redisAsyncCommand(ac, on_auth, NULL, "AUTH %s", l->password);
-        if (l->wait_auth)
-            return;
     }
+    if (l->nsentinels) {
+        redisAsyncCommand(ac, on_role, NULL, "ROLE");
+        return;
+    }
+    if (l->password && l->wait_auth)
+        return;
     link_is_up(l);
 }
 
@@ -114,13 +157,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     schedule_retry(l);
 }
 
-static void link_connect(struct ifmon_redis_link *l)
+/* Connect to the server at host (an address) and port. */
+static void connect_server(struct ifmon_redis_link *l, const char *host, int port)
 {
     redisAsyncContext *ac;
 
-    if (l->closing || l->ac || l->host == NULL)
-        return;
-    ac = redisAsyncConnect(l->host, l->port);
+    set_addr(l, host, port);
+    ac = redisAsyncConnect(host, port);
     if (ac == NULL || ac->err) {
         note_error(l, "connect", ac ? ac->errstr : "out of memory");
         if (ac)
@@ -140,6 +183,196 @@ static void link_connect(struct ifmon_redis_link *l)
     l->ac = ac;
 }
 
+/* ---------------------------------------------------------- Sentinels */
+
+static void resolve_then_connect(struct ifmon_redis_link *l, const char *host, int port,
+                                 int sentinel);
+
+/* The Sentinel asked did not answer (in time, or at all): the next one,
+ * at once, or after the backoff once each has been asked. */
+static void sentinel_failed(struct ifmon_redis_link *l, const char *why)
+{
+    uv_timer_stop(&l->sentinel_timer);
+    if (l->sac) {
+        redisAsyncContext *sac = l->sac;
+
+        l->sac = NULL;
+        sac->data = NULL;
+        if (l->sac_connected)
+            redisAsyncDisconnect(sac);
+        else
+            redisAsyncFree(sac);
+    }
+    note_error(l, "sentinel", why);
+    l->next_sentinel = (l->next_sentinel + 1) % l->nsentinels;
+    if (l->next_sentinel == 0)
+        schedule_retry(l);
+    else
+        link_connect(l);
+}
+
+static void on_sentinel_timeout(uv_timer_t *t)
+{
+    sentinel_failed(t->data, "no answer within 1 s");
+}
+
+static void on_master_addr(redisAsyncContext *ac, void *reply_ptr, void *privdata)
+{
+    struct ifmon_redis_link *l = ac->data;
+    redisReply *reply = reply_ptr;
+    char host[INET6_ADDRSTRLEN + 1];
+    int port;
+
+    (void)privdata;
+    if (l == NULL || reply == NULL)
+        return;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING || reply->element[0]->len >= sizeof(host)) {
+        sentinel_failed(l, reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                            : "it knows no master of that name");
+        return;
+    }
+    memcpy(host, reply->element[0]->str, reply->element[0]->len);
+    host[reply->element[0]->len] = '\0';
+    port = atoi(reply->element[1]->str);
+    uv_timer_stop(&l->sentinel_timer);
+    l->sac = NULL;
+    ac->data = NULL;
+    redisAsyncDisconnect(ac);
+    resolve_then_connect(l, host, port, 0);
+}
+
+static void on_sentinel_connect(const redisAsyncContext *cac, int status)
+{
+    struct ifmon_redis_link *l = cac->data;
+
+    if (l == NULL)
+        return;
+    if (status != REDIS_OK) {
+        l->sac = NULL; /* hiredis frees it after this callback */
+        sentinel_failed(l, cac->errstr);
+        return;
+    }
+    l->sac_connected = 1;
+}
+
+static void on_sentinel_disconnect(const redisAsyncContext *cac, int status)
+{
+    struct ifmon_redis_link *l = cac->data;
+
+    (void)status;
+    if (l == NULL)
+        return;
+    l->sac = NULL;
+    sentinel_failed(l, "connection lost");
+}
+
+/* Ask the Sentinel at host (an address), port for the master's address. */
+static void ask_sentinel(struct ifmon_redis_link *l, const char *host, int port)
+{
+    redisAsyncContext *sac = redisAsyncConnect(host, port);
+
+    set_addr(l, host, port);
+    if (sac == NULL || sac->err) {
+        if (sac)
+            redisAsyncFree(sac);
+        sentinel_failed(l, "cannot connect");
+        return;
+    }
+    sac->data = l;
+    if (ifmon_redis_uv_attach(sac, l->loop, 0, 1) != REDIS_OK) {
+        redisAsyncFree(sac);
+        sentinel_failed(l, "cannot attach to the event loop");
+        return;
+    }
+    redisAsyncSetConnectCallback(sac, on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(sac, on_sentinel_disconnect);
+    l->sac = sac;
+    l->sac_connected = 0;
+    redisAsyncCommand(sac, on_master_addr, NULL, "SENTINEL get-master-addr-by-name %s",
+                      l->master_name);
+    uv_timer_start(&l->sentinel_timer, on_sentinel_timeout, IFMON_REDIS_SENTINEL_TIMEOUT_MS, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct ifmon_redis_link *l = req->data;
+    char host[INET6_ADDRSTRLEN];
+    const void *a = NULL;
+
+    l->gai_busy = 0;
+    if (status == 0 && res) {
+        a = res->ai_family == AF_INET6
+                ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        if (inet_ntop(res->ai_family, a, host, sizeof(host)) == NULL)
+            a = NULL;
+    }
+    uv_freeaddrinfo(res);
+    if (l->closing)
+        return;
+    if (a == NULL) {
+        if (l->gai_sentinel) {
+            sentinel_failed(l, status ? uv_strerror(status) : "no address");
+        } else {
+            note_error(l, "resolve", status ? uv_strerror(status) : "no address");
+            schedule_retry(l);
+        }
+        return;
+    }
+    if (l->gai_sentinel)
+        ask_sentinel(l, host, l->gai_port);
+    else
+        connect_server(l, host, l->gai_port);
+}
+
+/* host is an address, or a name looked up on the thread pool first. */
+static void resolve_then_connect(struct ifmon_redis_link *l, const char *host, int port,
+                                 int sentinel)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    struct addrinfo hints;
+    int rc;
+
+    if (inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1) {
+        if (sentinel)
+            ask_sentinel(l, host, port);
+        else
+            connect_server(l, host, port);
+        return;
+    }
+    set_addr(l, host, port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    l->gai.data = l;
+    l->gai_sentinel = sentinel;
+    l->gai_port = port;
+    rc = uv_getaddrinfo(l->loop, &l->gai, on_resolved, host, NULL, &hints);
+    if (rc < 0) {
+        note_error(l, "resolve", uv_strerror(rc));
+        schedule_retry(l);
+        return;
+    }
+    l->gai_busy = 1;
+}
+
+static void link_connect(struct ifmon_redis_link *l)
+{
+    if (l->closing || l->ac || l->sac || l->gai_busy || (l->host == NULL && l->nsentinels == 0))
+        return;
+    if (l->nsentinels) {
+        const struct ifmon_redis_sentinel *s = &l->sentinels[l->next_sentinel];
+
+        resolve_then_connect(l, s->host, s->port, 1);
+        return;
+    }
+    resolve_then_connect(l, l->host, l->port, 0);
+}
+
+/* ---------------------------------------------------------------- API */
+
 void ifmon_redis_link_init(struct ifmon_redis_link *l, uv_loop_t *loop, const char *role,
                            unsigned flush_ms, int wait_auth,
                            const struct ifmon_redis_link_hooks *hooks, void *owner)
@@ -155,6 +388,8 @@ void ifmon_redis_link_init(struct ifmon_redis_link *l, uv_loop_t *loop, const ch
     l->backoff_ms = IFMON_REDIS_BACKOFF_MIN_MS;
     uv_timer_init(loop, &l->retry);
     l->retry.data = l;
+    uv_timer_init(loop, &l->sentinel_timer);
+    l->sentinel_timer.data = l;
 }
 
 static int same_str(const char *a, const char *b)
@@ -162,24 +397,70 @@ static int same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-int ifmon_redis_link_set_target(struct ifmon_redis_link *l, const char *host, int port,
-                                const char *password)
+static void free_target(struct ifmon_redis_link *l)
 {
-    int first = l->host == NULL;
+    size_t i;
 
-    if (!first && strcmp(l->host, host) == 0 && l->port == port && same_str(l->password, password))
-        return 0;
+    for (i = 0; i < l->nsentinels; i++)
+        free((char *)l->sentinels[i].host);
+    free(l->sentinels);
     free(l->host);
     free(l->password);
-    l->host = ifmon_xstrdup(host);
-    l->port = port;
-    l->password = password ? ifmon_xstrdup(password) : NULL;
+    free(l->master_name);
+    l->sentinels = NULL;
+    l->nsentinels = 0;
+    l->host = l->password = l->master_name = NULL;
+}
+
+static int same_target(const struct ifmon_redis_link *l, const struct ifmon_redis_target *t)
+{
+    size_t i;
+
+    if (!same_str(l->password, t->password) || l->nsentinels != t->nsentinels)
+        return 0;
+    if (t->nsentinels == 0)
+        return same_str(l->host, t->host) && l->port == t->port;
+    if (!same_str(l->master_name, t->master_name))
+        return 0;
+    for (i = 0; i < t->nsentinels; i++)
+        if (strcmp(l->sentinels[i].host, t->sentinels[i].host) != 0 ||
+            l->sentinels[i].port != t->sentinels[i].port)
+            return 0;
+    return 1;
+}
+
+int ifmon_redis_link_set_target(struct ifmon_redis_link *l, const struct ifmon_redis_target *t)
+{
+    int first = l->host == NULL && l->nsentinels == 0;
+    size_t i;
+
+    if (!first && same_target(l, t))
+        return 0;
+    free_target(l);
+    l->host = ifmon_xstrdup(t->host ? t->host : "");
+    l->port = t->port;
+    l->password = t->password ? ifmon_xstrdup(t->password) : NULL;
+    if (t->nsentinels) {
+        l->sentinels = ifmon_xcalloc(t->nsentinels, sizeof(*l->sentinels));
+        for (i = 0; i < t->nsentinels; i++) {
+            l->sentinels[i].host = ifmon_xstrdup(t->sentinels[i].host);
+            l->sentinels[i].port = t->sentinels[i].port;
+        }
+        l->nsentinels = t->nsentinels;
+        l->master_name = ifmon_xstrdup(t->master_name);
+    }
+    l->next_sentinel = 0;
+    set_addr(l, l->host, l->port);
     l->last_error[0] = '\0';
     if (first) {
         link_connect(l);
         return 1;
     }
-    log_info("redis (%s): settings changed, connecting to %s:%d", l->role, host, port);
+    if (l->nsentinels)
+        log_info("redis (%s): settings changed, asking the Sentinels for %s", l->role,
+                 l->master_name);
+    else
+        log_info("redis (%s): settings changed, connecting to %s", l->role, l->addr);
     if (l->ac) {
         /* on_disconnect schedules the new connection, at once. */
         l->backoff_ms = 0;
@@ -201,7 +482,7 @@ void ifmon_redis_link_reply_error(struct ifmon_redis_link *l, const char *err)
 {
     if (strncmp(l->last_error, err, sizeof(l->last_error) - 1) == 0)
         return;
-    log_warn("redis %s:%d (%s): %s", l->host, l->port, l->role, err);
+    log_warn("redis %s (%s): %s", l->addr, l->role, err);
     snprintf(l->last_error, sizeof(l->last_error), "%s", err);
 }
 
@@ -210,6 +491,20 @@ void ifmon_redis_link_close(struct ifmon_redis_link *l)
     l->closing = 1;
     uv_timer_stop(&l->retry);
     uv_close((uv_handle_t *)&l->retry, NULL);
+    uv_timer_stop(&l->sentinel_timer);
+    uv_close((uv_handle_t *)&l->sentinel_timer, NULL);
+    if (l->gai_busy)
+        uv_cancel((uv_req_t *)&l->gai); /* on_resolved runs, sees closing */
+    if (l->sac) {
+        redisAsyncContext *sac = l->sac;
+
+        l->sac = NULL;
+        sac->data = NULL;
+        if (l->sac_connected)
+            redisAsyncDisconnect(sac);
+        else
+            redisAsyncFree(sac);
+    }
     if (l->ac) {
         /* Sends what is queued; callbacks in flight run with NULL, then
          * on_disconnect. */
@@ -219,7 +514,5 @@ void ifmon_redis_link_close(struct ifmon_redis_link *l)
 
 void ifmon_redis_link_release(struct ifmon_redis_link *l)
 {
-    free(l->host);
-    free(l->password);
-    l->host = l->password = NULL;
+    free_target(l);
 }

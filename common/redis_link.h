@@ -19,10 +19,30 @@
 #include <hiredis/async.h>
 #include <uv.h>
 
+#include "redis_target.h"
+
 #define IFMON_REDIS_BACKOFF_MIN_MS 100
 #define IFMON_REDIS_BACKOFF_MAX_MS 500
 
+/* How long a Sentinel may take to connect and name the master before
+ * the next one is asked. */
+#define IFMON_REDIS_SENTINEL_TIMEOUT_MS 1000
+
 struct ifmon_redis_link;
+
+/* Where a link connects: host and port, or, with sentinels, the master
+ * that the Sentinels name for master_name (asked in turn, the master's
+ * ROLE checked before the link is up, asked again after every loss of the
+ * connection). Names are looked up on libuv's thread pool, never on the
+ * loop. Strings are copied by ifmon_redis_link_set_target(). */
+struct ifmon_redis_target {
+    const char *host;
+    int port;
+    const char *password; /* the master's AUTH password; NULL for none */
+    const struct ifmon_redis_sentinel *sentinels;
+    size_t nsentinels; /* 0: host and port */
+    const char *master_name;
+};
 
 struct ifmon_redis_link_hooks {
     /* The link is usable: commands may be queued on link->ac. Called
@@ -45,8 +65,19 @@ struct ifmon_redis_link {
 
     char *host, *password; /* owned copies; password NULL when none */
     int port;
+    struct ifmon_redis_sentinel *sentinels; /* owned copies (hosts too) */
+    size_t nsentinels, next_sentinel;
+    char *master_name;
+    char addr[64]; /* the address connected to, for log lines ("host:port") */
 
-    redisAsyncContext *ac; /* NULL while disconnected */
+    redisAsyncContext *ac;  /* NULL while disconnected */
+    redisAsyncContext *sac; /* a Sentinel being asked; NULL when none */
+    int sac_connected;
+    uv_timer_t sentinel_timer;
+    uv_getaddrinfo_t gai;
+    int gai_busy;     /* a lookup is running */
+    int gai_sentinel; /* it is a Sentinel's name (else the server's) */
+    int gai_port;
     int up;
     int ever_up;
     int closing;
@@ -62,12 +93,10 @@ void ifmon_redis_link_init(struct ifmon_redis_link *l, uv_loop_t *loop, const ch
                            unsigned flush_ms, int wait_auth,
                            const struct ifmon_redis_link_hooks *hooks, void *owner);
 
-/* Where to connect (strings are copied; password NULL for none). The
- * first call connects; a later call that changes anything drops the
- * connection and connects to the new target at once. Returns 1 when the
- * target changed, 0 when it was the same. */
-int ifmon_redis_link_set_target(struct ifmon_redis_link *l, const char *host, int port,
-                                const char *password);
+/* Where to connect. The first call connects; a later call that changes
+ * anything drops the connection and connects to the new target at once.
+ * Returns 1 when the target changed, 0 when it was the same. */
+int ifmon_redis_link_set_target(struct ifmon_redis_link *l, const struct ifmon_redis_target *t);
 
 /* 1 while commands may be sent. */
 int ifmon_redis_link_is_up(const struct ifmon_redis_link *l);

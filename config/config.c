@@ -28,7 +28,8 @@ enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, SECT_COLLECTOR, NS
 static const char *const top_keys[] = {"redis",   "defaults",  "devices",
                                        "gateway", "collector", NULL};
 static const char *const collector_keys[] = {"listen", "id", NULL};
-static const char *const redis_keys[] = {"host", "port", "password", "prefix", "history", NULL};
+static const char *const redis_keys[] = {"host",    "port",      "password",    "prefix",
+                                         "history", "sentinels", "master_name", NULL};
 static const char *const gateway_keys[] = {
     "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
     "max_frame",
@@ -60,12 +61,48 @@ static int token_too_short(struct config_loader *ld, yaml_node_t *at, const char
 
 /* -------------------------------------------------------------- redis */
 
+static int parse_listen(const char *text, char **host, int *port, const char **why);
+
+/* redis.sentinels: a list of HOST:PORT. */
+static void load_sentinels(struct config_loader *ld, yaml_node_t *v, struct config_redis *r)
+{
+    char **list;
+    size_t n, i;
+
+    if (config_get_string_list(ld, v, "sentinels", &list, &n) < 0)
+        return;
+    if (n > CONFIG_SENTINELS_MAX)
+        config_problem(ld, v, "sentinels: %zu entries; at most %d", n, CONFIG_SENTINELS_MAX);
+    for (i = 0; i < r->nsentinels; i++)
+        free((char *)r->sentinels[i].host);
+    free(r->sentinels);
+    r->sentinels = ifmon_xcalloc(n ? n : 1, sizeof(*r->sentinels));
+    r->nsentinels = 0;
+    for (i = 0; i < n; i++) {
+        const char *why = "";
+        char *host;
+        int port;
+
+        if (parse_listen(list[i], &host, &port, &why) < 0) {
+            config_problem(ld, v, "sentinels: \"%s\" is not HOST:PORT or [IPV6]:PORT: %s", list[i],
+                           why);
+            continue;
+        }
+        r->sentinels[r->nsentinels].host = host;
+        r->sentinels[r->nsentinels].port = port;
+        r->nsentinels++;
+    }
+    config_free_list(list, n);
+}
+
 static void redis_pair(struct config_loader *ld, const char *key, yaml_node_t *v, void *arg)
 {
     struct config_redis *r = arg;
     char *s;
 
-    if (strcmp(key, "port") == 0) {
+    if (strcmp(key, "sentinels") == 0) {
+        load_sentinels(ld, v, r);
+    } else if (strcmp(key, "port") == 0) {
         config_get_int(ld, v, key, 1, 65535, &r->port);
     } else if (strcmp(key, "history") == 0) {
         config_get_int(ld, v, key, 1, 100000, &r->history);
@@ -81,6 +118,13 @@ static void redis_pair(struct config_loader *ld, const char *key, yaml_node_t *v
                 s = NULL;
             }
             config_set_string(&r->password, s);
+        } else if (strcmp(key, "master_name") == 0) {
+            if (s[0] == '\0' || strlen(s) > 128 || strpbrk(s, " \t\r\n"))
+                config_problem(ld, v,
+                               "master_name: \"%.40s\" must be 1 to 128 characters, no "
+                               "white space",
+                               s);
+            config_set_string(&r->master_name, s);
         } else {
             if (s[0] == '\0' || strpbrk(s, "*?[] \t\r\n:"))
                 config_problem(ld, v,
@@ -606,8 +650,13 @@ static void load_document(struct config_loader *ld, struct config *cfg, enum con
         else
             sect[i] = yaml_document_get_node(&ld->doc, p->value);
     }
-    if (sect[SECT_REDIS] && config_is_mapping(ld, sect[SECT_REDIS], "redis"))
+    if (sect[SECT_REDIS] && config_is_mapping(ld, sect[SECT_REDIS], "redis")) {
         config_each_pair(ld, sect[SECT_REDIS], "redis", redis_keys, redis_pair, &cfg->redis);
+        if ((cfg->redis.nsentinels > 0) != (cfg->redis.master_name != NULL))
+            config_problem(ld, sect[SECT_REDIS],
+                           "redis: sentinels and master_name go together (the master is the one "
+                           "the Sentinels name)");
+    }
     if (sect[SECT_GATEWAY] && config_is_mapping(ld, sect[SECT_GATEWAY], "gateway")) {
         struct gateway_ctx gc = {.g = g, .prefix = cfg->redis.prefix, .reader = reader};
 
@@ -760,6 +809,10 @@ void config_free(struct config *cfg)
     config_free_list(cfg->gateway.hosts, cfg->gateway.nhosts);
     free(cfg->gateway.metrics_host);
     free(cfg->gateway.trusted_proxies);
+    for (i = 0; i < cfg->redis.nsentinels; i++)
+        free((char *)cfg->redis.sentinels[i].host);
+    free(cfg->redis.sentinels);
+    free(cfg->redis.master_name);
     free(cfg->collector.listen_host);
     free(cfg->collector.id);
     free(cfg->path);

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "redis_target.h"
+
 /* SNMP protocol versions, as written in the file ("1", "2c", "3"). */
 enum config_snmp_version {
     CONFIG_SNMP_V1 = 1,
@@ -142,12 +144,20 @@ struct config_device {
     int line; /* line of the device's entry in the file; not compared */
 };
 
+/* Most entries of redis.sentinels. */
+#define CONFIG_SENTINELS_MAX 16
+
 struct config_redis {
-    char *host;     /* default 127.0.0.1 */
-    int port;       /* default 6379 */
+    char *host;     /* default 127.0.0.1; unused with sentinels */
+    int port;       /* default 6379; unused with sentinels */
     char *password; /* AUTH password, NULL when not set */
     char *prefix;   /* channel and key prefix, default "ifmon"; IFMON_PREFIX_MAX bytes at most */
     int history;    /* samples kept per interface, default 300 */
+    /* Redis Sentinel: the master of master_name, as these Sentinels say
+     * (common/redis_link.h). Both set or neither. */
+    struct ifmon_redis_sentinel *sentinels; /* "HOST:PORT" or "[IPV6]:PORT" each; hosts owned */
+    size_t nsentinels;
+    char *master_name; /* NULL when not set */
 };
 
 /* gateway.tokens: a token that may only subscribe to some channels. */

@@ -171,6 +171,8 @@ struct pubsub *pubsub_create(uv_loop_t *loop, const struct config_redis *cfg,
                              const struct pubsub_hooks *hooks, void *ctx)
 {
     struct pubsub *ps = ifmon_xcalloc(1, sizeof(*ps));
+    struct ifmon_redis_target t = {cfg->host,      cfg->port,       cfg->password,
+                                   cfg->sentinels, cfg->nsentinels, cfg->master_name};
 
     ps->hooks = *hooks;
     ps->ctx = ctx;
@@ -182,8 +184,8 @@ struct pubsub *pubsub_create(uv_loop_t *loop, const struct config_redis *cfg,
      * 16,384 subscriptions from one address took some 50 turns of 16 KiB
      * to confirm, a sample behind them 60 to 70 ms under ASan. */
     ps->sub.reads = PUBSUB_SUBSCRIBER_READS;
-    ifmon_redis_link_set_target(&ps->sub, cfg->host, cfg->port, cfg->password);
-    ifmon_redis_link_set_target(&ps->query, cfg->host, cfg->port, cfg->password);
+    ifmon_redis_link_set_target(&ps->sub, &t);
+    ifmon_redis_link_set_target(&ps->query, &t);
     return ps;
 }
 

@@ -30,6 +30,19 @@ static void add_name(char *buf, size_t size, const char *name)
     snprintf(buf + n, size - n, "%s%s", n ? ", " : "", name);
 }
 
+static int same_sentinels(const struct config_redis *a, const struct config_redis *b)
+{
+    size_t i;
+
+    if (a->nsentinels != b->nsentinels || differ(a->master_name, b->master_name))
+        return 0;
+    for (i = 0; i < a->nsentinels; i++)
+        if (differ(a->sentinels[i].host, b->sentinels[i].host) ||
+            a->sentinels[i].port != b->sentinels[i].port)
+            return 0;
+    return 1;
+}
+
 /* Keep in `fresh` the running values of what only a restart applies, and
  * say in `changed` which of them the file changed. */
 static void keep_running(struct config *fresh, struct config *running, char *changed, size_t size)
@@ -45,6 +58,8 @@ static void keep_running(struct config *fresh, struct config *running, char *cha
         add_name(changed, size, "redis.prefix");
     if (a->history != b->history)
         add_name(changed, size, "redis.history");
+    if (!same_sentinels(a, b))
+        add_name(changed, size, "redis.sentinels/master_name");
     if (differ(running->gateway.listen_host, fresh->gateway.listen_host) ||
         running->gateway.listen_port != fresh->gateway.listen_port)
         add_name(changed, size, "gateway.listen");

@@ -222,6 +222,7 @@ class Gateway {
       ...(o.redisPassword ? [`  password: ${yamlString(o.redisPassword)}`] : []),
       `  prefix: ${PREFIX}`,
       `  history: ${o.history || 300}`,
+      ...(o.redisExtra || []),
       'gateway:',
       `  listen: "127.0.0.1:${this.port}"`,
       `  web_root: ${yamlString(o.webRoot || path.join(this.dir, 'no-such-web-root'))}`,

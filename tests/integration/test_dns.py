@@ -243,6 +243,42 @@ class TestDnsBlackHole(DnsTest):
         self.assertFalse([ch for ch in sub.channels() if ch.startswith("dns:ghost:")])
 
 
+class TestRedisName(DnsTest):
+    NAME = "redis.ifmon-test.invalid"
+
+    def test_a_redis_name_whose_dns_server_never_answers_stalls_no_poll(self):
+        """redis.host a name: hiredis would look it up on the loop
+        (getaddrinfo inside redisAsyncConnect), a second per try here; the
+        link looks it up on the thread pool and connects once it resolves."""
+        data = self.tmp.join("data")
+        write_data(data, {"live": two_ifaces(0)})
+        port = free_port(udp=True)
+        self.agent("simagent", data, f"127.0.0.1:{port}")
+        c = self.collector("collector-rname", "rn",
+                           [{"name": "live", "site": "lab", "address": f"127.0.0.1:{port}",
+                             "community": "live"}], interval="1s", timeout="800ms", retries=1)
+        # The name instead of 127.0.0.1, read at the next start.
+        with open(c.config_path) as f:
+            text = f.read().replace("host: 127.0.0.1", f"host: {self.NAME}", 1)
+        with open(c.config_path, "w") as f:
+            f.write(text)
+        c.proc.stop()
+        c.proc.start()
+        wait_for(lambda: self.dns.asked(self.NAME) >= 2, 15, what="two lookups of the name")
+        self.stats(c)
+        wait_for(lambda: self.dns.asked(self.NAME) >= 5, 15, what="three more lookups")
+        st = self.stats(c)
+        p99 = float(st["late_p99_ms"])
+        note(f"redis.host a name the DNS server never answers: {self.dns.asked(self.NAME)} "
+             f"queries, poll lateness p99 {p99:.2f} ms, max {float(st['late_max_ms']):.2f} ms")
+        self.assertLess(p99, LATE_P99_MS, f"poll lateness p99 {p99} ms")
+        self.assertEqual(st["redis"], "down")
+        # The name resolves: the collector connects and writes its inventory.
+        self.write_hosts({self.NAME: "127.0.0.1"})
+        wait_for(lambda: self.redis.client().get("rn:inventory"), 20,
+                 what="the inventory, once the name resolved")
+
+
 class TestDnsFollow(DnsTest):
     NAME = "mover.ifmon-test.invalid"
     A = [{"index": 1, "name": "ge-0/0/0", "in_rate": 1000000, "out_rate": 500000,

@@ -956,6 +956,29 @@ static void bad_gateway_hosts_and_metrics_settings_are_reported(void **unused)
                  "t.yml:3:19:", "the same address as listen");
 }
 
+static void sentinels_and_a_master_name_load_together(void **unused)
+{
+    struct config *cfg = load("redis:\n"
+                              "  sentinels: [\"10.0.0.1:26379\", \"[::1]:26380\", \"s3.example:26381\"]\n"
+                              "  master_name: ifmon\n");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->redis.nsentinels, 3);
+    assert_string_equal(cfg->redis.sentinels[0].host, "10.0.0.1");
+    assert_int_equal(cfg->redis.sentinels[0].port, 26379);
+    assert_string_equal(cfg->redis.sentinels[1].host, "::1");
+    assert_string_equal(cfg->redis.sentinels[2].host, "s3.example");
+    assert_int_equal(cfg->redis.sentinels[2].port, 26381);
+    assert_string_equal(cfg->redis.master_name, "ifmon");
+    config_free(cfg);
+    expect_error("redis:\n  sentinels: [\"a:1\"]\n", "t.yml:2:3:", "go together");
+    expect_error("redis:\n  master_name: m\n", "t.yml:2:3:", "go together");
+    expect_error("redis:\n  sentinels: [\"a\"]\n  master_name: m\n", "t.yml:2:14:",
+                 "a port is required");
+    expect_error("redis:\n  sentinels: [a:1]\n  master_name: \"two words\"\n", "t.yml:3:16:",
+                 "no white space");
+}
+
 static void the_collectors_listen_address_and_id_load_and_are_checked(void **unused)
 {
     struct config *cfg = load("collector:\n  listen: \"[::1]:9117\"\n");
@@ -1234,6 +1257,7 @@ int main(void)
         cmocka_unit_test(gateway_hosts_and_metrics_settings_load),
         cmocka_unit_test(bad_gateway_hosts_and_metrics_settings_are_reported),
         cmocka_unit_test(the_collectors_listen_address_and_id_load_and_are_checked),
+        cmocka_unit_test(sentinels_and_a_master_name_load_together),
         cmocka_unit_test(counters_default_to_octets_and_errors_and_follow_defaults),
         cmocka_unit_test(unknown_counters_are_reported_where_they_are),
         cmocka_unit_test(site_total_globs_load_like_interfaces),
