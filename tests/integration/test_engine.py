@@ -8,8 +8,8 @@ on the other way."""
 import os
 import unittest
 
-from harness import (Collector, RedisServer, SnmpSim, Subscriber, TempDir, rates, wait_for,
-                     write_config, write_device)
+from harness import (Collector, RedisServer, SnmpSim, Subscriber, TempDir, rate_errors, rates,
+                     wait_for, write_config, write_device)
 
 # Octets per second of the simulated interfaces.
 IFACES = [
@@ -27,9 +27,6 @@ IFACES32 = [
 BUILTIN = "polls through the builtin codec (snmp_engine: builtin)"
 NET_SNMP = "polls through net-snmp (snmp_engine: net-snmp)"
 
-
-def near(value, expected, tolerance=0.01):
-    return abs(value - expected) <= tolerance * expected
 
 
 class EngineTest(unittest.TestCase):
@@ -87,14 +84,19 @@ class EngineTest(unittest.TestCase):
         return f"device {name}: {way}" in c.text()
 
     def assert_rates(self, sub, name, ifaces, since=0):
-        """Every rate after the first (of those after index `since`) within
-        1% of the simulated one."""
+        """The rates after the first (of those after index `since`) are the
+        simulated ones: each within 3% (snmpsimd, in Python, reads its
+        clock when it answers, and a stall of this shared machine between
+        two readings makes one rate 2% off: seen once under ASan), and
+        their span-weighted mean within 0.5%, so nothing is lost or counted
+        twice whichever way the device is polled."""
         for i in ifaces:
-            got = rates(sub.on(f"ifmon:{name}:{i['name']}")[since:])[1:]
-            self.assertGreaterEqual(len(got), 3, f"{name} {i['name']}")
-            for rin, rout in got:
-                self.assertTrue(near(rin, 8 * i["in_rate"]), f"{name} {i['name']}: in {rin}")
-                self.assertTrue(near(rout, 8 * i["out_rate"]), f"{name} {i['name']}: out {rout}")
+            msgs = [d for _, d in sub.on(f"ifmon:{name}:{i['name']}")[since:]
+                    if d.get("in_bps") is not None][1:]
+            self.assertGreaterEqual(len(msgs), 3, f"{name} {i['name']}")
+            for field, want in (("in_bps", 8 * i["in_rate"]), ("out_bps", 8 * i["out_rate"])):
+                bad = rate_errors(msgs, field, want, each=0.03)
+                self.assertFalse(bad, f"{name} {i['name']} {field}: {bad}")
 
     def test_builtin_and_net_snmp_devices_both_publish_the_simulated_rates(self):
         sub = self.subscribe()
@@ -136,10 +138,7 @@ class EngineTest(unittest.TestCase):
         wait_for(lambda: all(len(rates(sub.on(f"ifmon:swap:{i['name']}")[since[i["name"]]:]))
                              >= 4 for i in IFACES), 15, what="four rates per interface after it")
         for i in IFACES:
-            got = rates(sub.on(f"ifmon:swap:{i['name']}")[since[i["name"]]:])[1:]
-            for rin, rout in got:
-                self.assertTrue(near(rin, 8 * i["in_rate"]), f"{i['name']}: in {rin}")
-                self.assertTrue(near(rout, 8 * i["out_rate"]), f"{i['name']}: out {rout}")
+            self.assert_rates(sub, "swap", [i], since=since[i["name"]])
         c.stop()
 
 
