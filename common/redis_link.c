@@ -188,21 +188,28 @@ static void connect_server(struct ifmon_redis_link *l, const char *host, int por
 static void resolve_then_connect(struct ifmon_redis_link *l, const char *host, int port,
                                  int sentinel);
 
+/* Let go of the Sentinel connection, if any (its callbacks then see no
+ * link). */
+static void drop_sentinel(struct ifmon_redis_link *l)
+{
+    redisAsyncContext *sac = l->sac;
+
+    if (sac == NULL)
+        return;
+    l->sac = NULL;
+    sac->data = NULL;
+    if (l->sac_connected)
+        redisAsyncDisconnect(sac);
+    else
+        redisAsyncFree(sac);
+}
+
 /* The Sentinel asked did not answer (in time, or at all): the next one,
  * at once, or after the backoff once each has been asked. */
 static void sentinel_failed(struct ifmon_redis_link *l, const char *why)
 {
     uv_timer_stop(&l->sentinel_timer);
-    if (l->sac) {
-        redisAsyncContext *sac = l->sac;
-
-        l->sac = NULL;
-        sac->data = NULL;
-        if (l->sac_connected)
-            redisAsyncDisconnect(sac);
-        else
-            redisAsyncFree(sac);
-    }
+    drop_sentinel(l);
     note_error(l, "sentinel", why);
     l->next_sentinel = (l->next_sentinel + 1) % l->nsentinels;
     if (l->next_sentinel == 0)
@@ -495,16 +502,7 @@ void ifmon_redis_link_close(struct ifmon_redis_link *l)
     uv_close((uv_handle_t *)&l->sentinel_timer, NULL);
     if (l->gai_busy)
         uv_cancel((uv_req_t *)&l->gai); /* on_resolved runs, sees closing */
-    if (l->sac) {
-        redisAsyncContext *sac = l->sac;
-
-        l->sac = NULL;
-        sac->data = NULL;
-        if (l->sac_connected)
-            redisAsyncDisconnect(sac);
-        else
-            redisAsyncFree(sac);
-    }
+    drop_sentinel(l);
     if (l->ac) {
         /* Sends what is queued; callbacks in flight run with NULL, then
          * on_disconnect. */

@@ -14,12 +14,12 @@
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
 const { spawn } = require('node:child_process');
-const dgram = require('node:dgram');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { TOP, SAN, PREFIX, RedisServer, Gateway, freePort, checkSanitizer, until } = require('../gateway/lib');
+const { freeUdpPort } = require('./lib');
 
 const COLLECTOR = path.resolve(TOP, process.env.IFMON_COLLECTOR || 'collector/ifmon-collector');
 const SIMAGENT = path.join(TOP, 'tests', 'sim', 'simagent');
@@ -35,17 +35,6 @@ const FORGED = Buffer.from('dup\n2026-12-01T00:00:00.000Z ifmon-collector[1]: er
 
 function hex(b) {
   return Buffer.from(b).toString('hex');
-}
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 // The .snmprec of one device: interface i has ifName names[i-1] (bytes).

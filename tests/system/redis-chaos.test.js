@@ -28,7 +28,6 @@ const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
 const { spawn } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
-const dgram = require('node:dgram');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
@@ -38,6 +37,7 @@ const { snmprec } = require('../sim/snmprec');
 const {
   TOP, SAN, PREFIX, RedisServer, Gateway, freePort, httpGet, checkSanitizer, sleep, until,
 } = require('../gateway/lib');
+const { freeUdpPort, sanEnv } = require('./lib');
 
 const COLLECTOR = path.resolve(TOP, process.env.IFMON_COLLECTOR || 'collector/ifmon-collector');
 const SIMAGENT = path.join(TOP, 'tests', 'sim', 'simagent');
@@ -84,27 +84,6 @@ const median = (xs) => {
 const ms = (v) => (Number.isFinite(v) ? `${Math.round(v)} ms` : 'never');
 
 // ------------------------------------------------------------ processes
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function sanEnv() {
-  const env = { ...process.env };
-  if (SAN) {
-    env.ASAN_OPTIONS = `${env.ASAN_OPTIONS || 'detect_leaks=1'}:quarantine_size_mb=16`;
-    env.LSAN_OPTIONS = `suppressions=${path.join(TOP, 'tests', 'lsan.supp')}:print_suppressions=0`;
-    env.UBSAN_OPTIONS = env.UBSAN_OPTIONS || 'print_stacktrace=1';
-  }
-  return env;
-}
 
 // A daemon whose stdout+stderr go to a file in the temp dir.
 class Daemon {

@@ -16,13 +16,13 @@
 const assert = require('node:assert/strict');
 const { test, before, after } = require('node:test');
 const { spawn } = require('node:child_process');
-const dgram = require('node:dgram');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { snmprec } = require('../sim/snmprec');
 const { TOP, SAN, PREFIX, RedisClient, Gateway, freePort, until } = require('../gateway/lib');
+const { freeUdpPort, sanEnv } = require('./lib');
 
 const COLLECTOR = path.resolve(TOP, process.env.IFMON_COLLECTOR || 'collector/ifmon-collector');
 const SIMAGENT = path.join(TOP, 'tests', 'sim', 'simagent');
@@ -36,26 +36,6 @@ const FD_SLACK = 2;
 const RSS_SLACK_KIB = SAN ? 20 * 1024 : 4096;
 
 const S = { dir: null, procs: [], redis: {}, sentinels: [], gateways: [], clients: [], collector: null };
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function sanEnv() {
-  const env = { ...process.env };
-  if (SAN) {
-    env.ASAN_OPTIONS = `${env.ASAN_OPTIONS || 'detect_leaks=1'}:quarantine_size_mb=16`;
-    env.LSAN_OPTIONS = `suppressions=${path.join(TOP, 'tests', 'lsan.supp')}:print_suppressions=0`;
-  }
-  return env;
-}
 
 function launch(name, argv, env = process.env) {
   const log = path.join(S.dir, `${name}.log`);
