@@ -164,9 +164,15 @@ static void default_id(struct config *cfg)
 }
 
 /* A reload keeps the running collector.id (its samples and heads are
- * built with it); a new one is taken at the next start. */
-static void keep_id(struct config *cfg, const struct config *running)
+ * built with it) and listens where it did; a new id or listen address is
+ * taken at the next start. */
+static void keep_restart_only(struct config *cfg, const struct config *running)
 {
+    const struct config_collector *a = &running->collector, *b = &cfg->collector;
+
+    if (a->listen_port != b->listen_port ||
+        strcmp(a->listen_host ? a->listen_host : "", b->listen_host ? b->listen_host : "") != 0)
+        log_warn("reload: collector.listen changes at the next start only");
     if (cfg->collector.id && strcmp(cfg->collector.id, running->collector.id) != 0)
         log_warn("reload: collector.id changes at the next start only; still %s",
                  running->collector.id);
@@ -196,13 +202,7 @@ static void on_signal(uv_signal_t *s, int signum)
                     c->config_path);
             return;
         }
-        if (cfg->collector.listen_port != poller_config(c->poller)->collector.listen_port ||
-            strcmp(cfg->collector.listen_host ? cfg->collector.listen_host : "",
-                   poller_config(c->poller)->collector.listen_host
-                       ? poller_config(c->poller)->collector.listen_host
-                       : "") != 0)
-            log_warn("reload: collector.listen changes at the next start only");
-        keep_id(cfg, poller_config(c->poller));
+        keep_restart_only(cfg, poller_config(c->poller));
         /* The publisher copies the new redis settings. */
         publisher_set_config(c->pub, &cfg->redis);
         poller_apply(c->poller, cfg);
