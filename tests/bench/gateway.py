@@ -150,6 +150,11 @@ def start_server(args, server, tmp, redis_port):
                     f"  web_root: {os.path.join(tmp, 'www')}\n"
                     f"  allowed_origins: []\n  token: \"\"\n"
                     f"  max_connections: {args.clients + 100}\n"
+                    # Every gwload client comes from 127.0.0.1: the limits
+                    # per address must let the whole load in.
+                    f"  max_connections_per_address: {args.clients + 100}\n"
+                    f"  max_subscriptions_per_address: "
+                    f"{max(16384, args.clients * args.per_client)}\n"
                     f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n")
         os.mkdir(os.path.join(tmp, "www"))
         proc = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
