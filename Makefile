@@ -58,11 +58,13 @@ bench-gateway: test-deps all
 	@/usr/bin/python3 tests/bench/gateway.py --runs 3 --markdown $(BENCH_ARGS)
 
 # Side by side with what operators would use instead: the collector against
-# Prometheus' snmp_exporter on the same agents, the gateway against a
-# typical Node.js relay (ws + ioredis) under the load of bench-gateway and
-# under a fifth of it, and Redis' own ceiling for one sample (RPUSH + LTRIM
-# + PUBLISH). Each writes its tables into docs/BENCHMARKS.md (between the
-# <!-- bench:NAME --> lines); the prose around them is written by hand.
+# Prometheus' snmp_exporter and collectd's snmp plugin on the same agents,
+# the gateway against a typical Node.js relay (ws + ioredis), a relay on
+# Bun's uWebSockets pub/sub and the kernel's floor (tests/bench/floor.c)
+# under the load of bench-gateway and under a fifth of it, and Redis' own
+# ceiling for one sample (RPUSH + LTRIM + PUBLISH). Each writes its tables
+# into docs/BENCHMARKS.md (between the <!-- bench:NAME --> lines); the prose
+# around them is written by hand.
 bench-compare: all
 	@scripts/install-deps.sh bench
 	@$(MAKE) -s -C tests/sim

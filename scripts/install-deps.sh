@@ -41,5 +41,16 @@ if [ ! -f "$top/node_modules/.package-lock.json" ] ||
    [ "$top/package-lock.json" -nt "$top/node_modules/.package-lock.json" ]; then
     (cd "$top" && npm ci --no-audit --no-fund --silent)
 fi
+# make bench-compare's Bun relay (tests/bench/relay-bun/relay.js): Bun and
+# ioredis as that folder's package-lock.json says. Bun's binary is inside
+# the npm package @oven/bun-linux-x64 (the bun package's postinstall only
+# moves it into place); nothing is downloaded from elsewhere.
+if [ "${1:-run}" = bench ]; then
+    relay_bun="$top/tests/bench/relay-bun"
+    if [ ! -f "$relay_bun/node_modules/.package-lock.json" ] ||
+       [ "$relay_bun/package-lock.json" -nt "$relay_bun/node_modules/.package-lock.json" ]; then
+        (cd "$relay_bun" && npm ci --no-audit --no-fund --silent)
+    fi
+fi
 # The snmpd package starts a system agent on port 161; ifmon starts its own
 # on a private port and does not need that one.

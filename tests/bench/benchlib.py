@@ -77,7 +77,8 @@ def doc_block(section):
     i, j = doc.find(begin), doc.find(end)
     if i < 0 or j < i:
         raise SystemExit(f"{DOC}: no {begin} ... {end} lines to write the results between")
-    stamp = f"_Measured {datetime.date.today().isoformat()} by `make bench-compare`._"
+    stamp = (f"_Measured {datetime.date.today().isoformat()} by the command below "
+             "(`make bench-compare` runs it)._")
     doc = doc[:i + len(begin)] + "\n" + stamp + "\n\n" + text.strip() + "\n" + doc[j:]
     tmp = DOC + ".tmp"
     with open(tmp, "w") as f:

@@ -23,13 +23,28 @@ it measures, over the window:
 Prints one table and, with --markdown, a Markdown block for
 docs/BENCHMARKS.md. Figures are measured, never assumed.
 
---server relay runs the same load against tests/bench/relay/relay.js, a
-Redis -> WebSocket relay written the usual way in Node.js (ws + ioredis from
-the root package.json; run npm ci first), measured the same way (its node
-process's user+sys CPU, VmRSS, latency from gwload). --compare (make
-bench-compare) runs both, alternating gateway/relay and relay/gateway run by
-run, and prints medians and gateway/relay ratios as a Markdown table with the
-machine, the versions and the command.
+--server runs the same load against a measuring stick instead, measured
+the same way (the process's user+sys CPU, all its threads; VmRSS; latency
+from gwload):
+
+  relay  tests/bench/relay/relay.js, a Redis -> WebSocket relay written the
+         usual way in Node.js (ws + ioredis from the root package.json; run
+         npm ci first);
+  bun    tests/bench/relay-bun/relay.js, the same relay on Bun's built-in
+         uWebSockets pub/sub (Bun and ioredis from that folder's
+         package-lock.json: scripts/install-deps.sh bench);
+  floor  tests/bench/floor, a bare C epoll program that makes only the
+         socket writes of the fan-out (one write() per message per socket,
+         the gateway's bytes): the kernel's floor;
+  floor-coalesced
+         the same with --coalesce: one write() per socket of all the frames
+         one read of Redis brought for it, as a loop that writes its queues
+         once per turn (the gateway, uWebSockets) can.
+
+--compare (make bench-compare) runs the gateway and the peers (--peers,
+all four by default), the order reversed run by run, and prints medians,
+gateway/peer ratios and each one's CPU per delivery as a multiple of the
+floor's, as a Markdown table with the machine, the versions and the command.
 """
 
 import argparse
@@ -54,8 +69,23 @@ HERE = os.path.join(TOP, "tests", "bench")
 TARGET_P99_MS = 20.0
 TARGET_KIB_PER_CONN = 8.0
 TARGET_CPU_RATIO = 5.0  # gateway deliveries per CPU second over the relay's
+TARGET_BUN_RATIO = 1.5  # ... over the Bun relay's (issue 16)
 
-SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)"}
+SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)",
+                "bun": "Bun relay (uWebSockets pub/sub)",
+                "floor": "floor (bare C, a write per message)",
+                "floor-coalesced": "floor, coalesced (a write per socket per Redis read)"}
+SHORT_NAMES = {"ifmon": "gateway", "relay": "Node relay", "bun": "Bun relay", "floor": "floor",
+               "floor-coalesced": "coalesced floor"}
+# What the server is called in the text of report().
+ROLES = {"ifmon": "gateway", "relay": "relay", "bun": "relay", "floor": "floor",
+         "floor-coalesced": "floor"}
+# Its counter of data messages handed to sockets, on GET /metrics.
+OUT_KEYS = {"ifmon": "ifmon_gateway_messages_out_total", "relay": "relay_messages_out_total",
+            "bun": "relay_messages_out_total", "floor": "floor_messages_out_total",
+            "floor-coalesced": "floor_messages_out_total"}
+PEERS = ["relay", "bun", "floor", "floor-coalesced"]
+FLOORS = ["floor", "floor-coalesced"]
 
 
 def machine_busy():
@@ -73,7 +103,7 @@ def metrics(port):
     except OSError:
         return {}
     return {m.group(1): float(m.group(2))
-            for m in re.finditer(r"^((?:ifmon_gateway|relay)_\w+) (\S+)$", text, re.M)}
+            for m in re.finditer(r"^((?:ifmon_gateway|relay|floor)_\w+) (\S+)$", text, re.M)}
 
 
 def wait_healthy(port, proc, timeout=15, name="the gateway"):
@@ -97,6 +127,32 @@ def build_gwload(path):
         subprocess.run(["cc", "-O2", "-Wall", "-o", path, src], check=True)
 
 
+def build_floor(path):
+    """tests/bench/floor, by its Makefile rule (warnings are errors)."""
+    if path == os.path.join(HERE, "floor"):
+        subprocess.run(["make", "-s", "-C", HERE, "floor"], check=True)
+
+
+def bun_binary(args):
+    """Bun from tests/bench/relay-bun/node_modules: the bun package's binary
+    once its postinstall has put it in place (it takes it from the
+    @oven/bun-linux-x64 package beside it, no download), or that package's
+    own binary when install scripts were not run."""
+    if args.bun:
+        return args.bun
+    base = os.path.join(HERE, "relay-bun", "node_modules")
+    for path in (os.path.join(base, "bun", "bin", "bun.exe"),
+                 os.path.join(base, "@oven", "bun-linux-x64", "bin", "bun")):
+        try:
+            with open(path, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    return path
+        except OSError:
+            pass
+    raise RuntimeError("Bun is missing from tests/bench/relay-bun/node_modules: run "
+                       "scripts/install-deps.sh bench")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=5000)
@@ -105,24 +161,38 @@ def main():
     ap.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=1, help="repeat and report medians")
-    ap.add_argument("--server", choices=["ifmon", "relay"], default="ifmon",
+    ap.add_argument("--server", choices=["ifmon"] + PEERS, default="ifmon",
                     help="ifmon: gateway/ifmon-gateway; relay: the Node.js relay "
-                    "tests/bench/relay/relay.js (a measuring stick)")
+                    "tests/bench/relay/relay.js; bun: the Bun relay "
+                    "tests/bench/relay-bun/relay.js; floor: tests/bench/floor; "
+                    "floor-coalesced: floor --coalesce (measuring sticks)")
     ap.add_argument("--compare", action="store_true",
-                    help="run both servers, alternating, --runs times each, and print "
-                    "a Markdown comparison (make bench-compare)")
+                    help="run the gateway and the --peers, the order reversed run by run, "
+                    "--runs times each, and print a Markdown comparison (make bench-compare)")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help="with --compare, the measuring sticks to run, comma-separated "
+                    "(default: %(default)s)")
     ap.add_argument("--gateway", default=os.environ.get(
         "IFMON_GATEWAY", os.path.join(TOP, "gateway", "ifmon-gateway")))
     ap.add_argument("--node", default=os.environ.get("NODE", "node"))
     ap.add_argument("--relay", default=os.path.join(HERE, "relay", "relay.js"))
+    ap.add_argument("--bun", default=os.environ.get("BUN"),
+                    help="the bun binary (default: tests/bench/relay-bun/node_modules)")
+    ap.add_argument("--relay-bun", default=os.path.join(HERE, "relay-bun", "relay.js"))
+    ap.add_argument("--floor", default=os.path.join(HERE, "floor"))
     ap.add_argument("--gwload", default=os.path.join(HERE, "gwload"))
     ap.add_argument("--json", action="store_true", help="also print each run as JSON")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--doc", metavar="SECTION",
                     help="with --compare, also write the comparison into docs/BENCHMARKS.md")
     args = ap.parse_args()
+    args.peers = [p for p in args.peers.split(",") if p]
+    if any(p not in PEERS for p in args.peers) or len(set(args.peers)) != len(args.peers):
+        ap.error(f"--peers: a comma-separated subset of {','.join(PEERS)}")
 
     build_gwload(args.gwload)
+    if set(FLOORS) & set(args.peers if args.compare else [args.server]):
+        build_floor(args.floor)
     if args.compare:
         compare(args)
         return
@@ -159,8 +229,6 @@ def start_server(args, server, tmp, redis_port):
         os.mkdir(os.path.join(tmp, "www"))
         proc = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
     else:
-        if not os.path.exists(os.path.join(TOP, "node_modules", "ioredis")):
-            raise RuntimeError("node_modules/ioredis is missing: run npm ci in " + TOP)
         want = args.clients + 256
 
         def raise_nofile():
@@ -169,9 +237,17 @@ def start_server(args, server, tmp, redis_port):
                 new_hard = hard if hard == resource.RLIM_INFINITY or hard >= want else want
                 resource.setrlimit(resource.RLIMIT_NOFILE, (want, new_hard))
 
-        proc = subprocess.Popen(
-            [args.node, args.relay, "--port", str(port), "--redis-port", str(redis_port)],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile, cwd=tmp)
+        ports = ["--port", str(port), "--redis-port", str(redis_port)]
+        if server == "relay":
+            if not os.path.exists(os.path.join(TOP, "node_modules", "ioredis")):
+                raise RuntimeError("node_modules/ioredis is missing: run npm ci in " + TOP)
+            cmd = [args.node, args.relay] + ports
+        elif server == "bun":
+            cmd = [bun_binary(args), args.relay_bun] + ports
+        else:
+            cmd = [args.floor] + ports + (["--coalesce"] if server == "floor-coalesced" else [])
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=raise_nofile, cwd=tmp)
     log.close()
     wait_healthy(port, proc, name=SERVER_NAMES[server])
     return proc, port, log_path
@@ -237,8 +313,7 @@ def run_once(args, server):
         window = t1 - t0
         deliveries = res["deliveries"]
         gw_cpu = c1[0] - c0[0]
-        out_key = ("ifmon_gateway_messages_out_total" if server == "ifmon"
-                   else "relay_messages_out_total")
+        out_key = OUT_KEYS[server]
         n = max(1, r["idle_subscribed"])
         gw.terminate()
         rc = gw.wait(timeout=30)
@@ -263,6 +338,10 @@ def run_once(args, server):
             "machine_busy": (b1[0] - b0[0]) / max(1, b1[1] - b0[1]),  # of all cores
             "kib_per_conn": (r["rss_idle_kib"] - rss_empty) / n,
             "gen_cpu_self_s": res["cpu_s"],
+            # Data messages per WebSocket frame the clients received over
+            # the whole run (replies and history frames count as frames):
+            # above 1 when the server puts several messages in one frame.
+            "msgs_per_frame": res["deliveries_total"] / max(1, res["frames"]),
             "p50_ms": res["lat_p50_ms"],
             "p99_ms": res["lat_p99_ms"],
             "p999_ms": res["lat_p999_ms"],
@@ -283,7 +362,7 @@ def run_once(args, server):
         # second: the same figure counted by the server, whatever the clients
         # received by the end of the drain (a server that falls behind still
         # spends the window's CPU on older messages).
-        # A saturated Node relay may not answer /metrics within its timeout:
+        # A saturated relay may not answer /metrics within its timeout:
         # then there is no figure (None), not a zero.
         r["out_per_cpu_s"] = (r["gw_out"] / gw_cpu if gw_cpu > 0 and out_key in m0
                               and out_key in m1 else None)
@@ -299,7 +378,7 @@ def run_once(args, server):
 def report(args, results, server="ifmon"):
     """Print the runs and medians of one server; False if it exited badly."""
     name = SERVER_NAMES[server]
-    gw = "gateway" if server == "ifmon" else "relay"
+    gw = ROLES[server]
     keys = ["per_s", "per_cpu_s", "gw_cpu_per_100k", "gw_share", "gen_share", "redis_share",
             "machine_busy", "other_share", "kib_per_conn", "rss_peak_kib", "p50_ms", "p99_ms", "max_ms",
             "setup_s"]
@@ -411,9 +490,9 @@ def command_output(cmd):
         return ""
 
 
-def npm_version(pkg):
+def npm_version(pkg, top=TOP):
     try:
-        with open(os.path.join(TOP, "node_modules", pkg, "package.json")) as f:
+        with open(os.path.join(top, "node_modules", pkg, "package.json")) as f:
             return json.load(f)["version"]
     except (OSError, ValueError, KeyError):
         return "?"
@@ -427,11 +506,35 @@ def lws_version(gateway):
     return f"soname {m.group(1)}" if m else "?"
 
 
+def versions(args, servers):
+    """One line of the versions of what ran."""
+    parts = [f"ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}, libwebsockets "
+             f"{lws_version(args.gateway)}"]
+    if "relay" in servers:
+        parts.append(f"Node.js {command_output([args.node, '--version'])}, ws "
+                     f"{npm_version('ws')}, ioredis {npm_version('ioredis')}")
+    if "bun" in servers:
+        try:
+            bun_v = command_output([bun_binary(args), "--version"])
+        except RuntimeError:
+            bun_v = "?"
+        parts.append(f"Bun {bun_v}, ioredis "
+                     f"{npm_version('ioredis', os.path.join(HERE, 'relay-bun'))}")
+    if set(FLOORS) & set(servers):
+        cc = command_output(["cc", "--version"]).splitlines()
+        parts.append(f"floor built by {cc[0] if cc else 'cc'} -O2")
+    redis_v = re.search(r"v=(\S+)", command_output(["redis-server", "--version"]))
+    parts.append(f"redis-server {redis_v.group(1) if redis_v else '?'}")
+    return "; ".join(parts)
+
+
 def compare(args):
-    """Both servers under the same gwload load, alternating (ABBA) run by run."""
-    results = {"ifmon": [], "relay": []}
+    """The gateway and its peers under the same gwload load, the order
+    reversed run by run (ABC..., ...CBA)."""
+    servers = ["ifmon"] + args.peers
+    results = {srv: [] for srv in servers}
     for i in range(args.runs):
-        order = ["ifmon", "relay"] if i % 2 == 0 else ["relay", "ifmon"]
+        order = servers if i % 2 == 0 else servers[::-1]
         for server in order:
             print(f"run {i + 1}/{args.runs}: {SERVER_NAMES[server]} ...", file=sys.stderr,
                   flush=True)
@@ -440,13 +543,13 @@ def compare(args):
             if args.json:
                 print(json.dumps(r), flush=True)
     ok = True
-    for server in ("ifmon", "relay"):
+    for server in servers:
         ok = report(args, results[server], server) and ok
         print()
 
     keys = ["per_s", "per_cpu_s", "gw_share", "gen_share", "redis_share", "machine_busy",
             "other_share", "kib_per_conn", "rss_peak_kib", "p50_ms", "p99_ms", "max_ms",
-            "setup_s", "delivered"]
+            "setup_s", "delivered", "msgs_per_frame"]
     for rs in results.values():
         for r in rs:
             r["delivered"] = r["deliveries"] / r["expected"] if r["expected"] else 0.0
@@ -454,83 +557,106 @@ def compare(args):
     for srv, rs in results.items():
         outs = [r["out_per_cpu_s"] for r in rs if r["out_per_cpu_s"] is not None]
         med[srv]["out_per_cpu_s"] = median(outs) if outs else None
-    g, n = med["ifmon"], med["relay"]
+    g = med["ifmon"]
+    relays = [p for p in args.peers if p not in FLOORS]  # the gateway / peer columns
     due = args.clients * args.per_client
-    ratio = lambda a, b: f"{a / b:.3g}x" if b else "-"
+    ratio = lambda a, b: f"{a / b:.3g}x" if a is not None and b else "-"
     cmd = shlex.join(["tests/bench/gateway.py"] + sys.argv[1:])
     cores = os.cpu_count()
-    node_v = command_output([args.node, "--version"])
-    redis_v = re.search(r"v=(\S+)", command_output(["redis-server", "--version"]))
+
+    def row(label, cell, key=None, bold=False):
+        """One table line: cell(median) per server, then gateway / relay of
+        med[.][key] per relay (blank without a key)."""
+        cells = [cell(med[srv]) for srv in servers]
+        cells += [ratio(g[key], med[p][key]) if key else "" for p in relays]
+        if bold:
+            label = f"**{label}**"
+            cells = [f"**{c}**" if c else c for c in cells]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
     with doc_block(args.doc):
         print(f"#### {args.clients} clients x {args.per_client} of {args.channels} channels")
         print()
-        print(f"Same gwload load for both: {args.clients} WebSocket clients, each subscribed "
+        print(f"Same gwload load for each: {args.clients} WebSocket clients, each subscribed "
               f"to {args.per_client} of {args.channels} channels, every channel published once "
               f"a second ({due} deliveries/s due); {args.warmup:.0f} s warm-up, "
-              f"{args.duration:.0f} s measured, {args.runs} run(s) of each server alternating "
-              f"(gateway/relay, then relay/gateway); medians. CPU is the server process's "
+              f"{args.duration:.0f} s measured, {args.runs} run(s) of each server, in the "
+              f"order {', '.join(SHORT_NAMES[s] for s in servers)}, then the "
+              f"reverse; medians. CPU is the server process's "
               f"user+sys over the measured window; deliveries are the messages published "
               f"in the window that the clients received by its end plus 2 s; RSS per "
               f"connection is VmRSS with the clients subscribed and idle minus VmRSS with "
               f"none, over the clients.")
         print()
-        print("| | ifmon-gateway | Node relay (ws + ioredis) | gateway / relay |")
-        print("|---|---|---|---|")
-        print(f"| deliveries/s (of {due} due) | {g['per_s']:.0f} ({100 * g['delivered']:.1f}%) "
-              f"| {n['per_s']:.0f} ({100 * n['delivered']:.1f}%) | {ratio(g['per_s'], n['per_s'])} |")
-        print(f"| **deliveries per CPU second** | **{g['per_cpu_s']:.0f}** | "
-              f"**{n['per_cpu_s']:.0f}** | **{ratio(g['per_cpu_s'], n['per_cpu_s'])}** |")
+        print("| | " + " | ".join(SERVER_NAMES[s] for s in servers) + " | " +
+              " | ".join(f"gateway / {SHORT_NAMES[p]}" for p in relays) + " |")
+        print("|---|" + "---|" * (len(servers) + len(relays)))
+        row(f"deliveries/s (of {due} due)",
+            lambda m: f"{m['per_s']:.0f} ({100 * m['delivered']:.1f}%)", "per_s")
+        row("deliveries per CPU second", lambda m: f"{m['per_cpu_s']:.0f}", "per_cpu_s", True)
+        for fl in (f for f in FLOORS if f in servers):
+            f_cpu = med[fl]["per_cpu_s"]
+            row(f"CPU per delivery, as a multiple of the {SHORT_NAMES[fl]}'s",
+                lambda m, f_cpu=f_cpu: f"{f_cpu / m['per_cpu_s']:.2f}x", bold=True)
         fmt = lambda v: "n/a (no /metrics answer)" if v is None else f"{v:.0f}"
-        go, no = g["out_per_cpu_s"], n["out_per_cpu_s"]
-        print(f"| messages handed to sockets per CPU second (server's counter) "
-              f"| {fmt(go)} | {fmt(no)} | {ratio(go, no) if go and no else '-'} |")
-        print(f"| server CPU (share of one core) | {100 * g['gw_share']:.1f}% "
-              f"| {100 * n['gw_share']:.1f}% | {ratio(g['gw_share'], n['gw_share'])} |")
-        print(f"| latency p50 (PUBLISH -> client) | {g['p50_ms']:.2f} ms | {n['p50_ms']:.2f} ms "
-              f"| {ratio(g['p50_ms'], n['p50_ms'])} |")
-        print(f"| **latency p99** | **{g['p99_ms']:.2f} ms** | **{n['p99_ms']:.2f} ms** "
-              f"| **{ratio(g['p99_ms'], n['p99_ms'])}** |")
-        print(f"| latency max | {g['max_ms']:.1f} ms | {n['max_ms']:.1f} ms "
-              f"| {ratio(g['max_ms'], n['max_ms'])} |")
-        print(f"| **RSS per idle subscribed connection** | **{g['kib_per_conn']:.2f} KiB** "
-              f"| **{n['kib_per_conn']:.2f} KiB** | **{ratio(g['kib_per_conn'], n['kib_per_conn'])}** |")
-        print(f"| peak RSS | {g['rss_peak_kib'] / 1024:.1f} MiB | {n['rss_peak_kib'] / 1024:.1f} MiB "
-              f"| {ratio(g['rss_peak_kib'], n['rss_peak_kib'])} |")
-        print(f"| gwload / redis-server CPU (share of one core) | {100 * g['gen_share']:.0f}% / "
-              f"{100 * g['redis_share']:.0f}% | {100 * n['gen_share']:.0f}% / "
-              f"{100 * n['redis_share']:.0f}% | |")
-        print(f"| other processes on the machine (share of one core) | "
-              f"{100 * g['other_share']:.0f}% | {100 * n['other_share']:.0f}% | |")
-        print(f"| setup: connect + subscribe {args.clients} clients | {g['setup_s']:.1f} s "
-              f"| {n['setup_s']:.1f} s | |")
+        row("messages handed to sockets per CPU second (server's counter)",
+            lambda m: fmt(m["out_per_cpu_s"]), "out_per_cpu_s")
+        row("messages per WebSocket frame (as gwload received them)",
+            lambda m: f"{m['msgs_per_frame']:.2f}")
+        row("server CPU (share of one core)", lambda m: f"{100 * m['gw_share']:.1f}%",
+            "gw_share")
+        row("latency p50 (PUBLISH -> client)", lambda m: f"{m['p50_ms']:.2f} ms", "p50_ms")
+        row("latency p99", lambda m: f"{m['p99_ms']:.2f} ms", "p99_ms", True)
+        row("latency max", lambda m: f"{m['max_ms']:.1f} ms", "max_ms")
+        row("RSS per idle subscribed connection", lambda m: f"{m['kib_per_conn']:.2f} KiB",
+            "kib_per_conn", True)
+        row("peak RSS", lambda m: f"{m['rss_peak_kib'] / 1024:.1f} MiB", "rss_peak_kib")
+        row("gwload / redis-server CPU (share of one core)",
+            lambda m: f"{100 * m['gen_share']:.0f}% / {100 * m['redis_share']:.0f}%")
+        row("other processes on the machine (share of one core)",
+            lambda m: f"{100 * m['other_share']:.0f}%")
+        row(f"setup: connect + subscribe {args.clients} clients",
+            lambda m: f"{m['setup_s']:.1f} s")
         print()
         print("Per run, deliveries per CPU second / p50 / p99 / KiB per connection:")
         print()
-        for srv in ("ifmon", "relay"):
+        for srv in servers:
             runs = "; ".join(f"{r['per_cpu_s']:.0f} / {r['p50_ms']:.2f} ms / {r['p99_ms']:.2f} ms / "
                              f"{r['kib_per_conn']:.2f} KiB" for r in results[srv])
             print(f"- {SERVER_NAMES[srv]}: {runs}")
         print()
         print(f"Machine: {cpu_model()}, {cores} cores, {platform.machine()}, kernel "
               f"{platform.release()}; the server, gwload and redis-server share the cores.  ")
-        print(f"Versions: ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}, "
-              f"libwebsockets {lws_version(args.gateway)}; Node.js {node_v}, ws "
-              f"{npm_version('ws')}, ioredis {npm_version('ioredis')}; redis-server "
-              f"{redis_v.group(1) if redis_v else '?'}.  ")
+        print(f"Versions: {versions(args, servers)}.  ")
         print(f"Command: `{cmd}`")
         print()
-        cpu_ratio = g["per_cpu_s"] / n["per_cpu_s"] if n["per_cpu_s"] else float("inf")
-        goal_cpu = cpu_ratio >= TARGET_CPU_RATIO
-        goal_p99 = g["p99_ms"] < n["p99_ms"]
-        print(f"Goal: at least {TARGET_CPU_RATIO:.0f}x the relay's deliveries per CPU second "
-              f"({cpu_ratio:.2f}x: {'met' if goal_cpu else 'MISSED'}) and a lower p99 "
-              f"({g['p99_ms']:.2f} against {n['p99_ms']:.2f} ms: "
-              f"{'met' if goal_p99 else 'MISSED'}).")
-        if n["delivered"] < 0.99:
-            print(f"The relay did not keep up: {n['per_s']:.0f} of {due} deliveries/s due "
-                  f"({100 * n['delivered']:.1f}%) reached the clients within the window and "
-                  f"the drain.")
+        if "relay" in servers:
+            n = med["relay"]
+            cpu_ratio = g["per_cpu_s"] / n["per_cpu_s"] if n["per_cpu_s"] else float("inf")
+            goal_cpu = cpu_ratio >= TARGET_CPU_RATIO
+            goal_p99 = g["p99_ms"] < n["p99_ms"]
+            print(f"Goal: at least {TARGET_CPU_RATIO:.0f}x the relay's deliveries per CPU second "
+                  f"({cpu_ratio:.2f}x: {'met' if goal_cpu else 'MISSED'}) and a lower p99 "
+                  f"({g['p99_ms']:.2f} against {n['p99_ms']:.2f} ms: "
+                  f"{'met' if goal_p99 else 'MISSED'}).")
+        if "bun" in servers:
+            b = med["bun"]
+            bun_ratio = g["per_cpu_s"] / b["per_cpu_s"] if b["per_cpu_s"] else float("inf")
+            goal = bun_ratio >= TARGET_BUN_RATIO and g["p99_ms"] < TARGET_P99_MS
+            print(f"Goal (issue 16): at least {TARGET_BUN_RATIO:g}x the Bun relay's deliveries "
+                  f"per CPU second with p99 under {TARGET_P99_MS:.0f} ms ({bun_ratio:.2f}x, "
+                  f"p99 {g['p99_ms']:.2f} ms: {'met' if goal else 'MISSED'}).")
+        for fl in (f for f in FLOORS if f in servers):
+            f_cpu = med[fl]["per_cpu_s"]
+            print(f"CPU per delivery against the {SHORT_NAMES[fl]}'s: " +
+                  "; ".join(f"{SHORT_NAMES[s]} {f_cpu / med[s]['per_cpu_s']:.2f}x"
+                            for s in servers if s != fl) + ".")
+        for p in args.peers:
+            m = med[p]
+            if m["delivered"] < 0.99:
+                print(f"The {SHORT_NAMES[p]} did not keep up: {m['per_s']:.0f} of {due} "
+                      f"deliveries/s due ({100 * m['delivered']:.1f}%) reached the clients "
+                      f"within the window and the drain.")
     if not ok:
         sys.exit(1)
 
