@@ -10,8 +10,10 @@ if [ "${1:-run}" = test ] || [ "${1:-run}" = bench ]; then
     want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose chromium
            clang libclang-rt-14-dev valgrind nftables)
 fi
-# make bench-compare measures the collector against Prometheus' exporter.
-[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter)
+# make bench-compare measures the collector against Prometheus' exporter
+# and collectd's snmp plugin (collectd-core: the daemon and its plugins,
+# without the collectd package's system-wide configuration and service).
+[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter collectd-core)
 
 missing=()
 for p in "${want[@]}"; do

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """make bench-compare, collector part: ifmon-collector against Prometheus'
-SNMP exporter (Debian's prometheus-snmp-exporter) on the same agents.
+SNMP exporter (Debian's prometheus-snmp-exporter) and collectd's snmp plugin
+(Debian's collectd-core) on the same agents.
 
-Both poll the same simulated devices (tests/sim/simagent, N devices x M
-interfaces, 64-bit counters) once per second, one after the other, in
-alternating order over several runs:
+All poll the same simulated devices (tests/sim/simagent, N devices x M
+interfaces, 64-bit counters) once per second, one after the other, the
+order reversed run by run:
 
   - ifmon-collector, as in make bench-collector (tests/bench/collector.py);
   - snmp_exporter, with a module of its own snmp.yml (the generator's
@@ -14,7 +15,16 @@ alternating order over several runs:
     ...MulticastPkts, ...BroadcastPkts) and ifIn/OutErrors and
     ifIn/OutDiscards (no label lookups, the cheapest module that yields
     the same rates), scraped once per second per device by a small driver
-    here, as Prometheus would with scrape_interval: 1s.
+    here, as Prometheus would with scrape_interval: 1s;
+  - collectd 5.12, configured as its users configure the snmp plugin for
+    interface traffic: one <Data> block for the table (Table true, ifName as
+    the instance, ifHCInOctets and ifHCOutOctets as the values of type
+    if_octets), one <Host> per device with Interval 1, the csv writer into
+    the run's folder, no other plugin. It runs with the counter set
+    "octets" only (its if_octets carries the two octet counters; with more
+    counters it would not poll the same objects). The csv files are read
+    at the end: the values written in the window are its samples, and the
+    script says whether every interface got one every second.
 
 For each it measures the process's own CPU (user+sys from /proc) per 1,000
 interface samples, its peak RSS (VmHWM), and the share of polls completed
@@ -26,6 +36,7 @@ Medians over the runs; with --markdown, a block for docs/BENCHMARKS.md.
 import argparse
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -41,6 +52,8 @@ from benchlib import cpu_seconds, doc_block, free_port, median, status_kib, stop
 
 TOP = cbench.TOP
 EXPORTER = "prometheus-snmp-exporter"
+COLLECTD = "/usr/sbin/collectd"
+PEERS = ["exporter", "collectd"]
 
 IF_COLUMNS = [
     ("ifHCInOctets", "1.3.6.1.2.1.31.1.1.1.6", "counter"),
@@ -191,6 +204,125 @@ def run_exporter(args):
         stop_all(procs, tmp)
 
 
+def collectd_config(path, tmp, csv_dir, devices, agent_port):
+    """collectd.conf: the snmp plugin as its documentation shows it for
+    interface traffic (collectd-snmp(5), "std_traffic"), with the 64-bit
+    counters and ifName; numeric OIDs, as Debian ships no IF-MIB file."""
+    with open(path, "w") as f:
+        f.write(f"""# collectd 5.12: interface octets of every simulated device, every second.
+Hostname "bench"
+FQDNLookup false
+BaseDir "{tmp}"
+PIDFile "{tmp}/collectd.pid"
+TypesDB "/usr/share/collectd/types.db"
+Interval 1
+
+LoadPlugin snmp
+LoadPlugin csv
+
+<Plugin csv>
+  DataDir "{csv_dir}"
+  StoreRates false
+</Plugin>
+
+<Plugin snmp>
+  <Data "ifmib_if_octets64">
+    Type "if_octets"
+    Table true
+    # IF-MIB::ifName
+    TypeInstanceOID ".1.3.6.1.2.1.31.1.1.1.1"
+    # IF-MIB::ifHCInOctets, IF-MIB::ifHCOutOctets
+    Values ".1.3.6.1.2.1.31.1.1.1.6" ".1.3.6.1.2.1.31.1.1.1.10"
+  </Data>
+""")
+        for d in range(devices):
+            f.write(f"""  <Host "dev{d}">
+    Address "127.0.0.1:{agent_port}"
+    Version 2
+    Community "dev{d}"
+    Collect "ifmib_if_octets64"
+    Interval 1
+  </Host>
+""")
+        f.write("</Plugin>\n")
+
+
+def csv_values(csv_dir, t0, t1):
+    """Values collectd's csv writer wrote with a time in [t0, t1), per
+    file (one file per device and interface and day)."""
+    per_file = {}
+    for root, _, files in os.walk(csv_dir):
+        for name in files:
+            key = (os.path.basename(os.path.dirname(root)), name.rsplit("-", 3)[0])
+            n = 0
+            with open(os.path.join(root, name)) as f:
+                for line in f:
+                    t = line.split(",", 1)[0]
+                    if t != "epoch" and t0 <= float(t) < t1:
+                        n += 1
+            per_file[key] = per_file.get(key, 0) + n
+    return per_file
+
+
+def run_collectd(args):
+    tmp = tempfile.mkdtemp(prefix="ifmon-cmp-")
+    os.chmod(tmp, 0o755)
+    procs = []
+    try:
+        data = os.path.join(tmp, "data")
+        os.mkdir(data)
+        for d in range(args.devices):
+            cbench.write_device(os.path.join(data, f"dev{d}.snmprec"), args.interfaces, 1000 + d)
+        agent_port = free_port(socket.SOCK_DGRAM)
+        agent = subprocess.Popen([os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
+                                  "--listen", f"127.0.0.1:{agent_port}", "--max-varbinds", "64"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(agent)
+        cbench.wait_udp_agent(agent_port, "dev0")
+        csv_dir = os.path.join(tmp, "csv")
+        cfg = os.path.join(tmp, "collectd.conf")
+        collectd_config(cfg, tmp, csv_dir, args.devices, agent_port)
+        log_path = os.path.join(tmp, "collectd.log")
+        cd = subprocess.Popen([COLLECTD, "-f", "-C", cfg], stdout=subprocess.DEVNULL,
+                              stderr=open(log_path, "w"))
+        procs.append(cd)
+        time.sleep(args.warmup)
+        if cd.poll() is not None:
+            raise RuntimeError("collectd exited at start: " + open(log_path).read()[-2000:])
+        c0, a0, w0, t0 = (cpu_seconds(cd.pid), cpu_seconds(agent.pid), time.monotonic(),
+                          time.time())
+        time.sleep(args.duration)
+        c1, a1, w1, t1 = (cpu_seconds(cd.pid), cpu_seconds(agent.pid), time.monotonic(),
+                          time.time())
+        rss = status_kib(cd.pid, "VmHWM")
+        cd.terminate()
+        cd.wait(timeout=30)
+        per_iface = csv_values(csv_dir, t0, t1)
+        samples = sum(per_iface.values())
+        window = w1 - w0
+        ifaces = args.devices * args.interfaces
+        # Every second of the window: floor(window) values at least.
+        every_second = sum(1 for n in per_iface.values() if n >= int(window))
+        return {
+            "cpu_s": c1 - c0,
+            "samples": samples,
+            "due": ifaces * window,
+            "ms_per_1000": 1000.0 * (c1 - c0) / (samples / 1000.0) if samples else float("nan"),
+            "core_share": (c1 - c0) / window,
+            "rss_mib": rss / 1024.0,
+            "on_time": min(1.0, samples / (ifaces * int(window))),
+            "agent_cpu_share": (a1 - a0) / window,
+            "interfaces_seen": len(per_iface),
+            "interfaces_every_second": every_second,
+            "values_min": min(per_iface.values()) if per_iface else 0,
+            "values_max": max(per_iface.values()) if per_iface else 0,
+            "window_s": window,
+            "log_lines": sum(1 for _ in open(log_path)),
+        }
+    finally:
+        stop_all(procs, tmp)
+
+
 def run_collector(args):
     r = cbench.run_once(args)
     if r["exit"] != 0:
@@ -227,56 +359,85 @@ def main():
                     help="counter groups both poll: octets (the four objects of the first "
                          "comparison), octets,errors, octets,packets,errors (every counter); "
                          "several sets separated by / are compared one after the other")
+    ap.add_argument("--peers", default=",".join(PEERS),
+                    help="what ifmon is compared with, comma-separated (default: %(default)s); "
+                         "collectd only with the counters octets")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--doc", metavar="SECTION",
                     help="also write the Markdown block into docs/BENCHMARKS.md")
     args = ap.parse_args()
     args.agent = "simagent"
-    if shutil.which(EXPORTER) is None:
+    args.peers = [p for p in args.peers.split(",") if p]
+    if any(p not in PEERS for p in args.peers):
+        ap.error(f"--peers: a comma-separated subset of {','.join(PEERS)}")
+    if "exporter" in args.peers and shutil.which(EXPORTER) is None:
         sys.exit(f"{EXPORTER} is not installed (apt-get install prometheus-snmp-exporter)")
+    if "collectd" in args.peers and not os.access(COLLECTD, os.X_OK):
+        sys.exit(f"{COLLECTD} is not installed (apt-get install collectd-core)")
     sets = args.counters.split("/")
     measured = []
     for c in sets:
         args.counters = c
-        measured.append((c, *compare_once(args)))
+        measured.append((c, compare_once(args)))
     if args.markdown or args.doc:
         print()
         with doc_block(args.doc):
-            for c, ours, theirs in measured:
+            for c, res in measured:
                 args.counters = c
-                markdown(args, ours, theirs)
+                markdown(args, res)
+
+
+RUNNERS = {"ifmon": run_collector, "exporter": run_exporter, "collectd": run_collectd}
+NAMES = {"ifmon": "ifmon-collector", "exporter": "snmp_exporter 0.21 + 1 s scrapes",
+         "collectd": "collectd 5.12 snmp plugin + csv"}
+SHORT = {"ifmon": "ifmon", "exporter": "snmp_exporter", "collectd": "collectd"}
+
+
+def peers_for(args):
+    """The peers that poll the same objects as the collector for
+    args.counters: collectd's if_octets only has the octet counters."""
+    return [p for p in args.peers if p != "collectd" or args.counters == "octets"]
 
 
 def compare_once(args):
-    """Both, alternating, args.runs times each, for args.counters."""
-    ours, theirs = [], []
+    """ifmon and its peers, the order reversed run by run, args.runs times
+    each, for args.counters; {name: [run, ...]}."""
+    names = ["ifmon"] + peers_for(args)
+    res = {n: [] for n in names}
     for k in range(args.runs):
-        order = [("ifmon", run_collector, ours), ("exporter", run_exporter, theirs)]
-        if k % 2:
-            order.reverse()
-        for name, fn, into in order:
-            r = fn(args)
-            into.append(r)
-            print(f"  [{args.counters}] run {k + 1} {name}: {r['samples']} samples of {r['due']} "
-                  f"due, CPU {r['cpu_s']:.2f} s -> {r['ms_per_1000']:.2f} ms/1000 samples, "
-                  f"RSS {r['rss_mib']:.1f} MiB, on time {100 * r['on_time']:.1f}%", flush=True)
-    mo, mt, ratio = medians(ours, theirs)
-    print(f"collector vs snmp_exporter: {args.devices} devices x {args.interfaces} interfaces = "
-          f"{args.devices * args.interfaces} interfaces at 1 s, {args.duration:.0f} s measured, "
-          f"{args.runs} runs each, alternating; counters [{args.counters}]: "
-          f"{len(columns(args.counters))} objects per interface")
+        for name in (names if k % 2 == 0 else names[::-1]):
+            r = RUNNERS[name](args)
+            res[name].append(r)
+            extra = ""
+            if name == "collectd":
+                extra = (f", {r['interfaces_every_second']} of {r['interfaces_seen']} interfaces "
+                         f"with a value every second ({r['values_min']}-{r['values_max']} values "
+                         f"in {r['window_s']:.1f} s)")
+            print(f"  [{args.counters}] run {k + 1} {name}: {r['samples']} samples of "
+                  f"{r['due']:.0f} due, CPU {r['cpu_s']:.2f} s -> {r['ms_per_1000']:.2f} "
+                  f"ms/1000 samples, RSS {r['rss_mib']:.1f} MiB, on time "
+                  f"{100 * r['on_time']:.1f}%{extra}", flush=True)
+    med = medians(res)
+    print(f"collector vs {', '.join(SHORT[n] for n in names[1:])}: {args.devices} devices x "
+          f"{args.interfaces} interfaces = {args.devices * args.interfaces} interfaces at 1 s, "
+          f"{args.duration:.0f} s measured, {args.runs} runs each, order reversed run by run; "
+          f"counters [{args.counters}]: {len(columns(args.counters))} objects per interface")
     print(f"  machine: {cpu_model()}, {os.cpu_count()} cores, kernel {platform.release()}")
-    print(f"  versions: {version([EXPORTER, '--version'])}; ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}")
-    print(f"  median CPU per 1,000 interface samples: ifmon {mo['ms_per_1000']:.2f} ms, "
-          f"snmp_exporter {mt['ms_per_1000']:.2f} ms: exporter / ifmon = {ratio:.1f}x (goal >= 10x)")
-    return ours, theirs
+    print(f"  versions: {versions(names)}")
+    for n in names[1:]:
+        print(f"  median CPU per 1,000 interface samples: ifmon {med['ifmon']['ms_per_1000']:.2f} "
+              f"ms, {SHORT[n]} {med[n]['ms_per_1000']:.2f} ms: {SHORT[n]} / ifmon = "
+              f"{med[n]['ms_per_1000'] / med['ifmon']['ms_per_1000']:.1f}x "
+              f"(goal >= {GOALS[n]:g}x)")
+    return res
 
 
-def medians(ours, theirs):
+GOALS = {"exporter": 10.0, "collectd": 4.0}  # peer CPU per sample over ifmon's
+
+
+def medians(res):
     keys = ["ms_per_1000", "core_share", "rss_mib", "on_time"]
-    mo = {k: median([r[k] for r in ours]) for k in keys}
-    mt = {k: median([r[k] for r in theirs]) for k in keys}
-    return mo, mt, mt["ms_per_1000"] / mo["ms_per_1000"]
+    return {n: {k: median([r[k] for r in rs]) for k in keys} for n, rs in res.items()}
 
 
 def cpu_model():
@@ -287,38 +448,70 @@ def cpu_model():
     return "unknown"
 
 
-def markdown(args, ours, theirs):
-    mo, mt, ratio = medians(ours, theirs)
-    cpu = cpu_model()
-    print(f"Counters [{args.counters}]: {len(columns(args.counters))} objects per interface, "
-          "the same for both.")
+def versions(names):
+    v = []
+    if "exporter" in names:
+        v.append(version([EXPORTER, "--version"]))
+    if "collectd" in names:
+        out = subprocess.run([COLLECTD, "-h"], capture_output=True, text=True).stdout
+        m = re.search(r"^collectd (\S+?),?\s", out, re.M)
+        pkg = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "collectd-core"],
+                             capture_output=True, text=True).stdout
+        v.append(f"collectd {m.group(1) if m else '?'} (Debian collectd-core {pkg or '?'})")
+    v.append(f"ifmon {open(os.path.join(TOP, 'VERSION')).read().strip()}")
+    return "; ".join(v)
+
+
+def markdown(args, res):
+    med = medians(res)
+    names = list(res)
+    mo = med["ifmon"]
+    print(f"Counters [{args.counters}]: {len(columns(args.counters))} objects per interface" +
+          (", the same for ifmon and the exporter" if "exporter" in names else " for ifmon") +
+          ("; collectd walks ifName, ifHCInOctets and ifHCOutOctets." if "collectd" in names
+           else "."))
     print()
     print("| | CPU per 1,000 interface samples | share of one core | peak RSS | polls on time |")
     print("|---|---|---|---|---|")
-    for name, m in (("ifmon-collector", mo), ("snmp_exporter 0.21 + 1 s scrapes", mt)):
-        print(f"| {name} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
+    for n in names:
+        m = med[n]
+        print(f"| {NAMES[n]} | {m['ms_per_1000']:.2f} ms | {100 * m['core_share']:.1f}% "
               f"| {m['rss_mib']:.1f} MiB | {100 * m['on_time']:.1f}% |")
-    print(f"| ratio (exporter / ifmon) | {ratio:.1f}x | | "
-          f"{mt['rss_mib'] / mo['rss_mib']:.1f}x | |")
+    for n in names[1:]:
+        print(f"| ratio ({SHORT[n]} / ifmon) | {med[n]['ms_per_1000'] / mo['ms_per_1000']:.1f}x "
+              f"| | {med[n]['rss_mib'] / mo['rss_mib']:.1f}x | |")
     print()
-    print("Raw runs (CPU ms per 1,000 samples): ifmon " +
-          ", ".join(f"{r['ms_per_1000']:.2f}" for r in ours) + "; snmp_exporter " +
-          ", ".join(f"{r['ms_per_1000']:.2f}" for r in theirs) +
-          f". Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in theirs]):.0f}% "
-          "of a core, not counted for the exporter.")
+    raw = "; ".join(f"{SHORT[n]} " + ", ".join(f"{r['ms_per_1000']:.2f}" for r in res[n])
+                    for n in names)
+    print(f"Raw runs (CPU ms per 1,000 samples): {raw}." + (
+        f" Driver CPU (scrapes) {100 * median([r['driver_cpu_share'] for r in res['exporter']]):.0f}% "
+        "of a core, not counted for the exporter." if "exporter" in names else ""))
+    if "collectd" in names:
+        cd = res["collectd"]
+        print()
+        print("collectd's csv files, counted per run: " + "; ".join(
+            f"{r['samples']} values of {r['due']:.0f} due in {r['window_s']:.1f} s, "
+            f"{r['interfaces_every_second']} of {r['interfaces_seen']} interfaces with one every "
+            f"second ({r['values_min']}-{r['values_max']} each)" for r in cd) + ".")
     print()
-    print(f"Machine: {cpu}, {os.cpu_count()} cores, kernel {platform.release()}.  ")
-    print(f"Versions: {version([EXPORTER, '--version'])}; ifmon "
-          f"{open(os.path.join(TOP, 'VERSION')).read().strip()}.  ")
+    print(f"Machine: {cpu_model()}, {os.cpu_count()} cores, kernel {platform.release()}.  ")
+    print(f"Versions: {versions(names)}.  ")
+    extra = "" if args.peers == PEERS else f" --peers {','.join(args.peers)}"
+    if args.collector != os.path.join(TOP, "collector", "ifmon-collector"):
+        extra += f" --collector {args.collector}"
     print(f"Command: `tests/bench/compare_collector.py --runs {args.runs} --devices "
           f"{args.devices} --interfaces {args.interfaces} --duration {args.duration:g} "
-          f"--counters {args.counters}`")
+          f"--counters {args.counters}{extra}`")
     print()
     late = mo["on_time"] < 1.0
-    print(f"Goal: at most a tenth of the exporter's CPU per interface sample "
-          f"({ratio:.1f}x less: {'met' if ratio >= 10 else 'MISSED'}), no sample late "
-          f"({100 * mo['on_time']:.1f}% of polls on time: "
-          f"{'MISSED' if late else 'met'}).")
+    goals = []
+    for n in names[1:]:
+        ratio = med[n]["ms_per_1000"] / mo["ms_per_1000"]
+        what = "a tenth of the exporter's" if n == "exporter" else "a quarter of collectd's"
+        goals.append(f"at most {what} CPU per interface sample ({ratio:.1f}x less: "
+                     f"{'met' if ratio >= GOALS[n] else 'MISSED'})")
+    print(f"Goal: {', '.join(goals)}, no sample late ({100 * mo['on_time']:.1f}% of polls on "
+          f"time: {'MISSED' if late else 'met'}).")
     print()
 
 
