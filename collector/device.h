@@ -102,6 +102,16 @@ struct device {
     unsigned open_failures; /* session opens (lookups included) failed in a row */
     uint64_t open_retry_ns; /* no open tried before this (backoff), uv_hrtime() clock */
 
+    /* Ownership (lease.c decides through poller_hold() and
+     * poller_release()): polled and published only while owned and
+     * before lease_until_ns. Without collector.shared always owned, until
+     * UINT64_MAX. */
+    int owned;
+    int forget_pending;      /* released during a phase: forgotten when it ends */
+    int poll_after_walk;     /* newly held: the first poll right after discovery */
+    uint64_t lease_epoch;    /* the lease's epoch (0 without collector.shared) */
+    uint64_t lease_until_ns; /* uv_hrtime() clock */
+
     /* The current phase's requests, counted by whichever part does the
      * I/O; poller_phase_done() when outstanding drops to 0. */
     int outstanding; /* requests in flight */

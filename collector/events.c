@@ -111,7 +111,10 @@ static void prune(struct events *e)
     struct ifmon_key key;
     int rc;
 
-    if (ring_prune(e, ifmon_wall_now()) == 0 || !e->loaded)
+    /* collector.shared: the list is everyone's; the member that merges
+     * prunes it by age (lease.c). */
+    if (ring_prune(e, ifmon_wall_now()) == 0 || !e->loaded ||
+        poller_config(e->poller)->collector.shared)
         return;
     rc = ifmon_key_event_log(&key, poller_config(e->poller)->redis.prefix);
     IFMON_ASSERT(rc == 0);
@@ -137,6 +140,8 @@ static void text_append(char **buf, size_t *len, size_t *cap, const char *s, siz
     *len += n;
 }
 
+static void active_write_part(struct events *e, const char *text, size_t len);
+
 /* {"ts":...,"alerts":[<the raised event of each active alert>...]}, in the
  * order of the inventory file, each device's own alert first, then its
  * interfaces by ifIndex. */
@@ -147,7 +152,7 @@ static void active_write(struct events *e)
     struct ifmon_key key;
     char head[64], *buf = NULL;
     size_t n, i, k, len = 0, cap = 0, count = 0;
-    int rc, kind;
+    int rc, kind, hlen;
 
     e->active_dirty = 0;
     if (!publisher_ready(e->pub))
@@ -155,6 +160,7 @@ static void active_write(struct events *e)
     devs = poller_devices(e->poller, &n);
     rc = snprintf(head, sizeof(head), "{\"ts\":%.3f,\"alerts\":[", ifmon_wall_now());
     IFMON_ASSERT(rc > 0 && (size_t)rc < sizeof(head));
+    hlen = rc;
     text_append(&buf, &len, &cap, head, (size_t)rc);
     for (i = 0; i < n; i++) {
         const struct device *d = devs[i];
@@ -174,10 +180,43 @@ static void active_write(struct events *e)
             }
     }
     text_append(&buf, &len, &cap, "]}", 2);
+    if (poller_config(e->poller)->collector.shared) {
+        active_write_part(e, buf + hlen, len - (size_t)hlen - 2);
+        free(buf);
+        return;
+    }
     rc = ifmon_key_alerts(&key, prefix);
     IFMON_ASSERT(rc == 0);
     publisher_set(e->pub, key.s, key.len, buf, len);
     free(buf);
+}
+
+/* collector.shared: our alerts (text, len bytes: the raised events,
+ * comma-separated) are our part of the active set, which the member that
+ * merges writes (lease.h). */
+static void active_write_part(struct events *e, const char *text, size_t len)
+{
+    const struct config *cfg = poller_config(e->poller);
+    struct ifmon_key parts, version;
+    const char *argv[4];
+    size_t lens[4];
+    int rc = ifmon_key_cluster(&parts, cfg->redis.prefix, "alerts", NULL) |
+             ifmon_key_cluster(&version, cfg->redis.prefix, "version", NULL);
+
+    IFMON_ASSERT(rc == 0);
+    argv[0] = len ? "HSET" : "HDEL";
+    lens[0] = 4;
+    argv[1] = parts.s;
+    lens[1] = parts.len;
+    argv[2] = cfg->collector.id;
+    lens[2] = strlen(cfg->collector.id);
+    argv[3] = text;
+    lens[3] = len;
+    publisher_command(e->pub, len ? 4 : 3, argv, lens);
+    argv[0] = "INCR";
+    argv[1] = version.s;
+    lens[1] = version.len;
+    publisher_command(e->pub, 2, argv, lens);
 }
 
 static void on_active_timer(uv_timer_t *t)
@@ -272,7 +311,10 @@ void events_on_redis_connected(struct events *e)
 
     if (e->poller == NULL)
         return;
-    if (e->loaded) {
+    if (poller_config(e->poller)->collector.shared) {
+        /* The list is everyone's: neither read back nor rewritten. */
+        e->loaded = 1;
+    } else if (e->loaded) {
         list_write(e);
     } else if (!e->reading) {
         rc = ifmon_key_event_log(&key, poller_config(e->poller)->redis.prefix);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "device.h"
 #include "health.h"
+#include "lease.h"
 #include "log.h"
 #include "output.h"
 #include "poller.h"
@@ -34,6 +35,7 @@ struct collector {
     struct publisher *pub;
     struct output *out;
     struct health *health; /* collector.listen's; NULL when not set */
+    struct lease *lease;   /* collector.shared's; NULL when not set */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_timer_t stats_timer;
     int stopping;
@@ -61,6 +63,16 @@ static void log_stats(struct collector *c)
     }
     poller_stats(c->poller, &ps, 1);
     publisher_stats(c->pub, &rs);
+    if (c->lease) {
+        struct lease_stats ls;
+
+        lease_stats(c->lease, &ls);
+        log_info("leases: held=%llu members=%llu leader=%d acquired=%llu lost=%llu released=%llu "
+                 "fenced=%llu",
+                 (unsigned long long)ls.held, (unsigned long long)ls.members, ls.leader,
+                 (unsigned long long)ls.acquired, (unsigned long long)ls.lost,
+                 (unsigned long long)ls.released, (unsigned long long)ps.fenced);
+    }
     log_info("stats: devices=%zu up=%zu interfaces=%zu polls=%llu samples=%llu skipped=%llu "
              "timeouts=%llu "
              "late_p50_ms=%.2f late_p99_ms=%.2f late_max_ms=%.2f redis=%s commands=%llu "
@@ -89,7 +101,7 @@ static char *metrics_text(void *ctx, size_t *len)
     struct collector *c = ctx;
     struct poller_stats ps;
     struct publisher_stats rs;
-    size_t n, i, up = 0, ifaces = 0, size = 0;
+    size_t n, i, up = 0, ifaces = 0, size = 0, held = 0;
     struct device **devs = poller_devices(c->poller, &n);
     char *buf = NULL;
     FILE *f = open_memstream(&buf, &size);
@@ -98,6 +110,7 @@ static char *metrics_text(void *ctx, size_t *len)
     for (i = 0; i < n; i++) {
         up += devs[i]->status == DEVICE_UP;
         ifaces += devs[i]->nifaces;
+        held += poller_device_held(devs[i]);
     }
     poller_stats(c->poller, &ps, 0);
     publisher_stats(c->pub, &rs);
@@ -105,6 +118,8 @@ static char *metrics_text(void *ctx, size_t *len)
     fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n" name " %" PRIu64 "\n",       \
             (uint64_t)(value))
     METRIC("ifmon_collector_devices", "gauge", "Devices in the inventory.", n);
+    METRIC("ifmon_collector_devices_held", "gauge",
+           "Devices this collector polls now (all of them without collector.shared).", held);
     METRIC("ifmon_collector_devices_up", "gauge", "Devices answering.", up);
     METRIC("ifmon_collector_interfaces", "gauge", "Interfaces polled.", ifaces);
     METRIC("ifmon_collector_polls_total", "counter", "Polls started.", ps.polls);
@@ -122,6 +137,23 @@ static char *metrics_text(void *ctx, size_t *len)
            "Reconnections to Redis after the first connection.", rs.reconnects);
     METRIC("ifmon_collector_dropped_total", "counter",
            "Samples not published: Redis away or too far behind.", rs.dropped);
+    if (c->lease) {
+        struct lease_stats ls;
+
+        lease_stats(c->lease, &ls);
+        METRIC("ifmon_collector_lease_members", "gauge",
+               "Collectors sharing the inventory at the last lease tick.", ls.members);
+        METRIC("ifmon_collector_lease_leader", "gauge",
+               "1 on the collector that merges the inventory and the alerts.", ls.leader);
+        METRIC("ifmon_collector_leases_acquired_total", "counter",
+               "Device leases taken, takeovers included.", ls.acquired);
+        METRIC("ifmon_collector_leases_lost_total", "counter",
+               "Device leases found taken or expired at renewal.", ls.lost);
+        METRIC("ifmon_collector_leases_released_total", "counter",
+               "Device leases handed over to balance the load.", ls.released);
+        METRIC("ifmon_collector_fenced_total", "counter",
+               "Readings not published because their lease had run out.", ps.fenced);
+    }
 #undef METRIC
     fputs("# HELP ifmon_collector_poll_lateness_seconds How late polls started against their "
           "schedule.\n# TYPE ifmon_collector_poll_lateness_seconds histogram\n",
@@ -173,6 +205,11 @@ static void keep_restart_only(struct config *cfg, const struct config *running)
     if (a->listen_port != b->listen_port ||
         strcmp(a->listen_host ? a->listen_host : "", b->listen_host ? b->listen_host : "") != 0)
         log_warn("reload: collector.listen changes at the next start only");
+    if (a->shared != b->shared) {
+        log_warn("reload: collector.shared changes at the next start only; still %s",
+                 a->shared ? "true" : "false");
+        cfg->collector.shared = a->shared;
+    }
     if (cfg->collector.id && strcmp(cfg->collector.id, running->collector.id) != 0)
         log_warn("reload: collector.id changes at the next start only; still %s",
                  running->collector.id);
@@ -205,6 +242,8 @@ static void on_signal(uv_signal_t *s, int signum)
         keep_restart_only(cfg, poller_config(c->poller));
         /* The publisher copies the new redis settings. */
         publisher_set_config(c->pub, &cfg->redis);
+        if (c->lease)
+            lease_set_config(c->lease, cfg);
         poller_apply(c->poller, cfg);
         return;
     }
@@ -214,6 +253,7 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     log_stats(c);
     health_close(c->health);
+    lease_close(c->lease); /* releases first: nothing more is published */
     poller_close(c->poller);
     output_close(c->out);
     publisher_close(c->pub);
@@ -271,6 +311,8 @@ int main(int argc, char **argv)
     c.poller = poller_create(c.loop, &hooks);
     output_attach(c.out, c.poller, c.pub);
     poller_apply(c.poller, cfg);
+    if (cfg->collector.shared)
+        c.lease = lease_create(c.loop, c.poller, c.out, cfg);
 
     uv_signal_init(c.loop, &c.sig_term);
     uv_signal_init(c.loop, &c.sig_int);
@@ -290,6 +332,7 @@ int main(int argc, char **argv)
     uv_run(c.loop, UV_RUN_DEFAULT);
 
     health_free(c.health);
+    lease_free(c.lease);
     poller_free(c.poller);
     /* The publisher first: a reply callback still pending goes to the
      * output's events. */

@@ -36,6 +36,8 @@ struct output {
     uv_timer_t inventory_timer;
     uint64_t inventory_written_ms; /* loop time of the last write, 0 = never */
     int inventory_dirty;
+    char *merged_inventory; /* collector.shared, the leader: the last written, without ts */
+    char *merged_alerts;
     char *buf;
     size_t cap;
 };
@@ -130,12 +132,14 @@ static void publish_status(struct output *out, struct device *dev, double ts)
     json_t *j;
     char *text;
 
-    if (dev->status == DEVICE_UNKNOWN)
+    if (dev->status == DEVICE_UNKNOWN || !poller_device_held(dev))
         return;
     j = json_pack("{s:s, s:s, s:s, s:f, s:o, s:s}", "device", dev->cfg->name, "site",
                   dev->cfg->site, "status", status_name(dev->status), "ts", ts, "error",
                   dev->status == DEVICE_UP ? json_null() : json_string(dev->status_error),
                   "collector", collector_id(out));
+    if (dev->lease_epoch)
+        json_object_set_new(j, "epoch", json_integer((json_int_t)dev->lease_epoch));
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     if (text)
         publisher_publish(out->pub, dev->msg.channel, dev->msg.channel_len, text, strlen(text));
@@ -191,20 +195,62 @@ static json_t *alerts_json(const struct config_alerts *a)
     return j;
 }
 
+/* A device's entry of the snapshot; collector is its holder's id (NULL:
+ * none). */
+static json_t *device_json(struct device *d, const char *collector)
+{
+    json_t *ifs = json_array(), *j;
+    size_t k;
+
+    for (k = 0; k < d->nifaces; k++) {
+        struct iface *f = &d->ifaces[k];
+        json_t *jf = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b}", "name", f->name, "descr",
+                               f->descr, "alias", f->alias, "ifindex", (json_int_t)f->ifindex,
+                               "channel", f->msg.channel, "history", f->msg.history_key,
+                               "site_total", f->site_total);
+
+        f->msg.listed_speed_bps = f->rd.speed_bps;
+        /* Names are UTF-8 (discovery.c); jansson refusing one anyway
+         * leaves the interface out rather than the whole snapshot. */
+        if (jf == NULL)
+            continue;
+        json_object_set_new(jf, "speed_bps",
+                            f->rd.speed_bps ? json_integer((json_int_t)f->rd.speed_bps)
+                                            : json_null());
+        json_array_append_new(ifs, jf);
+    }
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:o, s:o}", "name", d->cfg->name,
+                  "site", d->cfg->site, "channel", d->msg.channel, "events",
+                  d->msg.events_channel, "status", status_name(d->status), "interval",
+                  d->cfg->interval_ms / 1000.0, "counters", counters_json(d->cfg), "alerts",
+                  alerts_json(&d->cfg->alerts), "collector",
+                  collector ? json_string(collector) : json_null(), "interfaces", ifs);
+    if (d->lease_epoch && collector)
+        json_object_set_new(j, "epoch", json_integer((json_int_t)d->lease_epoch));
+    return j;
+}
+
+/* The devices sorted by site, then name. */
+static struct device **sorted_devices(struct output *out, size_t *n)
+{
+    struct device **devs = poller_devices(out->poller, n), **sorted;
+
+    sorted = ifmon_xcalloc(*n ? *n : 1, sizeof(*sorted));
+    memcpy(sorted, devs, *n * sizeof(*sorted));
+    qsort(sorted, *n, sizeof(*sorted), cmp_device);
+    return sorted;
+}
+
 /* The snapshot of docs/PROTOCOL.md "Inventory". */
 static json_t *inventory_json(struct output *out)
 {
     const struct config *cfg = poller_config(out->poller);
-    size_t n, i, k;
-    struct device **devs = poller_devices(out->poller, &n), **sorted;
+    size_t n, i;
+    struct device **sorted = sorted_devices(out, &n);
     json_t *root, *sites = json_array(), *site = NULL, *site_devs = NULL;
 
-    sorted = ifmon_xcalloc(n, sizeof(*sorted));
-    memcpy(sorted, devs, n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), cmp_device);
     for (i = 0; i < n; i++) {
         struct device *d = sorted[i];
-        json_t *ifs = json_array();
 
         if (site == NULL ||
             strcmp(json_string_value(json_object_get(site, "name")), d->cfg->site) != 0) {
@@ -212,35 +258,213 @@ static json_t *inventory_json(struct output *out)
             site = json_pack("{s:s, s:o}", "name", d->cfg->site, "devices", site_devs);
             json_array_append_new(sites, site);
         }
-        for (k = 0; k < d->nifaces; k++) {
-            struct iface *f = &d->ifaces[k];
-            json_t *jf = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:b}", "name", f->name, "descr",
-                                   f->descr, "alias", f->alias, "ifindex", (json_int_t)f->ifindex,
-                                   "channel", f->msg.channel, "history", f->msg.history_key,
-                                   "site_total", f->site_total);
-
-            f->msg.listed_speed_bps = f->rd.speed_bps;
-            /* Names are UTF-8 (discovery.c); jansson refusing one anyway
-             * leaves the interface out rather than the whole snapshot. */
-            if (jf == NULL)
-                continue;
-            json_object_set_new(jf, "speed_bps",
-                                f->rd.speed_bps ? json_integer((json_int_t)f->rd.speed_bps)
-                                                : json_null());
-            json_array_append_new(ifs, jf);
-        }
-        json_array_append_new(
-            site_devs, json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:o, s:o, s:s, s:o}", "name",
-                                 d->cfg->name, "site", d->cfg->site, "channel", d->msg.channel,
-                                 "events", d->msg.events_channel, "status", status_name(d->status),
-                                 "interval", d->cfg->interval_ms / 1000.0, "counters",
-                                 counters_json(d->cfg), "alerts", alerts_json(&d->cfg->alerts),
-                                 "collector", collector_id(out), "interfaces", ifs));
+        json_array_append_new(site_devs, device_json(d, collector_id(out)));
     }
     free(sorted);
     root = json_pack("{s:i, s:s, s:f, s:o}", "version", 1, "prefix", cfg->redis.prefix, "ts",
                      ifmon_wall_now(), "sites", sites);
     return root;
+}
+
+/* collector.shared: this collector's part of the snapshot, one entry per
+ * device it holds (lease.h), and their weights. */
+static void inventory_write_parts(struct output *out)
+{
+    const struct config *cfg = poller_config(out->poller);
+    size_t n, i, nheld = 0, k = 0;
+    struct device **devs = poller_devices(out->poller, &n);
+    const char **argv;
+    size_t *lens;
+    char **texts, (*weights)[24];
+    struct ifmon_key parts, wkey, version;
+    int rc = ifmon_key_cluster(&parts, cfg->redis.prefix, "inventory", NULL) |
+             ifmon_key_cluster(&wkey, cfg->redis.prefix, "weights", NULL) |
+             ifmon_key_cluster(&version, cfg->redis.prefix, "version", NULL);
+
+    IFMON_ASSERT(rc == 0);
+    for (i = 0; i < n; i++)
+        nheld += poller_device_held(devs[i]);
+    if (nheld == 0)
+        return;
+    argv = ifmon_xcalloc(2 + 2 * nheld, sizeof(*argv));
+    lens = ifmon_xcalloc(2 + 2 * nheld, sizeof(*lens));
+    texts = ifmon_xcalloc(nheld, sizeof(*texts));
+    weights = ifmon_xcalloc(nheld, sizeof(*weights));
+    for (i = 0; i < n; i++) {
+        json_t *j;
+        char *text;
+        size_t idlen = strlen(collector_id(out)), tlen;
+
+        if (!poller_device_held(devs[i]))
+            continue;
+        j = device_json(devs[i], collector_id(out));
+        text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
+        json_decref(j);
+        if (text == NULL)
+            continue;
+        tlen = strlen(text);
+        texts[k] = ifmon_xmalloc(idlen + 1 + tlen);
+        memcpy(texts[k], collector_id(out), idlen);
+        texts[k][idlen] = '\n';
+        memcpy(texts[k] + idlen + 1, text, tlen);
+        free(text);
+        argv[2 + 2 * k] = devs[i]->cfg->name;
+        lens[2 + 2 * k] = strlen(devs[i]->cfg->name);
+        argv[3 + 2 * k] = texts[k];
+        lens[3 + 2 * k] = idlen + 1 + tlen;
+        snprintf(weights[k], sizeof(weights[k]), "%zu", devs[i]->nifaces ? devs[i]->nifaces : 1);
+        k++;
+    }
+    argv[0] = "HSET";
+    lens[0] = 4;
+    argv[1] = parts.s;
+    lens[1] = parts.len;
+    if (k > 0)
+        publisher_command(out->pub, (int)(2 + 2 * k), argv, lens);
+    /* The weights: the same devices, their interface counts. */
+    argv[1] = wkey.s;
+    lens[1] = wkey.len;
+    for (i = 0; i < k; i++) {
+        argv[3 + 2 * i] = weights[i];
+        lens[3 + 2 * i] = strlen(weights[i]);
+    }
+    if (k > 0)
+        publisher_command(out->pub, (int)(2 + 2 * k), argv, lens);
+    argv[0] = "INCR";
+    lens[0] = 4;
+    argv[1] = version.s;
+    lens[1] = version.len;
+    publisher_command(out->pub, 2, argv, lens);
+    for (i = 0; i < k; i++)
+        free(texts[i]);
+    free(texts);
+    free(weights);
+    free(argv);
+    free(lens);
+}
+
+/* Append n bytes of s to the growing text *buf. */
+static void text_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        while (*len + n + 1 > *cap)
+            *cap = *cap ? *cap * 2 : 4096;
+        *buf = ifmon_xrealloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static void text_str(char **buf, size_t *len, size_t *cap, const char *s)
+{
+    text_add(buf, len, cap, s, strlen(s));
+}
+
+static void text_json(char **buf, size_t *len, size_t *cap, json_t *j)
+{
+    char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(13));
+
+    if (t)
+        text_add(buf, len, cap, t, strlen(t));
+    free(t);
+    json_decref(j);
+}
+
+/* Write key (and publish its note) unless body is what *last holds;
+ * body is the value after {"ts":...,. */
+static void write_merged(struct output *out, const struct ifmon_key *key, char **last,
+                         const char *body, size_t body_len, int publish)
+{
+    char head[48], *text;
+    int hlen;
+
+    if (*last && strcmp(*last, body) == 0)
+        return;
+    free(*last);
+    *last = ifmon_xstrdup(body);
+    hlen = snprintf(head, sizeof(head), "{\"ts\":%.3f,", ifmon_wall_now());
+    IFMON_ASSERT(hlen > 0 && (size_t)hlen < sizeof(head));
+    text = ifmon_xmalloc((size_t)hlen + body_len);
+    memcpy(text, head, (size_t)hlen);
+    memcpy(text + hlen, body, body_len);
+    publisher_set(out->pub, key->s, key->len, text, (size_t)hlen + body_len);
+    if (publish)
+        publisher_publish(out->pub, key->s, key->len, head, (size_t)hlen - 1);
+    free(text);
+}
+
+void output_merge_inventory(struct output *out, const char *const *parts, const size_t *lens,
+                            const char *const *holders)
+{
+    const struct config *cfg = poller_config(out->poller);
+    size_t n, i, len = 0, cap = 0, idx;
+    struct device **devs = poller_devices(out->poller, &n), **sorted;
+    const char *site = NULL;
+    struct ifmon_key key;
+    char *buf = NULL;
+    int rc;
+
+    if (!publisher_ready(out->pub))
+        return;
+    sorted = sorted_devices(out, &n);
+    text_str(&buf, &len, &cap, "\"version\":1,\"prefix\":");
+    text_json(&buf, &len, &cap, json_string(cfg->redis.prefix));
+    text_str(&buf, &len, &cap, ",\"sites\":[");
+    for (i = 0; i < n; i++) {
+        struct device *d = sorted[i];
+
+        if (site == NULL || strcmp(site, d->cfg->site) != 0) {
+            text_str(&buf, &len, &cap, site ? "]},{\"name\":" : "{\"name\":");
+            text_json(&buf, &len, &cap, json_string(d->cfg->site));
+            text_str(&buf, &len, &cap, ",\"devices\":[");
+            site = d->cfg->site;
+        } else {
+            text_str(&buf, &len, &cap, ",");
+        }
+        for (idx = 0; idx < n && devs[idx] != d; idx++)
+            ;
+        if (poller_device_held(d)) {
+            text_json(&buf, &len, &cap, device_json(d, collector_id(out)));
+        } else if (parts[idx]) {
+            text_add(&buf, &len, &cap, parts[idx], lens[idx]);
+        } else {
+            /* Nobody's yet, or its new holder has not written its part. */
+            json_t *j = device_json(d, holders[idx]);
+
+            json_object_set_new(j, "status", json_string("unknown"));
+            text_json(&buf, &len, &cap, j);
+        }
+    }
+    text_str(&buf, &len, &cap, site ? "]}]}" : "]}");
+    free(sorted);
+    rc = ifmon_key_inventory(&key, cfg->redis.prefix);
+    IFMON_ASSERT(rc == 0);
+    write_merged(out, &key, &out->merged_inventory, buf, len, 1);
+    free(buf);
+}
+
+void output_merge_alerts(struct output *out, const char *const *parts, const size_t *lens,
+                         size_t n)
+{
+    size_t i, len = 0, cap = 0;
+    struct ifmon_key key;
+    char *buf = NULL;
+    int rc;
+
+    if (!publisher_ready(out->pub))
+        return;
+    text_str(&buf, &len, &cap, "\"alerts\":[");
+    for (i = 0; i < n; i++) {
+        if (i > 0)
+            text_str(&buf, &len, &cap, ",");
+        text_add(&buf, &len, &cap, parts[i], lens[i]);
+    }
+    text_str(&buf, &len, &cap, "]}");
+    rc = ifmon_key_alerts(&key, poller_config(out->poller)->redis.prefix);
+    IFMON_ASSERT(rc == 0);
+    write_merged(out, &key, &out->merged_alerts, buf, len, 0);
+    free(buf);
 }
 
 static void inventory_write(struct output *out)
@@ -253,6 +477,12 @@ static void inventory_write(struct output *out)
 
     if (!publisher_ready(out->pub))
         return; /* rewritten on connection */
+    if (cfg->collector.shared) {
+        inventory_write_parts(out);
+        out->inventory_dirty = 0;
+        out->inventory_written_ms = uv_now(out->loop);
+        return;
+    }
     j = inventory_json(out);
     text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
     json_decref(j);
@@ -353,6 +583,8 @@ void output_free(struct output *out)
     if (out == NULL)
         return;
     events_free(out->events);
+    free(out->merged_inventory);
+    free(out->merged_alerts);
     free(out->buf);
     free(out);
 }

@@ -31,6 +31,19 @@ void output_poller_hooks(struct output *out, struct poller_hooks *h);
 /* The publisher's up hook: rewrite the inventory and every device state. */
 void output_on_redis_connected(void *ctx);
 
+/* collector.shared, on the member that merges (lease.h): write
+ * <prefix>:inventory from every device of the inventory, parts[i]
+ * (lens[i] bytes, NULL when none) being the entry its holder holders[i]
+ * wrote for device i of poller_devices(). Not written when only its ts
+ * would change. */
+void output_merge_inventory(struct output *out, const char *const *parts, const size_t *lens,
+                            const char *const *holders);
+
+/* collector.shared, the same for <prefix>:alerts from the live members'
+ * parts (each a comma-separated list of raised events, never empty). */
+void output_merge_alerts(struct output *out, const char *const *parts, const size_t *lens,
+                         size_t n);
+
 void output_close(struct output *out);
 void output_free(struct output *out);
 

@@ -37,7 +37,8 @@ struct poller {
     uint64_t now_ns; /* arrival of the answer being processed */
     double now_wall; /* the same in Unix seconds; 0 when not set */
     /* stats */
-    uint64_t polls, skipped, timeouts, samples;
+    uint64_t polls, skipped, timeouts, samples, fenced;
+    uint64_t generation; /* poller_apply() calls */
     uint64_t late_le[POLLER_LATE_LE_N]; /* since start: poller_stats */
     uint64_t late_total;
     uint64_t late_sum_ns;
@@ -48,6 +49,7 @@ struct poller {
 
 static void device_tick(uv_timer_t *t);
 static void device_start_phase(struct device *dev);
+static void device_forget(struct device *dev);
 
 /* -------------------------------------------------------------- status */
 
@@ -71,7 +73,7 @@ static void device_set_status(struct device *dev, enum device_status status, con
     dev->status = status;
     if (err != dev->status_error)
         snprintf(dev->status_error, sizeof(dev->status_error), "%s", err);
-    if (p->hooks.status)
+    if (p->hooks.status && poller_device_held(dev))
         p->hooks.status(p->hooks.ctx, dev, arrival_wall(p));
 }
 
@@ -83,6 +85,12 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
 {
     struct poller *p = ctx;
 
+    /* Fencing: past the lease's time another collector may poll the
+     * device; nothing of it leaves here any more. */
+    if (!poller_device_held(dev)) {
+        p->fenced++;
+        return;
+    }
     p->samples++;
     if (p->hooks.sample)
         p->hooks.sample(p->hooks.ctx, dev, ifc, res, arrival_wall(p));
@@ -182,6 +190,10 @@ void poller_phase_done(struct device *dev)
     uv_timer_stop(&dev->sess.timer);
     if (dev->closing)
         return;
+    if (dev->forget_pending) {
+        device_forget(dev);
+        return;
+    }
     if (dev->replan) {
         dev->replan = 0;
         counters_replan(dev);
@@ -199,6 +211,13 @@ void poller_phase_done(struct device *dev)
         if (ok) {
             discovery_apply(dev);
             device_set_status(dev, DEVICE_UP, NULL);
+            if (dev->poll_after_walk) {
+                /* Taken over: the first reading now, not an interval on. */
+                dev->poll_after_walk = 0;
+                discovery_free(dev);
+                device_start_phase(dev);
+                return;
+            }
         } else {
             char why[sizeof(dev->error)];
 
@@ -289,14 +308,17 @@ static void device_tick(uv_timer_t *t)
 {
     struct device *dev = t->data;
     struct poller *p = dev->poller;
-    uint64_t now = uv_hrtime(), next;
+    uint64_t now = uv_hrtime(), next, late = now > dev->due_ns ? now - dev->due_ns : 0;
 
-    late_record(p, now > dev->due_ns ? now - dev->due_ns : 0);
     next = dev->due_ns + dev->interval_ns;
     if (next <= now) /* fell behind by whole intervals: realign */
         next = now + dev->interval_ns - (now - dev->due_ns) % dev->interval_ns;
     dev->due_ns = next;
     device_arm_tick(dev);
+    /* Another collector's (collector.shared), or our lease ran out. */
+    if (!dev->owned || now >= dev->lease_until_ns)
+        return;
+    late_record(p, late);
 
     if (session_is_open(dev)) {
         dev->open_failures = 0;
@@ -378,6 +400,8 @@ static struct device *device_create(struct poller *p, const struct config_device
     dev->need_discovery = 1;
     dev->max_varbinds = c->max_varbinds;
     dev->interval_ns = (uint64_t)c->interval_ms * 1000000u;
+    dev->owned = !p->cfg->collector.shared;
+    dev->lease_until_ns = dev->owned ? UINT64_MAX : 0;
     message_device_init(&dev->msg, p->cfg->redis.prefix, c);
     uv_timer_init(p->loop, &dev->tick);
     dev->tick.data = dev;
@@ -390,6 +414,72 @@ static struct device *device_create(struct poller *p, const struct config_device
     dev->due_ns = uv_hrtime() + first_delay_ns;
     device_arm_tick(dev);
     return dev;
+}
+
+/* ------------------------------------------------------------ ownership */
+
+/* What a released device knew goes: its next owner, maybe this collector
+ * again later, starts from a walk and a first reading. No request may be
+ * in flight (the chunks go). */
+static void device_forget(struct device *dev)
+{
+    IFMON_ASSERT(dev->phase == PHASE_IDLE);
+    dev->forget_pending = 0;
+    discovery_free(dev);
+    device_free_ifaces(dev->ifaces, dev->nifaces);
+    dev->ifaces = NULL;
+    dev->nifaces = 0;
+    device_free_chunks(dev);
+    dev->need_discovery = 1;
+    dev->discovered_ns = 0;
+    dev->max_varbinds = dev->cfg->max_varbinds;
+    dev->status = DEVICE_UNKNOWN;
+    dev->status_error[0] = '\0';
+    memset(&dev->alert, 0, sizeof(dev->alert));
+    free(dev->alert_text);
+    dev->alert_text = NULL;
+    poller_inventory_changed(dev->poller);
+}
+
+int poller_device_held(const struct device *dev)
+{
+    return dev->owned &&
+           (dev->lease_until_ns == UINT64_MAX || uv_hrtime() < dev->lease_until_ns);
+}
+
+void poller_hold(struct device *dev, uint64_t epoch, uint64_t until_ns)
+{
+    int fresh = !dev->owned || dev->lease_epoch != epoch;
+
+    dev->lease_until_ns = until_ns;
+    dev->lease_epoch = epoch;
+    if (!fresh)
+        return;
+    dev->owned = 1;
+    if (dev->phase != PHASE_IDLE) {
+        /* The previous holding's requests end first; then a fresh start. */
+        dev->forget_pending = 1;
+    } else if (dev->nifaces > 0 || dev->status != DEVICE_UNKNOWN) {
+        device_forget(dev);
+    }
+    /* Poll now rather than at the next slot of the schedule, and read the
+     * counters as soon as the walk is done: the devices of a collector
+     * that died are without data already. */
+    dev->poll_after_walk = 1;
+    dev->due_ns = uv_hrtime();
+    device_arm_tick(dev);
+}
+
+void poller_release(struct device *dev)
+{
+    if (!dev->owned)
+        return;
+    dev->owned = 0;
+    dev->lease_until_ns = 0;
+    if (dev->phase == PHASE_IDLE)
+        device_forget(dev);
+    else
+        dev->forget_pending = 1;
 }
 
 /* ------------------------------------------------------------------ API */
@@ -453,6 +543,7 @@ void poller_apply(struct poller *p, struct config *cfg)
     }
     p->devices = next;
     p->ndevices = cfg->ndevices;
+    p->generation++;
     config_free(old);
     log_info("inventory %s: %zu devices (%zu new, %zu unchanged, %zu removed)", cfg->path,
              cfg->ndevices, added, kept, removed);
@@ -468,6 +559,11 @@ struct device **poller_devices(struct poller *p, size_t *count)
 const struct config *poller_config(const struct poller *p)
 {
     return p->cfg;
+}
+
+uint64_t poller_generation(const struct poller *p)
+{
+    return p->generation;
 }
 
 static double late_percentile(const struct poller *p, double q)
@@ -494,6 +590,7 @@ void poller_stats(struct poller *p, struct poller_stats *out, int reset_window)
     out->skipped = p->skipped;
     out->timeouts = p->timeouts;
     out->samples = p->samples;
+    out->fenced = p->fenced;
     out->late_p50_ms = late_percentile(p, 0.50);
     out->late_p99_ms = late_percentile(p, 0.99);
     out->late_max_ms = (double)p->late_max_ns / 1e6;

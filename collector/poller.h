@@ -59,6 +59,7 @@ struct poller_stats {
     uint64_t skipped;  /* a poll was due while the last was in flight */
     uint64_t timeouts; /* requests that got no answer after retries */
     uint64_t samples;  /* interface readings handed to the hooks */
+    uint64_t fenced;   /* readings not handed on: the lease had run out */
     double late_p50_ms;
     double late_p99_ms;
     double late_max_ms;
@@ -80,6 +81,24 @@ void poller_apply(struct poller *p, struct config *cfg);
 /* The devices currently polled, in inventory order. */
 struct device **poller_devices(struct poller *p, size_t *count);
 const struct config *poller_config(const struct poller *p);
+/* Grows at every poller_apply(): the device list may have changed. */
+uint64_t poller_generation(const struct poller *p);
+
+/* collector.shared (lease.c): dev is held, at epoch, until until_ns
+ * (uv_hrtime() clock; renewals move it on). A device newly held is
+ * discovered afresh and polled at once: its first samples are `first`
+ * gaps, never a rate across another collector's counters. */
+void poller_hold(struct device *dev, uint64_t epoch, uint64_t until_ns);
+
+/* collector.shared (lease.c): dev is no longer held. Nothing more of it is
+ * published from now on, its polls stop, and what was known of it
+ * (interfaces, rate state, status, alerts) is forgotten once no request
+ * is in flight. */
+void poller_release(struct device *dev);
+
+/* 1 while what dev produces may be published: owned, and the lease's
+ * time not over (always 1 without collector.shared). */
+int poller_device_held(const struct device *dev);
 
 /* Stats since the last call (lateness percentiles), counters since start. */
 void poller_stats(struct poller *p, struct poller_stats *out, int reset_window);

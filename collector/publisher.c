@@ -357,6 +357,20 @@ int publisher_set(struct publisher *pub, const char *key, size_t key_len, const 
     return send_cmd(pub);
 }
 
+int publisher_command(struct publisher *pub, int argc, const char *const *argv,
+                      const size_t *lens)
+{
+    int i;
+
+    if (!can_send(pub, 1))
+        return -1;
+    quiet_close(pub); /* what came before goes first */
+    resp_begin(&pub->cmd, argc);
+    for (i = 0; i < argc; i++)
+        resp_arg(&pub->cmd, argv[i], lens[i]);
+    return send_cmd(pub);
+}
+
 int publisher_event(struct publisher *pub, const char *channel, size_t channel_len,
                     const char *log_key, size_t log_key_len, const char *msg, size_t msg_len,
                     int keep)

@@ -65,6 +65,11 @@ int publisher_publish(struct publisher *pub, const char *channel, size_t channel
 int publisher_set(struct publisher *pub, const char *key, size_t key_len, const char *value,
                   size_t value_len);
 
+/* Any other command (argc arguments of lens[i] bytes), in order after
+ * what was queued before it; an error reply is counted and logged. */
+int publisher_command(struct publisher *pub, int argc, const char *const *argv,
+                      const size_t *lens);
+
 /* An alert event (events.c): RPUSH msg to the list log_key and LTRIM it
  * to its last `keep` entries, then PUBLISH it on channel (the list first,
  * as for samples). With their replies: events are rare, and a refused one

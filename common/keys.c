@@ -73,6 +73,14 @@ int ifmon_key_alerts(struct ifmon_key *k, const char *prefix)
     return join(k, IFMON_KEY_MAX, 2, prefix, ":alerts");
 }
 
+int ifmon_key_cluster(struct ifmon_key *k, const char *prefix, const char *part,
+                      const char *device)
+{
+    if (device == NULL)
+        return join(k, IFMON_KEY_MAX, 3, prefix, ":cluster:", part);
+    return join(k, IFMON_KEY_MAX, 5, prefix, ":cluster:", part, ":", device);
+}
+
 int ifmon_key_history_of(struct ifmon_key *k, const char *prefix, const char *channel)
 {
     if (ifmon_channel_kind(channel, prefix) != IFMON_CHANNEL_INTERFACE) {
@@ -93,6 +101,8 @@ enum ifmon_channel_kind ifmon_channel_kind(const char *channel, const char *pref
     rest = channel + plen + 1;
     if (strncmp(rest, "events:", 7) == 0 && rest[7] != '\0')
         return IFMON_CHANNEL_EVENTS;
+    if (strncmp(rest, "cluster:", 8) == 0)
+        return IFMON_CHANNEL_OTHER; /* keys of the collectors' leases, no channel */
     if (strchr(rest, ':') != NULL)
         return IFMON_CHANNEL_INTERFACE;
     if (strcmp(rest, "inventory") == 0)

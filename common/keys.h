@@ -8,8 +8,11 @@
  *   <prefix>:events:<device>                 a device's alert events channel
  *   <prefix>:events                          the recent events, a list
  *   <prefix>:alerts                          the active alerts, a key
+ *   <prefix>:cluster:...                     collectors sharing devices
+ *                                            (collector/lease.h), keys only
  *
- * (so "inventory", "history", "events" and "alerts" are no device's name)
+ * (so "inventory", "history", "events", "alerts" and "cluster" are no
+ * device's name)
  *
  * A name is built into a `struct ifmon_key` (a counted string with room
  * for IFMON_KEY_MAX bytes, like an sds with a fixed ceiling) and a builder
@@ -54,6 +57,9 @@ int ifmon_key_events(struct ifmon_key *k, const char *prefix, const char *device
 int ifmon_key_event_log(struct ifmon_key *k, const char *prefix);
 int ifmon_key_event_log_rebuild(struct ifmon_key *k, const char *prefix);
 int ifmon_key_alerts(struct ifmon_key *k, const char *prefix);
+/* "<prefix>:cluster:<part>", or with a device "<prefix>:cluster:<part>:<device>". */
+int ifmon_key_cluster(struct ifmon_key *k, const char *prefix, const char *part,
+                      const char *device);
 
 /* The history key of interface channel `channel` ("<prefix>:<rest>" gives
  * "<prefix>:history:<rest>"): 0, or -1 when the channel is not an

@@ -27,7 +27,7 @@ enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, SECT_COLLECTOR, NS
 
 static const char *const top_keys[] = {"redis",   "defaults",  "devices",
                                        "gateway", "collector", NULL};
-static const char *const collector_keys[] = {"listen", "id", NULL};
+static const char *const collector_keys[] = {"listen", "id", "shared", NULL};
 static const char *const redis_keys[] = {"host",    "port",      "password",    "prefix",
                                          "history", "sentinels", "master_name", NULL};
 static const char *const gateway_keys[] = {
@@ -569,6 +569,10 @@ static void collector_pair(struct config_loader *ld, const char *key, yaml_node_
     char *s, *host;
     int port;
 
+    if (strcmp(key, "shared") == 0) {
+        config_get_bool(ld, v, key, &c->shared);
+        return;
+    }
     if (config_get_string(ld, v, key, &s) < 0)
         return;
     if (strcmp(key, "id") == 0) {

@@ -228,6 +228,10 @@ struct config_collector {
      * an IPv4 or [IPv6] address, never a name (no DNS lookup at start). */
     char *listen_host; /* NULL when not set */
     int listen_port;   /* 0 when not set */
+    /* collector.shared: the devices are shared with the other collectors
+     * of the same inventory and Redis, each polled by the one holding its
+     * lease (collector/lease.h); 0: this collector polls them all. */
+    int shared;
 };
 
 struct config {

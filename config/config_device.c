@@ -475,7 +475,8 @@ static void device_init(struct config_device *d)
 static int bad_name(const char *s)
 {
     return s[0] == '\0' || strpbrk(s, ":*?[] \t\r\n") != NULL || strcmp(s, "inventory") == 0 ||
-           strcmp(s, "history") == 0 || strcmp(s, "events") == 0 || strcmp(s, "alerts") == 0;
+           strcmp(s, "history") == 0 || strcmp(s, "events") == 0 || strcmp(s, "alerts") == 0 ||
+           strcmp(s, "cluster") == 0;
 }
 
 /* How a problem names the device: "device NAME", or "device at line N"
@@ -524,8 +525,8 @@ static void device_check(struct config_loader *ld, yaml_node_t *map, struct devi
     } else if (bad_name(d->name)) {
         config_problem(ld, name_at,
                        "name: \"%s\" cannot be a device name (no ':', '*', '?', '[', ']' or white "
-                       "space; \"inventory\", \"history\", \"events\" and \"alerts\" are "
-                       "reserved)",
+                       "space; \"inventory\", \"history\", \"events\", \"alerts\" and "
+                       "\"cluster\" are reserved)",
                        d->name);
     } else if (strlen(d->name) > IFMON_NAME_MAX) {
         config_problem(ld, name_at,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -212,6 +213,26 @@ int config_get_string(struct config_loader *ld, const yaml_node_t *n, const char
         return -1;
     *out = v;
     return 0;
+}
+
+int config_get_bool(struct config_loader *ld, const yaml_node_t *n, const char *key, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", NULL}, *const no[] = {"false", "no",
+                                                                                 "off", NULL};
+    char *v;
+    size_t i;
+
+    if (config_get_string(ld, n, key, &v) < 0)
+        return -1;
+    for (i = 0; yes[i]; i++)
+        if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+            *out = strcasecmp(v, yes[i]) == 0;
+            free(v);
+            return 0;
+        }
+    config_problem(ld, n, "%s: expected true or false, not \"%.80s\"", key, v);
+    free(v);
+    return -1;
 }
 
 int config_get_int(struct config_loader *ld, const yaml_node_t *n, const char *key, long min,

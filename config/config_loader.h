@@ -54,6 +54,8 @@ const char *config_scalar(const yaml_node_t *n);
  * and $$ expanded; the new string in *out is the caller's. */
 int config_get_string(struct config_loader *ld, const yaml_node_t *n, const char *key, char **out);
 /* A whole number from min to max. */
+/* true/false (also yes/no, on/off, as YAML 1.1 spells them). */
+int config_get_bool(struct config_loader *ld, const yaml_node_t *n, const char *key, int *out);
 int config_get_int(struct config_loader *ld, const yaml_node_t *n, const char *key, long min,
                    long max, int *out);
 /* A duration (config_parse_duration()) from min_ms to max_ms, in ms. */

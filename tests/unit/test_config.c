@@ -1003,6 +1003,22 @@ static void the_collectors_listen_address_and_id_load_and_are_checked(void **unu
     config_free(cfg);
     expect_error("collector: {id: \"two words\"}\n", "t.yml:1:17:", "must be 1 to 64");
     expect_error("collector: {id: \"\"}\n", "t.yml:1:17:", "must be 1 to 64");
+    /* collector.shared: a YAML boolean, false unless said. */
+    cfg = load("collector: {shared: true}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->collector.shared, 1);
+    config_free(cfg);
+    cfg = load("collector: {shared: No}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->collector.shared, 0);
+    config_free(cfg);
+    cfg = load("");
+    assert_int_equal(cfg->collector.shared, 0);
+    config_free(cfg);
+    expect_error("collector: {shared: 2}\n", "t.yml:1:21:", "expected true or false, not \"2\"");
+    /* Its keys live under <prefix>:cluster:, so no device takes the name. */
+    expect_error("devices:\n  - {name: cluster, address: x}\n", "t.yml:2:12:",
+                 "\"cluster\" are reserved");
 }
 
 /* -------------------------------- counters, site totals and alerts */

@@ -1,0 +1,252 @@
+"""collector.shared: several collectors on one inventory and one Redis,
+each device polled by the one collector holding its lease
+(collector/lease.h, docs/PROTOCOL.md part 1 "Several collectors").
+
+Real processes: a Redis, one simagent serving 12 devices of 2 to 6
+interfaces (48 interfaces), and collectors started from the same
+inventory. Asserted: every device is polled by exactly one collector,
+the load is balanced by interfaces within 10%, the inventory names each
+device's holder; kill -9 of a collector: its devices have samples from
+the others within 3 s, the first of each a `first` gap; a collector
+joining takes its share within 10 s with no interface silent for more
+than two intervals; a collector frozen 10 s (SIGSTOP) publishes nothing
+for what it lost, and no interface has samples from two collectors in
+more than one interval; SIGTERM hands over at once."""
+
+import json
+import os
+import re
+import signal
+import time
+import unittest
+import urllib.request
+
+from harness import (Collector, RedisServer, Subscriber, TempDir, free_port, start_agent,
+                     wait_for, write_config, write_device)
+
+SIZES = [2, 3, 4, 5, 6, 2, 3, 4, 5, 6, 4, 4]  # interfaces per device: 48 in all
+DEVICES = [f"dev-{i:02d}" for i in range(len(SIZES))]
+
+
+def ifaces(n):
+    return [{"index": k + 1, "name": f"ge-0/0/{k}", "in_rate": 1000 * (k + 1),
+             "out_rate": 500 * (k + 1), "speed_mbps": 1000} for k in range(n)]
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        body = r.read().decode()
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r"^(ifmon_collector_\w+) (\S+)$", body, re.M)}
+
+
+class TestLeases(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = TempDir()
+        data = cls.tmp.join("data")
+        os.makedirs(data)
+        for name, n in zip(DEVICES, SIZES):
+            write_device(data, name, ifaces(n))
+        agent_port = free_port(udp=True)
+        cls.agent = start_agent(cls.tmp, "agent", data, f"127.0.0.1:{agent_port}")
+        cls.redis = RedisServer(cls.tmp).start()
+        cls.inventory = [{"name": n, "site": f"site-{i % 3}", "address": f"127.0.0.1:{agent_port}",
+                          "community": n, "interfaces": ["*"]} for i, n in enumerate(DEVICES)]
+        cls.channels = {f"ifmon:{d}:ge-0/0/{k}" for d, n in zip(DEVICES, SIZES) for k in range(n)}
+        cls.collectors = {}
+        cls.serial = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for c in cls.collectors.values():
+                if c.alive():
+                    c.stop()
+        finally:
+            cls.redis.stop()
+            cls.agent.stop()
+            cls.tmp.cleanup()
+
+    def setUp(self):
+        self.sub = Subscriber(self.redis.port, "ifmon:*")
+
+    def tearDown(self):
+        self.sub.close()
+        for name in list(self.collectors):
+            c = self.collectors.pop(name)
+            if c.alive():
+                c.stop()
+
+    def start(self, name):
+        """A collector of the shared inventory, collector.id `name`."""
+        TestLeases.serial += 1
+        port = free_port()
+        cfg = self.tmp.join(f"{name}-{self.serial}.yml")
+        write_config(cfg, self.redis.port, self.inventory)
+        with open(cfg, "a") as f:
+            f.write(f'collector: {{shared: true, id: "{name}", listen: "127.0.0.1:{port}"}}\n')
+        c = Collector(self.tmp, cfg, name=f"{name}-{self.serial}").start()
+        c.port, c.name = port, name
+        wait_for(lambda: "health and metrics on" in c.text() or not c.alive(), 10,
+                 what=f"{name} to listen")
+        self.assertTrue(c.alive(), c.text())
+        self.collectors[name] = c
+        return c
+
+    def owners(self, since):
+        """channel -> the set of collectors whose samples arrived after since."""
+        out = {}
+        with self.sub.lock:
+            for t, ch, d in self.sub.items:
+                if t >= since and ch in self.channels and isinstance(d, dict):
+                    out.setdefault(ch, set()).add(d["collector"])
+        return out
+
+    def wait_settled(self, names, timeout):
+        """Until, over the last 2 s, every interface had samples from one of
+        names and only one."""
+        def settled():
+            t = time.monotonic()
+            if t - t0 < 2.5:
+                return False
+            o = self.owners(t - 2)
+            return (set(o) == self.channels and all(len(s) == 1 for s in o.values())
+                    and set().union(*o.values()) == set(names))
+        t0 = time.monotonic()
+        wait_for(settled, timeout, interval=0.2, what=f"{names} to share every interface")
+        return {ch: next(iter(s)) for ch, s in self.owners(time.monotonic() - 2).items()}
+
+    def load(self, owner_of):
+        per = {}
+        for ch, who in owner_of.items():
+            per[who] = per.get(who, 0) + 1
+        return per
+
+    def assert_balanced(self, owner_of, names):
+        per = self.load(owner_of)
+        share = len(self.channels) / len(names)
+        for n in names:
+            self.assertLessEqual(abs(per.get(n, 0) - share), 0.1 * share,
+                                 f"interfaces per collector {per}, share {share}")
+
+    def test_each_device_one_collector_balanced_and_listed(self):
+        a, b = self.start("col-a"), self.start("col-b")
+        owner_of = self.wait_settled({"col-a", "col-b"}, 20)
+        self.assert_balanced(owner_of, ["col-a", "col-b"])
+        # Over 5 more seconds: one collector per interface, one sample per
+        # interval (seq +1 each), no interface silent.
+        t0 = time.monotonic()
+        wait_for(lambda: time.monotonic() > t0 + 5, 6)
+        o = self.owners(t0)
+        self.assertEqual(set(o), self.channels)
+        self.assertTrue(all(len(s) == 1 for s in o.values()), o)
+        # The inventory: every device, each with its holder, up, with its
+        # interfaces; device states name the same collector and an epoch.
+        def listed():
+            inv = json.loads(self.redis.client().get("ifmon:inventory") or "{}")
+            devs = {d["name"]: d for s in inv.get("sites", []) for d in s["devices"]}
+            return devs if len(devs) == len(DEVICES) and all(
+                d["status"] == "up" and len(d["interfaces"]) == SIZES[DEVICES.index(n)]
+                for n, d in devs.items()) else None
+        wait_for(listed, 10, what="the merged inventory")
+        devs = listed()
+        for name, d in devs.items():
+            self.assertEqual(d["collector"], owner_of[f"ifmon:{name}:ge-0/0/0"], name)
+            self.assertGreaterEqual(d["epoch"], 1)
+            state = self.sub.on(f"ifmon:{name}")
+            self.assertTrue(state, name)
+            self.assertEqual(state[-1][1]["collector"], d["collector"])
+        ma, mb = metrics(a.port), metrics(b.port)
+        self.assertEqual(ma["ifmon_collector_devices_held"] + mb["ifmon_collector_devices_held"],
+                         len(DEVICES))
+        self.assertEqual(ma["ifmon_collector_lease_members"], 2)
+        self.assertEqual(ma["ifmon_collector_lease_leader"] + mb["ifmon_collector_lease_leader"], 1)
+        self.assertEqual(ma["ifmon_collector_interfaces"] + mb["ifmon_collector_interfaces"],
+                         len(self.channels))
+
+    def test_kill9_devices_taken_within_3s_first_a_gap(self):
+        self.start("col-a")
+        self.start("col-b")
+        owner_of = self.wait_settled({"col-a", "col-b"}, 20)
+        lost = {ch for ch, who in owner_of.items() if who == "col-a"}
+        self.assertTrue(lost)
+        killed = time.monotonic()
+        self.collectors.pop("col-a").proc.kill9()
+
+        def taken():
+            o = self.owners(killed)
+            return all("col-b" in o.get(ch, ()) for ch in lost)
+        wait_for(taken, 10, interval=0.05, what="col-b to poll col-a's interfaces")
+        took = []
+        for ch in lost:
+            after = [(t, d) for t, d in self.sub.on(ch) if t >= killed and d["collector"] == "col-b"]
+            took.append(after[0][0] - killed)
+            # A fresh start: never a rate across the other's counters.
+            self.assertIsNone(after[0][1]["in_bps"], (ch, after[0][1]))
+            self.assertEqual(after[0][1]["gap"], "first", (ch, after[0][1]))
+        print(f"# kill -9: interfaces back after {min(took):.2f} to {max(took):.2f} s", flush=True)
+        self.assertLessEqual(max(took), 3.0)
+        # The inventory follows: every device now col-b's.
+        wait_for(lambda: {d["collector"] for s in json.loads(
+            self.redis.client().get("ifmon:inventory"))["sites"] for d in s["devices"]}
+            == {"col-b"}, 10, what="the inventory to name col-b only")
+
+    def test_join_takes_its_share_without_a_silent_interface(self):
+        self.start("col-b")
+        self.wait_settled({"col-b"}, 20)
+        joined = time.monotonic()
+        c = self.start("col-c")
+        owner_of = self.wait_settled({"col-b", "col-c"}, 10)
+        settled = time.monotonic() - joined
+        self.assert_balanced(owner_of, ["col-b", "col-c"])
+        # No interface without a message for more than two intervals.
+        worst = 0
+        for ch in self.channels:
+            ts = [t for t, _ in self.sub.on(ch) if t >= joined - 1]
+            worst = max(worst, max(b - a for a, b in zip(ts, ts[1:])))
+        print(f"# join: settled in {settled:.1f} s, longest silence {worst:.2f} s", flush=True)
+        self.assertLessEqual(worst, 2.0 + 0.25)
+        self.assertGreater(metrics(c.port)["ifmon_collector_leases_acquired_total"], 0)
+
+    def test_frozen_collector_is_fenced(self):
+        a = self.start("col-a")
+        self.start("col-b")
+        self.wait_settled({"col-a", "col-b"}, 20)
+        a.proc.signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        try:
+            wait_for(lambda: time.monotonic() > stopped + 10, 11)
+        finally:
+            a.proc.signal(signal.SIGCONT)
+        resumed = time.monotonic()
+        self.wait_settled({"col-a", "col-b"}, 20)
+        # Per interface, the 1 s intervals (by the samples' ts) with samples
+        # from two collectors: one at most.
+        doubled = {}
+        for ch in self.channels:
+            per = {}
+            for t, d in self.sub.on(ch):
+                if t >= stopped:
+                    per.setdefault(int(d["ts"]), set()).add(d["collector"])
+            doubled[ch] = sum(1 for s in per.values() if len(s) > 1)
+        self.assertLessEqual(max(doubled.values()), 1, doubled)
+        # col-a published nothing while frozen, and right after SIGCONT nothing
+        # but what its leases still cover: it lost them all to col-b.
+        early = [d for t, ch, d in self.sub.items
+                 if resumed <= t < resumed + 0.4 and ch in self.channels
+                 and isinstance(d, dict) and d["collector"] == "col-a"]
+        self.assertLessEqual(len(early), len(self.channels), early[:3])
+        m = metrics(a.port)
+        self.assertGreater(m["ifmon_collector_leases_lost_total"] + m["ifmon_collector_fenced_total"],
+                           0)
+
+    def test_sigterm_hands_over_at_once(self):
+        self.start("col-a")
+        self.start("col-b")
+        owner_of = self.wait_settled({"col-a", "col-b"}, 20)
+        lost = {ch for ch, who in owner_of.items() if who == "col-a"}
+        stopped = time.monotonic()
+        self.collectors.pop("col-a").stop()
+        wait_for(lambda: all("col-b" in self.owners(stopped).get(ch, ()) for ch in lost), 3,
+                 what="col-b to take over at its next tick")
