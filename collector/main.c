@@ -152,7 +152,7 @@ static char *metrics_text(void *ctx, size_t *len)
         METRIC("ifmon_collector_leases_released_total", "counter",
                "Device leases handed over to balance the load.", ls.released);
         METRIC("ifmon_collector_fenced_total", "counter",
-               "Readings not published because their lease had run out.", ps.fenced);
+               "Polls not started and readings not published: the device's lease had run out.", ps.fenced);
     }
 #undef METRIC
     fputs("# HELP ifmon_collector_poll_lateness_seconds How late polls started against their "

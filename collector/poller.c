@@ -316,8 +316,12 @@ static void device_tick(uv_timer_t *t)
     dev->due_ns = next;
     device_arm_tick(dev);
     /* Another collector's (collector.shared), or our lease ran out. */
-    if (!dev->owned || now >= dev->lease_until_ns)
+    if (!dev->owned)
         return;
+    if (now >= dev->lease_until_ns) {
+        p->fenced++;
+        return;
+    }
     late_record(p, late);
 
     if (session_is_open(dev)) {

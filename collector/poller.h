@@ -59,7 +59,8 @@ struct poller_stats {
     uint64_t skipped;  /* a poll was due while the last was in flight */
     uint64_t timeouts; /* requests that got no answer after retries */
     uint64_t samples;  /* interface readings handed to the hooks */
-    uint64_t fenced;   /* readings not handed on: the lease had run out */
+    uint64_t fenced;   /* polls not started and readings not handed on: the lease
+                        * had run out (collector.shared) */
     double late_p50_ms;
     double late_p99_ms;
     double late_max_ms;

@@ -17,6 +17,8 @@ import json
 import os
 import re
 import signal
+import socket
+import threading
 import time
 import unittest
 import urllib.request
@@ -38,6 +40,60 @@ def metrics(port):
         body = r.read().decode()
     return {m.group(1): float(m.group(2))
             for m in re.finditer(r"^(ifmon_collector_\w+) (\S+)$", body, re.M)}
+
+
+class Proxy:
+    """A TCP relay to a port of 127.0.0.1 that can be paused: while paused
+    it reads nothing from either side, so the connections stay up and what
+    is sent waits, as behind a network path that stopped carrying."""
+
+    def __init__(self, target_port):
+        self.target = target_port
+        self.open = threading.Event()
+        self.open.set()
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(16)
+        self.port = self.ls.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        while True:
+            self.open.wait()
+            try:
+                d = a.recv(65536)
+                if not d:
+                    break
+                self.open.wait()
+                b.sendall(d)
+            except OSError:
+                break
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.open.set()
+        self.ls.close()
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass
 
 
 class TestLeases(unittest.TestCase):
@@ -78,16 +134,19 @@ class TestLeases(unittest.TestCase):
             if c.alive():
                 c.stop()
 
-    def start(self, name):
+    def write(self, path, name, port, inventory, redis_port=None):
+        write_config(path, redis_port or self.redis.port, inventory)
+        with open(path, "a") as f:
+            f.write(f'collector: {{shared: true, id: "{name}", listen: "127.0.0.1:{port}"}}\n')
+
+    def start(self, name, inventory=None, redis_port=None):
         """A collector of the shared inventory, collector.id `name`."""
         TestLeases.serial += 1
         port = free_port()
         cfg = self.tmp.join(f"{name}-{self.serial}.yml")
-        write_config(cfg, self.redis.port, self.inventory)
-        with open(cfg, "a") as f:
-            f.write(f'collector: {{shared: true, id: "{name}", listen: "127.0.0.1:{port}"}}\n')
+        self.write(cfg, name, port, inventory or self.inventory, redis_port)
         c = Collector(self.tmp, cfg, name=f"{name}-{self.serial}").start()
-        c.port, c.name = port, name
+        c.port, c.name, c.cfg = port, name, cfg
         wait_for(lambda: "health and metrics on" in c.text() or not c.alive(), 10,
                  what=f"{name} to listen")
         self.assertTrue(c.alive(), c.text())
@@ -103,7 +162,7 @@ class TestLeases(unittest.TestCase):
                     out.setdefault(ch, set()).add(d["collector"])
         return out
 
-    def wait_settled(self, names, timeout):
+    def wait_settled(self, names, timeout, channels=None):
         """Until, over the last 2 s, every interface had samples from one of
         names and only one."""
         def settled():
@@ -111,7 +170,7 @@ class TestLeases(unittest.TestCase):
             if t - t0 < 2.5:
                 return False
             o = self.owners(t - 2)
-            return (set(o) == self.channels and all(len(s) == 1 for s in o.values())
+            return (set(o) == (channels or self.channels) and all(len(s) == 1 for s in o.values())
                     and set().union(*o.values()) == set(names))
         t0 = time.monotonic()
         wait_for(settled, timeout, interval=0.2, what=f"{names} to share every interface")
@@ -221,15 +280,9 @@ class TestLeases(unittest.TestCase):
             a.proc.signal(signal.SIGCONT)
         resumed = time.monotonic()
         self.wait_settled({"col-a", "col-b"}, 20)
-        # Per interface, the 1 s intervals (by the samples' ts) with samples
-        # from two collectors: one at most.
-        doubled = {}
-        for ch in self.channels:
-            per = {}
-            for t, d in self.sub.on(ch):
-                if t >= stopped:
-                    per.setdefault(int(d["ts"]), set()).add(d["collector"])
-            doubled[ch] = sum(1 for s in per.values() if len(s) > 1)
+        # Per interface, the 1 s intervals with samples from two
+        # collectors: one at most.
+        doubled = self.doubled_intervals(stopped)
         self.assertLessEqual(max(doubled.values()), 1, doubled)
         # col-a published nothing while frozen, and right after SIGCONT nothing
         # but what its leases still cover: it lost them all to col-b.
@@ -241,6 +294,41 @@ class TestLeases(unittest.TestCase):
         self.assertGreater(m["ifmon_collector_leases_lost_total"] + m["ifmon_collector_fenced_total"],
                            0)
 
+    def doubled_intervals(self, since):
+        """Per interface, the 1 s intervals (by the samples' ts) with
+        samples from two collectors."""
+        doubled = {}
+        for ch in self.channels:
+            per = {}
+            for t, d in self.sub.on(ch):
+                if t >= since:
+                    per.setdefault(int(d["ts"]), set()).add(d["collector"])
+            doubled[ch] = sum(1 for s in per.values() if len(s) > 1)
+        return doubled
+
+    def test_cut_off_from_redis_stops_before_the_takeover(self):
+        """col-a's path to Redis stops carrying for 6 s while its agents
+        still answer: it must stop publishing (fencing by its own clock)
+        before col-b takes over, so what it sent into the stalled path
+        comes out late but never overlaps col-b's samples."""
+        proxy = Proxy(self.redis.port)
+        try:
+            a = self.start("col-a", redis_port=proxy.port)
+            self.start("col-b")
+            self.wait_settled({"col-a", "col-b"}, 20)
+            cut = time.monotonic()
+            proxy.open.clear()
+            try:
+                wait_for(lambda: time.monotonic() > cut + 6, 7)
+            finally:
+                proxy.open.set()
+            self.wait_settled({"col-a", "col-b"}, 20)
+            doubled = self.doubled_intervals(cut)
+            self.assertLessEqual(max(doubled.values()), 1, doubled)
+            self.assertGreater(metrics(a.port)["ifmon_collector_fenced_total"], 0)
+        finally:
+            proxy.close()
+
     def test_sigterm_hands_over_at_once(self):
         self.start("col-a")
         self.start("col-b")
@@ -250,3 +338,29 @@ class TestLeases(unittest.TestCase):
         self.collectors.pop("col-a").stop()
         wait_for(lambda: all("col-b" in self.owners(stopped).get(ch, ()) for ch in lost), 3,
                  what="col-b to take over at its next tick")
+
+    def test_an_inventory_rolled_out_one_collector_at_a_time(self):
+        """SIGHUP with a new file on one collector: while the files differ
+        nothing moves but the device only the new file has; once the other
+        follows, the load is balanced again over every device."""
+        old = self.inventory[:-1]
+        new_dev = self.inventory[-1]["name"]
+        old_channels = {ch for ch in self.channels if not ch.startswith(f"ifmon:{new_dev}:")}
+        a, b = self.start("col-a", old), self.start("col-b", old)
+        before = self.wait_settled({"col-a", "col-b"}, 20, old_channels)
+        hup = time.monotonic()
+        self.write(a.cfg, "col-a", a.port, self.inventory)
+        a.sighup()
+        wait_for(lambda: self.owners(hup).get(f"ifmon:{new_dev}:ge-0/0/0") == {"col-a"}, 10,
+                 what="col-a to poll the device only its file has")
+        wait_for(lambda: time.monotonic() > hup + 3, 4)
+        o = self.owners(hup)
+        moved = {ch for ch in old_channels if o.get(ch) != {before[ch]}}
+        self.assertEqual(moved, set(), "devices moved while the files differed")
+        self.write(b.cfg, "col-b", b.port, self.inventory)
+        b.sighup()
+        after = self.wait_settled({"col-a", "col-b"}, 15)
+        self.assert_balanced(after, ["col-a", "col-b"])
+        wait_for(lambda: new_dev in {d["name"] for s in json.loads(
+            self.redis.client().get("ifmon:inventory"))["sites"] for d in s["devices"]}, 10,
+            what="the inventory to list the new device")
