@@ -27,7 +27,9 @@ class TestCompose(unittest.TestCase):
     def test_docker_compose_validates_the_file(self):
         self.assertEqual(self.rc, 0, self.err)
         services = set(self.compose["services"])
-        self.assertEqual(services, {"redis", "sim", "collector", "gateway1", "gateway2", "haproxy"})
+        self.assertEqual(services, {"redis", "redis-replica", "sentinel1", "sentinel2", "sentinel3",
+                                    "sim", "collector1", "collector2", "gateway1", "gateway2",
+                                    "haproxy"})
 
     def test_every_build_context_dockerfile_target_and_copied_path_exists(self):
         stages = set(re.findall(r"^FROM \S+ AS (\S+)$", self.dockerfile, re.M))
@@ -56,7 +58,7 @@ class TestCompose(unittest.TestCase):
                                 "PREFIX=/usr"], capture_output=True, text=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("make install DESTDIR=/out PREFIX=/usr", self.dockerfile)
-            for name in ("collector", "gateway1", "gateway2"):
+            for name in ("collector1", "collector2", "gateway1", "gateway2"):
                 cmd = self.compose["services"][name]["command"]
                 self.assertTrue(os.access(os.path.join(tmp.path, "usr/bin", cmd[0]), os.X_OK),
                                 cmd)
@@ -72,14 +74,29 @@ class TestCompose(unittest.TestCase):
                            text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         services = set(self.compose["services"])
-        self.assertIn(self.ifmon["redis"]["host"], services)
+        # Through the Sentinels, which watch the master service under the
+        # name the daemons ask for; the replica follows that master.
+        sentinels = {s.split(":")[0] for s in self.ifmon["redis"]["sentinels"]}
+        self.assertEqual(sentinels, {"sentinel1", "sentinel2", "sentinel3"})
+        self.assertLessEqual(sentinels, services)
+        for s in sentinels:
+            script = " ".join(self.compose["services"][s]["command"])
+            self.assertIn(f"sentinel monitor {self.ifmon['redis']['master_name']} redis 6379 2",
+                          script)
+            self.assertIn("--sentinel", script)
+        self.assertIn("redis", services)
+        self.assertEqual(self.compose["services"]["redis-replica"]["command"][-3:],
+                         ["--replicaof", "redis", "6379"])
+        # Two collectors share the inventory.
+        self.assertTrue(self.ifmon["collector"]["shared"])
         sim_port = re.search(r"--agent-udpv4-endpoint=0\.0\.0\.0:(\d+)", self.dockerfile).group(1)
         self.assertTrue(self.ifmon["devices"])
         for d in self.ifmon["devices"]:
             self.assertEqual(d["address"], f"sim:{sim_port}", d)
         # The collector's /healthz and /metrics on the port its service exposes.
         health_port = self.ifmon["collector"]["listen"].rsplit(":", 1)[1]
-        self.assertIn(health_port, [str(p) for p in self.compose["services"]["collector"]["expose"]])
+        for name in ("collector1", "collector2"):
+            self.assertIn(health_port, [str(p) for p in self.compose["services"][name]["expose"]])
 
     def test_haproxy_balances_the_gateway_services_on_their_port(self):
         cfg = open(os.path.join(TOP, "config", "docker", "haproxy.cfg")).read()
