@@ -466,12 +466,15 @@ void poller_hold(struct device *dev, uint64_t epoch, uint64_t until_ns)
     } else if (dev->nifaces > 0 || dev->status != DEVICE_UNKNOWN) {
         device_forget(dev);
     }
-    /* Poll now rather than at the next slot of the schedule, and read the
-     * counters as soon as the walk is done: the devices of a collector
-     * that died are without data already. */
+    /* Walk and read the counters now rather than at the next slot of the
+     * schedule (the devices of a collector that died are without data
+     * already); the schedule keeps its slot, so that the polls of devices
+     * taken together stay spread over the interval. */
     dev->poll_after_walk = 1;
-    dev->due_ns = uv_hrtime();
-    device_arm_tick(dev);
+    if (dev->phase == PHASE_IDLE && session_is_open(dev)) {
+        dev->poller->now_wall = 0;
+        device_start_phase(dev);
+    }
 }
 
 void poller_release(struct device *dev)

@@ -21,6 +21,11 @@
  *     it waits --drain seconds for messages still in flight, then prints one
  *     JSON line {"event":"result",...} and exits.
  *
+ *   - with --channel-list FILE the channels are the lines of FILE instead
+ *     (real collector channels, for make bench-scale): connection j takes
+ *     lines (j*K + k) mod C; with no "t" in a message, its "ts" (a
+ *     collector sample's time, Unix seconds) is the publish time.
+ *
  * One file on purpose: a measuring stick built with one cc command, whose
  * whole client is in view when judging what it measures.
  *
@@ -64,6 +69,7 @@ static const char *host = "127.0.0.1";
 static int port = 8080, redis_port = 0;
 static int nconn = 5000, per_conn = 20, nchan = 1000, concurrency = 100;
 static const char *prefix = "bench", *path = "/ws";
+static char **chan_names; /* --channel-list: the channels, else NULL */
 static double rate = 1.0, warmup = 5.0, duration = 30.0, drain = 2.0, setup_timeout = 180.0;
 static int wait_stdin = 0;
 
@@ -214,13 +220,21 @@ static void send_frame(int idx, int op, const void *payload, size_t len)
 static void send_subscribe(int idx)
 {
     size_t cap = 64 + (size_t)per_conn * (strlen(prefix) + 32), n;
-    char *s = malloc(cap);
+    char *s;
     int k;
 
+    if (chan_names)
+        for (k = 0; k < per_conn; k++)
+            cap += strlen(chan_names[((long)idx * per_conn + k) % nchan]) + 4;
+    s = malloc(cap);
     n = (size_t)snprintf(s, cap, "{\"op\":\"subscribe\",\"id\":%d,\"channels\":[", idx);
     for (k = 0; k < per_conn; k++) {
         int ch = (int)(((long)idx * per_conn + k) % nchan);
-        n += (size_t)snprintf(s + n, cap - n, "%s\"%s:bench:%d\"", k ? "," : "", prefix, ch);
+        if (chan_names)
+            n += (size_t)snprintf(s + n, cap - n, "%s\"%s\"", k ? "," : "", chan_names[ch]);
+        else
+            n += (size_t)snprintf(s + n, cap - n, "%s\"%s:bench:%d\"", k ? "," : "", prefix,
+                                  ch);
     }
     n += (size_t)snprintf(s + n, cap - n, "]}");
     send_frame(idx, 1, s, n);
@@ -340,6 +354,21 @@ static void on_message(int idx, const unsigned char *p, size_t len)
             while (t < end && *t >= '0' && *t <= '9')
                 v = v * 10 + (*t++ - '0');
             record(v, now);
+            q = t;
+        } else if ((t = memmem(d, (size_t)(end - d) < 2048 ? (size_t)(end - d) : 2048,
+                               "\"ts\":", 5)) != NULL) {
+            /* A collector's sample: "ts" in seconds, to the millisecond. */
+            int64_t v = 0, frac = 0, scale = 1000000;
+            t += 5;
+            while (t < end && *t >= '0' && *t <= '9')
+                v = v * 10 + (*t++ - '0');
+            if (t < end && *t == '.')
+                for (t++; t < end && *t >= '0' && *t <= '9'; t++)
+                    if (scale > 1) {
+                        scale /= 10;
+                        frac += (*t - '0') * scale;
+                    }
+            record(v * 1000000 + frac, now);
             q = t;
         } else {
             q = d;
@@ -718,7 +747,7 @@ static void usage(void)
             "usage: gwload --port P [--host 127.0.0.1] [--path /ws] [--connections 5000]\n"
             "  [--per-conn 20] [--channels 1000] [--prefix bench] [--redis-port RP]\n"
             "  [--rate 1] [--warmup 5] [--duration 30] [--drain 2] [--concurrency 100]\n"
-            "  [--wait-stdin] [--setup-timeout 180]\n");
+            "  [--wait-stdin] [--setup-timeout 180] [--channel-list FILE]\n");
     exit(2);
 }
 
@@ -730,7 +759,8 @@ int main(int argc, char **argv)
         {"prefix", 1, 0, 'x'},      {"redis-port", 1, 0, 'r'},   {"rate", 1, 0, 'R'},
         {"warmup", 1, 0, 'w'},      {"duration", 1, 0, 'd'},     {"drain", 1, 0, 'D'},
         {"concurrency", 1, 0, 'C'}, {"wait-stdin", 0, 0, 'S'},   {"setup-timeout", 1, 0, 'T'},
-        {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+        {"channel-list", 1, 0, 'L'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    const char *list_path = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (o) {
@@ -749,8 +779,31 @@ int main(int argc, char **argv)
         case 'C': concurrency = atoi(optarg); break;
         case 'S': wait_stdin = 1; break;
         case 'T': setup_timeout = atof(optarg); break;
+        case 'L': list_path = optarg; break;
         default: usage();
         }
+    }
+    if (list_path) {
+        FILE *f = fopen(list_path, "r");
+        char line[2048];
+        int cap = 0;
+
+        if (f == NULL) {
+            fprintf(stderr, "gwload: %s: %s\n", list_path, strerror(errno));
+            return 2;
+        }
+        nchan = 0;
+        while (fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n")] = 0;
+            if (line[0] == 0)
+                continue;
+            if (nchan == cap) {
+                cap = cap ? cap * 2 : 1024;
+                chan_names = realloc(chan_names, (size_t)cap * sizeof *chan_names);
+            }
+            chan_names[nchan++] = strdup(line);
+        }
+        fclose(f);
     }
     if (nconn < 1 || per_conn < 1 || nchan < 1 || per_conn > nchan || rate <= 0)
         usage();
