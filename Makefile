@@ -75,6 +75,15 @@ bench-compare: all
 		--doc gateway-light
 	@/usr/bin/python3 tests/bench/redis_ceiling.py --runs 3 --doc redis
 
+# The whole system raised until something gives: two collectors sharing
+# the inventory, Redis, a gateway and gwload's clients (a site's channels
+# each), 10,000 to 60,000 interfaces at 1 s; see docs/BENCHMARKS.md.
+# BENCH_ARGS="--levels 50000 --duration 60" etc.
+bench-scale: test-deps all
+	@$(MAKE) -s -C tests/sim
+	@$(MAKE) -s -C tests/bench
+	@/usr/bin/python3 tests/bench/scale.py --doc scale $(BENCH_ARGS)
+
 # 64 live panels in headless Chromium: main-thread busy share (docs/BENCHMARKS.md).
 bench-web: test-deps all web
 	@node tests/bench/web.js
@@ -161,4 +170,4 @@ clean:
 	@for p in $(PARTS) tests tests/sim; do $(MAKE) -C $$p clean; done
 	rm -rf build web/vendor
 
-.PHONY: all web asan deps test-deps test run bench-collector bench-discovery check-config install bench-gateway bench-web fuzz soak valgrind bench-compare clean repeat-gateway attack
+.PHONY: all web asan deps test-deps test run bench-collector bench-discovery check-config install bench-gateway bench-web fuzz soak valgrind bench-compare bench-scale clean repeat-gateway attack

@@ -37,13 +37,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "channel.h"
 #include "chantable.h"
 #include "eventlist.h"
 #include "history.h"
 #include "inventory.h"
+#include "json_check.h"
 #include "json_text.h"
 #include "keys.h"
 #include "log.h"
@@ -559,9 +558,10 @@ static struct outmsg *shared_message(struct fanout *f, const char *channel, size
 {
     static const char head[] = "{\"channel\":", mid[] = ",\"data\":";
     struct outmsg *m = f->last;
-    json_t *data;
     char *quoted = NULL, *text;
     size_t qlen = 0, replaced = 0, n;
+    double ts = 0;
+    int check;
 
     if (m && plen == f->last_payload_len && strlen(m->channel) == clen &&
         memcmp(m->channel, channel, clen) == 0 &&
@@ -572,21 +572,22 @@ static struct outmsg *shared_message(struct fanout *f, const char *channel, size
     f->gen++;
     if (memchr(channel, '\0', clen))
         return NULL;
-    data = json_loadb(payload, plen, 0, NULL);
-    if (json_is_object(data))
+    /* Checked, never parsed into a tree: the payload is relayed as it is
+     * (common/json_check.h). */
+    check = ifmon_json_check_object(payload, plen, &ts);
+    if (check >= 0)
         quoted = ifmon_json_quote(channel, clen, &qlen, &replaced);
     if (quoted == NULL || replaced > 0) {
         f->invalid++;
         log_debug("ignoring a message on %.*s: not a JSON object", (int)clen, channel);
-        json_decref(data);
         free(quoted);
         return NULL;
     }
     n = sizeof(head) - 1 + qlen + sizeof(mid) - 1 + plen + 1;
     m = outmsg_new(OUTMSG_DATA, NULL, n);
     m->channel = ifmon_xstrndup(channel, clen);
-    m->has_ts = history_sample_ts(data, &m->ts);
-    json_decref(data);
+    m->has_ts = check == 1;
+    m->ts = ts;
     text = outmsg_text(m);
     memcpy(text, head, sizeof(head) - 1);
     memcpy(text + sizeof(head) - 1, quoted, qlen);

@@ -181,16 +181,6 @@ int history_admit_held_or_floor(struct history *h, struct outmsg *m, uint64_t *d
 
 /* ------------------------------------------------------------- frames */
 
-int history_sample_ts(const json_t *sample, double *ts)
-{
-    json_t *v = json_object_get(sample, "ts");
-
-    if (!json_is_number(v))
-        return 0;
-    *ts = json_number_value(v);
-    return 1;
-}
-
 /* Turn an LRANGE reply (which asked for the newest `asked` samples) into
  * item's {"channel":C,"history":[...]} and send it: of the newest
  * item->reserved samples, those that are JSON objects, oldest first,

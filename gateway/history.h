@@ -185,8 +185,4 @@ static inline int history_admit(struct history *h, struct outmsg *m, uint64_t *d
  * ignored when they come), drop what is held and the floors. */
 void history_release(struct history *h);
 
-/* The collector's `ts` of a sample (docs/PROTOCOL.md, part 1), when it
- * has a number there: 1 and *ts set, else 0. */
-int history_sample_ts(const json_t *sample, double *ts);
-
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_check.h"
 #include "keys.h"
 #include "pubsub.h"
 #include "util.h"
@@ -141,16 +142,13 @@ void history_reading_parse(struct history_reading *r)
     r->ts = ifmon_xcalloc(n + 1, sizeof(*r->ts));
     for (i = 0; i < n; i++) {
         const redisReply *el = reply->element[i];
-        json_t *sample;
+        int check;
 
         if (el->type != REDIS_REPLY_STRING)
             continue;
-        sample = json_loadb(el->str, el->len, 0, NULL);
-        if (json_is_object(sample)) {
-            r->valid[i] = 1;
-            r->has_ts[i] = (unsigned char)history_sample_ts(sample, &r->ts[i]);
-        }
-        json_decref(sample);
+        check = ifmon_json_check_object(el->str, el->len, &r->ts[i]);
+        r->valid[i] = check >= 0;
+        r->has_ts[i] = check == 1;
     }
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "json_check.h"
 #include "json_text.h"
 #include "keys.h"
 #include "log.h"
@@ -256,6 +257,68 @@ static void a_log_line_is_one_line_whatever_it_quotes(void **state)
     free(huge);
 }
 
+/* ------------------------------------------------------- json_check */
+
+static int check(const char *text, double *ts)
+{
+    return ifmon_json_check_object(text, strlen(text), ts);
+}
+
+/* {"a":[[...]]} with n arrays: n + 1 levels. */
+static int nested(size_t n)
+{
+    char *t = malloc(2 * n + 8);
+    size_t i, k = 0;
+    int rc;
+
+    memcpy(t, "{\"a\":", 5);
+    k = 5;
+    for (i = 0; i < n; i++)
+        t[k++] = '[';
+    for (i = 0; i < n; i++)
+        t[k++] = ']';
+    t[k++] = '}';
+    rc = ifmon_json_check_object(t, k, NULL);
+    free(t);
+    return rc;
+}
+
+static void the_check_finds_objects_and_their_ts(void **unused)
+{
+    double ts = 0;
+
+    (void)unused;
+    assert_int_equal(check(" {\"device\":\"d\",\"ts\":1764052800.123,\"in_bps\":null} ", &ts), 1);
+    assert_true(ts == 1764052800.123);
+    assert_int_equal(check("{\"ts\":1,\"ts\":-2.5e1}", &ts), 1); /* the last wins */
+    assert_true(ts == -25);
+    assert_int_equal(check("{\"\\u0074s\":7}", &ts), 1); /* an escaped name is the name */
+    assert_true(ts == 7);
+    assert_int_equal(check("{\"ts\":\"1\"}", NULL), 0);
+    assert_int_equal(check("{\"ts\":1,\"ts\":[1]}", NULL), 0);
+    assert_int_equal(check("{\"a\":{\"ts\":1}}", NULL), 0); /* only the top level's */
+    assert_int_equal(check("{}", NULL), 0);
+    assert_int_equal(check("{\"k\":\"caf\xc3\xa9 \\ud83d\\ude00\"}", NULL), 0);
+    /* Not one object. */
+    assert_int_equal(check("[1]", NULL), -1);
+    assert_int_equal(check("{} {}", NULL), -1);
+    assert_int_equal(check("{\"a\":1,}", NULL), -1);
+    assert_int_equal(check("{\"a\":01}", NULL), -1);
+    assert_int_equal(check("{\"a\":1.}", NULL), -1);
+    assert_int_equal(check("{\"a\":tru}", NULL), -1);
+    assert_int_equal(check("{\"a\":\"\\u0000\"}", NULL), -1);
+    assert_int_equal(check("{\"a\":\"\\ud800\"}", NULL), -1);
+    assert_int_equal(check("{\"a\":\"\xc3\"}", NULL), -1);     /* cut short */
+    assert_int_equal(check("{\"a\":\"\xed\xa0\x80\"}", NULL), -1); /* a surrogate */
+    assert_int_equal(check("{\"a\":\"\x01\"}", NULL), -1);
+    assert_int_equal(check("{\"a\":99999999999999999999}", NULL), -1); /* past 64 bits */
+    assert_int_equal(check("{\"a\":1e999}", NULL), -1);
+    assert_int_equal(ifmon_json_check_object("{\"a\":1\0}", 8, NULL), -1);
+    /* jansson's depth, and not one level more. */
+    assert_int_equal(nested(JSON_CHECK_MAX_DEPTH - 1), 0);
+    assert_int_equal(nested(JSON_CHECK_MAX_DEPTH), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +330,7 @@ int main(void)
         cmocka_unit_test(refuses_rather_than_cuts_a_long_name),
         cmocka_unit_test(tells_the_kind_of_a_channel),
         cmocka_unit_test(a_log_line_is_one_line_whatever_it_quotes),
+        cmocka_unit_test(the_check_finds_objects_and_their_ts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
