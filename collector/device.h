@@ -130,6 +130,7 @@ struct device {
     struct chunk *chunks;          /* poller.c (device_plan_chunks) */
     size_t nchunks;
 
+    int part_dirty;             /* output.c, collector.shared: its entry to write again */
     struct message_device msg;  /* message.c */
     struct alerts_device alert; /* alerts.c */
     char *alert_text;           /* events.c: the raised down event while active, or NULL */

@@ -23,6 +23,9 @@
 #define SCRIPT_BATCH "4000"
 /* The leader prunes the events list by age every this many ticks. */
 #define PRUNE_EVERY_TICKS 20
+/* The leader merges at most this often: a merge reads and writes the
+ * whole inventory (about 100 bytes per interface). */
+#define MERGE_MIN_GAP_MS 1000
 /* A device seen free at this many ticks in a row is taken by whoever
  * sees it. */
 #define FREE_TICKS_TAKE 2
@@ -124,6 +127,7 @@ struct lease {
         k_events;
     int busy;          /* a tick's scripts are in flight */
     int merging;       /* the leader's reads of the parts are in flight */
+    uint64_t merged_ms; /* loop time of the last merge */
     uint64_t sent_ns;  /* when the act script was sent */
     uint64_t act_gen;  /* the generation the act script was made for */
     char *merged_version; /* what the last merge was made from */
@@ -364,6 +368,9 @@ static void maybe_merge(struct lease *ls, const char *version, const char *membe
     if (ls->merging || (ls->merged_version && strcmp(ls->merged_version, version) == 0 &&
                         strcmp(ls->merged_members, members) == 0))
         return;
+    if (ls->merged_ms && uv_now(ls->loop) < ls->merged_ms + MERGE_MIN_GAP_MS)
+        return; /* at a later tick */
+    ls->merged_ms = uv_now(ls->loop);
     free(ls->merged_version);
     free(ls->merged_members);
     ls->merged_version = ifmon_xstrdup(version);

@@ -109,8 +109,10 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
     /* The snapshot lists each interface's speed: it is known from the first
      * answer on, after discovery wrote the snapshot, and an agent may
      * change it (autonegotiation). */
-    if (ifc->rd.speed_bps != ifc->msg.listed_speed_bps)
+    if (ifc->rd.speed_bps != ifc->msg.listed_speed_bps) {
+        dev->part_dirty = 1;
         inventory_touch(out);
+    }
     feed_alerts(out, dev, ifc, res, ts);
 }
 
@@ -153,6 +155,7 @@ static void on_status(void *ctx, struct device *dev, double ts)
     struct emit_ctx ec = {out, dev, NULL, ts, uv_hrtime()};
 
     publish_status(out, dev, ts);
+    dev->part_dirty = 1;
     inventory_touch(out); /* the snapshot carries each device's status too */
     if (dev->status != DEVICE_UNKNOWN)
         alerts_device_update(&dev->alert, dev->status == DEVICE_DOWN, on_alert, &ec);
@@ -241,6 +244,28 @@ static struct device **sorted_devices(struct output *out, size_t *n)
     return sorted;
 }
 
+static struct device **order_devs; /* sorted_order()'s, during its qsort */
+
+static int cmp_index(const void *a, const void *b)
+{
+    struct device *x = order_devs[*(const size_t *)a], *y = order_devs[*(const size_t *)b];
+
+    return cmp_device(&x, &y);
+}
+
+/* The indexes of devs (n) in the order of sorted_devices(). */
+static size_t *sorted_order(struct device **devs, size_t n)
+{
+    size_t *order = ifmon_xcalloc(n ? n : 1, sizeof(*order)), i;
+
+    for (i = 0; i < n; i++)
+        order[i] = i;
+    order_devs = devs;
+    qsort(order, n, sizeof(*order), cmp_index);
+    order_devs = NULL;
+    return order;
+}
+
 /* The snapshot of docs/PROTOCOL.md "Inventory". */
 static json_t *inventory_json(struct output *out)
 {
@@ -282,8 +307,10 @@ static void inventory_write_parts(struct output *out)
              ifmon_key_cluster(&version, cfg->redis.prefix, "version", NULL);
 
     IFMON_ASSERT(rc == 0);
+    /* Only the entries that changed: a device's status or speed, or its
+     * interfaces (each collector holds thousands of interfaces' worth). */
     for (i = 0; i < n; i++)
-        nheld += poller_device_held(devs[i]);
+        nheld += poller_device_held(devs[i]) && devs[i]->part_dirty;
     if (nheld == 0)
         return;
     argv = ifmon_xcalloc(2 + 2 * nheld, sizeof(*argv));
@@ -295,8 +322,9 @@ static void inventory_write_parts(struct output *out)
         char *text;
         size_t idlen = strlen(collector_id(out)), tlen;
 
-        if (!poller_device_held(devs[i]))
+        if (!poller_device_held(devs[i]) || !devs[i]->part_dirty)
             continue;
+        devs[i]->part_dirty = 0;
         j = device_json(devs[i], collector_id(out));
         text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(13));
         json_decref(j);
@@ -398,8 +426,8 @@ void output_merge_inventory(struct output *out, const char *const *parts, const 
                             const char *const *holders)
 {
     const struct config *cfg = poller_config(out->poller);
-    size_t n, i, len = 0, cap = 0, idx;
-    struct device **devs = poller_devices(out->poller, &n), **sorted;
+    size_t n, i, len = 0, cap = 0, idx, *order;
+    struct device **devs = poller_devices(out->poller, &n);
     const char *site = NULL;
     struct ifmon_key key;
     char *buf = NULL;
@@ -407,13 +435,14 @@ void output_merge_inventory(struct output *out, const char *const *parts, const 
 
     if (!publisher_ready(out->pub))
         return;
-    sorted = sorted_devices(out, &n);
+    order = sorted_order(devs, n);
     text_str(&buf, &len, &cap, "\"version\":1,\"prefix\":");
     text_json(&buf, &len, &cap, json_string(cfg->redis.prefix));
     text_str(&buf, &len, &cap, ",\"sites\":[");
     for (i = 0; i < n; i++) {
-        struct device *d = sorted[i];
+        struct device *d = devs[order[i]];
 
+        idx = order[i];
         if (site == NULL || strcmp(site, d->cfg->site) != 0) {
             text_str(&buf, &len, &cap, site ? "]},{\"name\":" : "{\"name\":");
             text_json(&buf, &len, &cap, json_string(d->cfg->site));
@@ -422,12 +451,11 @@ void output_merge_inventory(struct output *out, const char *const *parts, const 
         } else {
             text_str(&buf, &len, &cap, ",");
         }
-        for (idx = 0; idx < n && devs[idx] != d; idx++)
-            ;
-        if (poller_device_held(d)) {
-            text_json(&buf, &len, &cap, device_json(d, collector_id(out)));
-        } else if (parts[idx]) {
+        if (parts[idx]) {
             text_add(&buf, &len, &cap, parts[idx], lens[idx]);
+        } else if (poller_device_held(d)) {
+            /* Ours, its part not written yet. */
+            text_json(&buf, &len, &cap, device_json(d, collector_id(out)));
         } else {
             /* Nobody's yet, or its new holder has not written its part. */
             json_t *j = device_json(d, holders[idx]);
@@ -437,7 +465,7 @@ void output_merge_inventory(struct output *out, const char *const *parts, const 
         }
     }
     text_str(&buf, &len, &cap, site ? "]}]}" : "]}");
-    free(sorted);
+    free(order);
     rc = ifmon_key_inventory(&key, cfg->redis.prefix);
     IFMON_ASSERT(rc == 0);
     write_merged(out, &key, &out->merged_inventory, buf, len, 1);
@@ -522,10 +550,21 @@ static void inventory_touch(struct output *out)
     uv_timer_start(&out->inventory_timer, on_inventory_timer, due > now ? due - now : 0, 0);
 }
 
+/* Every device's entry is to be written again (collector.shared). */
+static void parts_all_dirty(struct output *out)
+{
+    size_t n, i;
+    struct device **devs = poller_devices(out->poller, &n);
+
+    for (i = 0; i < n; i++)
+        devs[i]->part_dirty = 1;
+}
+
 static void on_inventory(void *ctx)
 {
     struct output *out = ctx;
 
+    parts_all_dirty(out);
     inventory_touch(out);
     events_active_changed(out->events); /* what is gone leaves the active set */
 }
@@ -567,6 +606,7 @@ void output_on_redis_connected(void *ctx)
     devs = poller_devices(out->poller, &n);
     for (i = 0; i < n; i++)
         publish_status(out, devs[i], ifmon_wall_now());
+    parts_all_dirty(out);
     inventory_write(out);
     events_on_redis_connected(out->events);
 }
