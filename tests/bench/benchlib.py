@@ -59,7 +59,7 @@ def median(values):
 
 
 @contextlib.contextmanager
-def doc_block(section):
+def doc_block(section, target="bench-compare"):
     """Print what the block prints and, when section is set, also put it in
     docs/BENCHMARKS.md between the lines <!-- bench:SECTION --> and
     <!-- /bench:SECTION --> (which must be there), replacing what was
@@ -78,7 +78,7 @@ def doc_block(section):
     if i < 0 or j < i:
         raise SystemExit(f"{DOC}: no {begin} ... {end} lines to write the results between")
     stamp = (f"_Measured {datetime.date.today().isoformat()} by the command below "
-             "(`make bench-compare` runs it)._")
+             f"(`make {target}` runs it)._")
     doc = doc[:i + len(begin)] + "\n" + stamp + "\n\n" + text.strip() + "\n" + doc[j:]
     tmp = DOC + ".tmp"
     with open(tmp, "w") as f:

@@ -301,7 +301,7 @@ def main():
         results.append(r)
         if not r["held_ok"] and not args.keep_going:
             break
-    with doc_block(args.doc):
+    with doc_block(args.doc, "bench-scale"):
         report(args, results)
 
 
