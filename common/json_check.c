@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
+
 struct scan {
     const unsigned char *p, *end;
 };
@@ -40,39 +42,6 @@ static int hex4(const unsigned char *p, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-/* One UTF-8 character at p (not ASCII): its length, or 0 when invalid
- * (overlong, a surrogate, past U+10FFFF, cut short), as jansson's
- * utf8_check_full. */
-static size_t utf8_char(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0], v;
-    size_t n, i;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        v = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff ||
-        (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    return n;
 }
 
 /* A string at s->p (the opening quote). *is_ts: it decodes to "ts". */
@@ -144,7 +113,7 @@ static int scan_string(struct scan *s, int *is_ts)
             s->p++;
             continue;
         }
-        n = utf8_char(s->p, s->end);
+        n = ifmon_utf8_char(s->p, (size_t)(s->end - s->p));
         if (n == 0)
             return -1;
         s->p += n;

@@ -8,9 +8,7 @@
 
 #include "util.h"
 
-/* Length of the valid UTF-8 character at s (n bytes available), or 0 when
- * the bytes there are not one. */
-static size_t utf8_char(const unsigned char *s, size_t n)
+size_t ifmon_utf8_char(const unsigned char *s, size_t n)
 {
     unsigned c = s[0], cp;
     size_t len, i;
@@ -47,7 +45,7 @@ size_t ifmon_utf8_valid_prefix(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t at = 0, n;
 
-    while (at < len && (n = utf8_char(p + at, len - at)) > 0)
+    while (at < len && (n = ifmon_utf8_char(p + at, len - at)) > 0)
         at += n;
     return at;
 }
@@ -65,7 +63,7 @@ size_t ifmon_json_quote_into(char *out, const char *s, size_t len, size_t *repla
         size_t n;
 
         if (c >= 0x80) {
-            n = utf8_char(p + at, len - at);
+            n = ifmon_utf8_char(p + at, len - at);
             if (n == 0) {
                 *o++ = '?';
                 bad++;

@@ -28,6 +28,11 @@ size_t ifmon_json_quote_into(char *out, const char *s, size_t len, size_t *repla
  * its length. Never NULL. */
 char *ifmon_json_quote(const char *s, size_t len, size_t *out_len, size_t *replaced);
 
+/* Length of the valid UTF-8 character at s (n >= 1 bytes available), or
+ * 0 when the bytes there are not one (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF). */
+size_t ifmon_utf8_char(const unsigned char *s, size_t n);
+
 /* Length of the longest prefix of s (at most len bytes) that is valid
  * UTF-8 and does not cut a character. */
 size_t ifmon_utf8_valid_prefix(const char *s, size_t len);
