@@ -10,7 +10,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (rate_errors, COLLECTOR, SLOW, TOP, Collector, RedisServer, SnmpSim, Subscriber, TempDir,
+from harness import (rate_errors, COLLECTOR, SAN, SLOW, TOP, Collector, RedisServer, SnmpSim, Subscriber, TempDir,
                      free_port, rates, wait_for, write_config, write_device)
 
 # Interfaces of the simulated devices: octets per second.
@@ -106,7 +106,10 @@ class TestRates(CollectorTest):
             self.assertGreaterEqual(len(got), 4, i["name"])
             if i["in_rate"]:
                 for field, want in (("in_bps", 8 * i["in_rate"]), ("out_bps", 8 * i["out_rate"])):
-                    bad = rate_errors(got, field, want)
+                    # 1% each; under ASan the collector stamps arrivals
+                    # later than snmpsimd read its counters (1.08% once):
+                    # 1.5% there, the mean still within 0.5%.
+                    bad = rate_errors(got, field, want, each=0.015 if SAN else 0.01)
                     self.assertFalse(bad, f"{i['name']} {field}: {bad} (truth {want})")
             else:
                 self.assertEqual({(d["in_bps"], d["out_bps"]) for d in got}, {(0, 0)})
