@@ -187,6 +187,10 @@ struct config_gateway {
     int max_connections;         /* default 10000 */
     int max_channels;            /* per connection, default 256 */
     int max_frame;               /* bytes per client frame, default 65536 */
+    /* gateway.flush_ms: live data for a connection waits up to this long
+     * to go out in one frame with what comes meanwhile (0, the default:
+     * written at the end of the loop iteration it came in). */
+    int flush_ms;
     /* Hostile clients (docs/PROTOCOL.md part 2, "HTTP endpoints"). */
     char **hosts;       /* names the Host header may give; 0 = the defaults (http.c) */
     size_t nhosts;      /* lower case, IPv6 without brackets, no trailing '.' */
@@ -207,6 +211,9 @@ struct config_gateway {
  * gateway (CONFIG_READER_GATEWAY) refuses shorter ones; the collector, which
  * uses no token, does not look (as the gateway does not look at devices). */
 #define CONFIG_TOKEN_MIN 16
+
+/* Longest gateway.flush_ms: past a second, live data at 1 Hz would skip. */
+#define CONFIG_FLUSH_MS_MAX 1000
 
 /* Longest collector.id. */
 #define CONFIG_COLLECTOR_ID_MAX 64

@@ -44,6 +44,7 @@ struct client;
 struct client_stats {
     uint64_t connections;
     uint64_t messages_out; /* messages handed to lws_write (a batch counts each) */
+    uint64_t frames_out;   /* frames of them (a batch is one) */
     uint64_t dropped;      /* replaced or dropped from full queues */
     uint64_t stalled;      /* connections closed for not reading */
 };

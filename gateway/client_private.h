@@ -75,8 +75,10 @@ struct client {
     size_t addr_held;                /* its subscriptions counted against addr (addrlimit.h) */
     int closing;                     /* the peer sent a close frame */
     int flush_pending;               /* on cs->flush_head */
+    int windowed;                    /* on cs->window_head: its flush window is open */
+    uint64_t flush_due;              /* ms: when that window ends */
     int want_writable;               /* lws_callback_on_writable() asked */
-    struct client *flush_prev, *flush_next;
+    struct client *flush_prev, *flush_next; /* on one of the two lists, or none */
     /* client_pace.c: its whole message waits for the next iteration (rx
      * paused meanwhile), or, once closed, its subscriptions are being
      * released; on cs->deferred_head or cs->releasing by these links. */
@@ -92,6 +94,10 @@ struct client_set {
     uv_timer_t stall_timer;
     uv_check_t flush_check;    /* writes queued messages after each loop iteration */
     struct client *flush_head; /* clients with something queued to write */
+    /* Clients whose flush window is open (gateway.flush_ms), oldest
+     * first, and the timer of the oldest's end. */
+    struct client *window_head, *window_tail;
+    uv_timer_t window_timer;
     unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
     /* client_pace.c: the work of this loop iteration, and what waits. */
     uv_check_t pace_check;  /* resets pace_spent_ns after each iteration's I/O */

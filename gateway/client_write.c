@@ -20,6 +20,16 @@
  * bytes, or the peer has started closing, we fall back to the lws rule:
  * request writability and write one frame per WRITEABLE callback, so lws
  * never has to append behind a partial frame (which 4.1 would mis-frame).
+ *
+ * The flush window (gateway.flush_ms, 0 by default). With a window, live
+ * data for a connection with nothing else due waits up to flush_ms for
+ * what comes after it, and all of it goes out as one frame: fewer writes,
+ * the system calls that are most of the gateway's cost, for up to flush_ms
+ * more latency. The connections waiting are on a list in the order their
+ * windows opened, with one uv_timer for the oldest. Replies and history
+ * never wait: one queued behind waiting data takes it along at once. A
+ * window also ends early when what waits fills a frame or half the queue,
+ * so that it never drops what it would not have dropped without one.
  * */
 
 #include <stdlib.h>
@@ -48,23 +58,11 @@ static void request_writable(struct client *c)
     lws_callback_on_writable(c->wsi);
 }
 
-/* Queue m; it is written when this loop iteration's I/O is done
- * (flush_clients), or in the WRITEABLE callback already asked for. */
-void client_enqueue(struct client *c, struct outmsg *m)
+/* Put c on the list written at the end of this loop iteration. */
+static void flush_soon(struct client *c)
 {
     struct client_set *cs = c->cs;
 
-    if (c->killed)
-        return;
-    cs->st.dropped += outqueue_push(&c->queue, m);
-    if (c->waiting_since == 0)
-        c->waiting_since = client_now_ms(cs);
-    if (c->want_writable || c->flush_pending)
-        return;
-    if (c->closing) {
-        request_writable(c);
-        return;
-    }
     c->flush_pending = 1;
     c->flush_prev = NULL;
     c->flush_next = cs->flush_head;
@@ -73,6 +71,97 @@ void client_enqueue(struct client *c, struct outmsg *m)
     else
         uv_check_start(&cs->flush_check, flush_clients);
     cs->flush_head = c;
+}
+
+static void window_unlink(struct client *c)
+{
+    struct client_set *cs = c->cs;
+
+    if (c->flush_prev)
+        c->flush_prev->flush_next = c->flush_next;
+    else
+        cs->window_head = c->flush_next;
+    if (c->flush_next)
+        c->flush_next->flush_prev = c->flush_prev;
+    else
+        cs->window_tail = c->flush_prev;
+    c->flush_prev = c->flush_next = NULL;
+    c->windowed = 0;
+    if (cs->window_head == NULL)
+        uv_timer_stop(&cs->window_timer);
+}
+
+/* The windows that have ended go to the end-of-iteration list (uv_check
+ * handles run after the timers of the same iteration). Windows open in
+ * order, so the list is in order of their ends; after a reload that
+ * shortened flush_ms, a shorter one behind a longer one waits for it. */
+static void on_window_timer(uv_timer_t *t)
+{
+    struct client_set *cs = t->data;
+    uint64_t now = client_now_ms(cs);
+    struct client *c;
+
+    while ((c = cs->window_head) != NULL && c->flush_due <= now) {
+        window_unlink(c);
+        flush_soon(c);
+    }
+    if (c)
+        uv_timer_start(t, on_window_timer, c->flush_due - now, 0);
+}
+
+static void window_open(struct client *c, uint64_t now, unsigned ms)
+{
+    struct client_set *cs = c->cs;
+
+    c->windowed = 1;
+    c->flush_due = now + ms;
+    c->flush_next = NULL;
+    c->flush_prev = cs->window_tail;
+    if (cs->window_tail) {
+        cs->window_tail->flush_next = c;
+    } else {
+        cs->window_head = c;
+        uv_timer_start(&cs->window_timer, on_window_timer, ms, 0);
+    }
+    cs->window_tail = c;
+}
+
+/* What waits fills a frame or half the queue: write it now rather than
+ * let the queue drop any of it. */
+static int window_full(const struct client *c)
+{
+    return c->queue.bytes + 2 >= CLIENT_BATCH_MAX_BYTES || c->queue.count >= CLIENT_QUEUE_MAX / 2;
+}
+
+/* Queue m; it is written when this loop iteration's I/O is done
+ * (flush_clients), when c's flush window ends (live data, with
+ * gateway.flush_ms), or in the WRITEABLE callback already asked for. */
+void client_enqueue(struct client *c, struct outmsg *m)
+{
+    struct client_set *cs = c->cs;
+    unsigned window = (unsigned)cs->gw->cfg->gateway.flush_ms;
+    uint64_t now;
+
+    if (c->killed)
+        return;
+    cs->st.dropped += outqueue_push(&c->queue, m);
+    now = client_now_ms(cs);
+    if (c->waiting_since == 0)
+        c->waiting_since = now;
+    if (c->want_writable || c->flush_pending)
+        return;
+    if (window && m->kind == OUTMSG_DATA && !c->closing && !window_full(c)) {
+        if (!c->windowed)
+            window_open(c, now, window);
+        return;
+    }
+    if (c->windowed)
+        window_unlink(c);
+    if (c->closing) {
+        request_writable(c);
+        return;
+    }
+    flush_soon(c);
 }
 
 /* --------------------------------------------------------------- write */
@@ -123,6 +212,7 @@ static int write_frame(struct client *c)
         return -1;
     }
     cs->st.messages_out += count;
+    cs->st.frames_out++;
     c->waiting_since = c->queue.count ? client_now_ms(cs) : 0;
     return 0;
 }
@@ -225,6 +315,8 @@ void client_unlink_flush(struct client *c)
 {
     struct client_set *cs = c->cs;
 
+    if (c->windowed)
+        window_unlink(c);
     if (!c->flush_pending)
         return;
     if (c->flush_prev)
@@ -244,6 +336,8 @@ void client_write_init(struct client_set *cs)
     uv_timer_start(&cs->stall_timer, on_stall_timer, STALL_CHECK_MS, STALL_CHECK_MS);
     uv_check_init(cs->gw->loop, &cs->flush_check);
     cs->flush_check.data = cs;
+    uv_timer_init(cs->gw->loop, &cs->window_timer);
+    cs->window_timer.data = cs;
 }
 
 void client_write_close(struct client_set *cs)
@@ -252,6 +346,8 @@ void client_write_close(struct client_set *cs)
     uv_close((uv_handle_t *)&cs->stall_timer, NULL);
     uv_check_stop(&cs->flush_check);
     uv_close((uv_handle_t *)&cs->flush_check, NULL);
+    uv_timer_stop(&cs->window_timer);
+    uv_close((uv_handle_t *)&cs->window_timer, NULL);
 }
 
 void client_write_free(struct client_set *cs)

@@ -133,6 +133,9 @@ static char *metrics_text(struct gateway *gw, size_t *len)
            pst.messages);
     METRIC("ifmon_gateway_messages_out_total", "counter", "Messages delivered to clients.",
            cst.messages_out);
+    METRIC("ifmon_gateway_frames_out_total", "counter",
+           "WebSocket frames those messages went out in (an array frame carries several).",
+           cst.frames_out);
     METRIC("ifmon_gateway_dropped_total", "counter",
            "Messages replaced or dropped because a client did not read fast enough.",
            cst.dropped + fst.dropped);

@@ -109,13 +109,13 @@ int reload_config(struct gateway *gw, const char *path, struct config **current)
     config_free(old);
     g = &fresh->gateway;
     log_info("SIGHUP: applied %s: %s token, %zu restricted tokens, %zu allowed origins, "
-             "%zu hosts%s, /metrics %s, max_connections %d, max_channels %d, max_frame %d, "
+             "%zu hosts%s, /metrics %s, max_connections %d, max_channels %d, max_frame %d, flush_ms %d, "
              "max_connections_per_address %d, max_subscriptions %d, "
              "max_subscriptions_per_address %d, %zu trusted proxies; %zu connections closed",
              path, g->token[0] ? "a full-access" : "no full-access", g->ntokens,
              g->nallowed_origins, g->nhosts, g->nhosts ? "" : " (the defaults)",
              g->metrics_token ? "with the token" : "without a token", g->max_connections,
-             g->max_channels, g->max_frame, g->max_connections_per_address, g->max_subscriptions,
+             g->max_channels, g->max_frame, g->flush_ms, g->max_connections_per_address, g->max_subscriptions,
              g->max_subscriptions_per_address, g->ntrusted_proxies, closed);
     return 0;
 }

@@ -12,8 +12,9 @@ if [ "${1:-run}" = test ] || [ "${1:-run}" = bench ]; then
 fi
 # make bench-compare measures the collector against Prometheus' exporter
 # and collectd's snmp plugin (collectd-core: the daemon and its plugins,
-# without the collectd package's system-wide configuration and service).
-[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter collectd-core)
+# without the collectd package's system-wide configuration and service),
+# and the gateway against floors, one of them on io_uring (liburing-dev).
+[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter collectd-core liburing-dev)
 
 missing=()
 for p in "${want[@]}"; do

@@ -46,6 +46,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef FLOOR_URING
+#include <liburing.h>
+#endif
 
 #define HTTP_HEAD_MAX 8192
 #define READ_CHUNK 65536
@@ -111,6 +114,13 @@ static volatile sig_atomic_t stopping;
  * one write(), as the gateway's and uWebSockets' loops write what is queued
  * once per turn; the descriptors with frames waiting are listed here. */
 static int coalesce;
+#ifdef FLOOR_URING
+/* --uring (built as floor-uring): those writes are submitted together,
+ * one io_uring_enter() per read of Redis instead of one write() each. */
+static int use_uring;
+static struct io_uring ring;
+#define URING_ENTRIES 4096
+#endif
 static int *waiting;
 static size_t nwaiting, waiting_cap;
 
@@ -389,9 +399,78 @@ static void peer_close(int fd)
 /* --coalesce: one write() per socket of what the last read of Redis queued
  * for it; what the socket does not take waits for EPOLLOUT (peer_flush). A
  * socket that already had a backlog is not listed: EPOLLOUT writes it. */
+static void wrote(int fd, ssize_t n);
+
+#ifdef FLOOR_URING
+static void write_waiting_uring(void)
+{
+    size_t i = 0;
+
+    while (i < nwaiting) {
+        unsigned queued = 0, seen = 0, head;
+        struct io_uring_cqe *cqe;
+
+        for (; i < nwaiting && queued < URING_ENTRIES; i++) {
+            int fd = waiting[i];
+            struct peer *p = &peers[fd];
+            struct io_uring_sqe *sqe;
+
+            if (p->state == PEER_FREE || p->out_len == 0)
+                continue;
+            if (p->state == PEER_CLOSING) {
+                p->out_len = 0;
+                continue;
+            }
+            sqe = io_uring_get_sqe(&ring);
+            io_uring_prep_send(sqe, fd, p->out, p->out_len, MSG_DONTWAIT);
+            io_uring_sqe_set_data64(sqe, (unsigned)fd);
+            queued++;
+        }
+        if (queued == 0)
+            continue;
+        io_uring_submit_and_wait(&ring, queued);
+        io_uring_for_each_cqe(&ring, head, cqe)
+        {
+            wrote((int)io_uring_cqe_get_data64(cqe), cqe->res < 0 ? (errno = -cqe->res, -1) : cqe->res);
+            seen++;
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+    nwaiting = 0;
+}
+#endif
+
+/* What a write of p->out to fd did: all taken, or the rest waits for
+ * EPOLLOUT, or the socket failed. */
+static void wrote(int fd, ssize_t n)
+{
+    struct peer *p = &peers[fd];
+
+    if (n == (ssize_t)p->out_len || p->state == PEER_CLOSING) {
+        p->out_len = 0; /* the buffer is kept for the next turn */
+        return;
+    }
+    if (n < 0 && errno != EAGAIN) {
+        p->state = PEER_CLOSING;
+        shutdown(fd, SHUT_RDWR);
+        p->out_len = 0;
+        return;
+    }
+    p->out_off = n < 0 ? 0 : (size_t)n;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
 static void write_waiting(void)
 {
     size_t i;
+
+#ifdef FLOOR_URING
+    if (use_uring) {
+        write_waiting_uring();
+        return;
+    }
+#endif
 
     for (i = 0; i < nwaiting; i++) {
         int fd = waiting[i];
@@ -401,19 +480,7 @@ static void write_waiting(void)
         if (p->state == PEER_FREE || p->out_len == 0)
             continue;
         n = p->state == PEER_CLOSING ? 0 : write(fd, p->out, p->out_len);
-        if (n == (ssize_t)p->out_len || p->state == PEER_CLOSING) {
-            p->out_len = 0; /* the buffer is kept for the next turn */
-            continue;
-        }
-        if (n < 0 && errno != EAGAIN) {
-            p->state = PEER_CLOSING;
-            shutdown(fd, SHUT_RDWR);
-            p->out_len = 0;
-            continue;
-        }
-        p->out_off = n < 0 ? 0 : (size_t)n;
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = fd};
-        epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+        wrote(fd, n);
     }
     nwaiting = 0;
 }
@@ -998,6 +1065,7 @@ int main(int argc, char **argv)
                                             {"port", 1, 0, 'p'},
                                             {"redis-port", 1, 0, 'r'},
                                             {"coalesce", 0, 0, 'c'},
+                                            {"uring", 0, 0, 'u'},
                                             {0, 0, 0, 0}};
     struct sigaction sa = {.sa_handler = on_sigterm};
     struct epoll_event evs[256];
@@ -1018,6 +1086,14 @@ int main(int argc, char **argv)
         case 'c':
             coalesce = 1;
             break;
+        case 'u':
+#ifdef FLOOR_URING
+            coalesce = use_uring = 1;
+            break;
+#else
+            fprintf(stderr, "floor: --uring needs the floor-uring build (liburing)\n");
+            return 2;
+#endif
         default:
             fprintf(stderr,
                     "usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce]\n");
@@ -1035,6 +1111,12 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+#ifdef FLOOR_URING
+    if (use_uring && io_uring_queue_init(URING_ENTRIES, &ring, 0) < 0) {
+        fprintf(stderr, "floor: io_uring_queue_init failed\n");
+        return 1;
+    }
+#endif
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0 || open_sockets() < 0)
         return 1;

@@ -40,9 +40,14 @@ from gwload):
          the same with --coalesce: one write() per socket of all the frames
          one read of Redis brought for it, as a loop that writes its queues
          once per turn (the gateway, uWebSockets) can.
+  floor-uring
+         tests/bench/floor-uring --uring: the coalesced writes of one read
+         of Redis submitted to io_uring together (one io_uring_enter);
+  flush50, flush250
+         ifmon-gateway itself with gateway.flush_ms 50 and 250.
 
 --compare (make bench-compare) runs the gateway and the peers (--peers,
-all four by default), the order reversed run by run, and prints medians,
+all of them by default), the order reversed run by run, and prints medians,
 gateway/peer ratios and each one's CPU per delivery as a multiple of the
 floor's, as a Markdown table with the machine, the versions and the command.
 """
@@ -70,22 +75,33 @@ TARGET_P99_MS = 20.0
 TARGET_KIB_PER_CONN = 8.0
 TARGET_CPU_RATIO = 5.0  # gateway deliveries per CPU second over the relay's
 TARGET_BUN_RATIO = 1.5  # ... over the Bun relay's (issue 16)
+TARGET_BUN_FLUSH_RATIO = 3.0  # ... with an opt-in flush window (issue 16)
+TARGET_FLUSH_P99_MS = 150.0
 
 SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)",
                 "bun": "Bun relay (uWebSockets pub/sub)",
                 "floor": "floor (bare C, a write per message)",
-                "floor-coalesced": "floor, coalesced (a write per socket per Redis read)"}
+                "floor-coalesced": "floor, coalesced (a write per socket per Redis read)",
+                "floor-uring": "floor, coalesced, io_uring (one submission per Redis read)",
+                "flush50": "ifmon-gateway, flush_ms 50", "flush250": "ifmon-gateway, flush_ms 250"}
 SHORT_NAMES = {"ifmon": "gateway", "relay": "Node relay", "bun": "Bun relay", "floor": "floor",
-               "floor-coalesced": "coalesced floor"}
+               "floor-coalesced": "coalesced floor", "floor-uring": "io_uring floor",
+               "flush50": "gateway at 50 ms", "flush250": "gateway at 250 ms"}
 # What the server is called in the text of report().
 ROLES = {"ifmon": "gateway", "relay": "relay", "bun": "relay", "floor": "floor",
-         "floor-coalesced": "floor"}
+         "floor-coalesced": "floor", "floor-uring": "floor", "flush50": "gateway",
+         "flush250": "gateway"}
 # Its counter of data messages handed to sockets, on GET /metrics.
 OUT_KEYS = {"ifmon": "ifmon_gateway_messages_out_total", "relay": "relay_messages_out_total",
             "bun": "relay_messages_out_total", "floor": "floor_messages_out_total",
-            "floor-coalesced": "floor_messages_out_total"}
-PEERS = ["relay", "bun", "floor", "floor-coalesced"]
-FLOORS = ["floor", "floor-coalesced"]
+            "floor-coalesced": "floor_messages_out_total", "floor-uring": "floor_messages_out_total",
+            "flush50": "ifmon_gateway_messages_out_total",
+            "flush250": "ifmon_gateway_messages_out_total"}
+# The gateway itself with an opt-in flush window (gateway.flush_ms).
+FLUSH = {"ifmon": 0, "flush50": 50, "flush250": 250}
+PEERS = ["relay", "bun", "floor", "floor-coalesced", "floor-uring", "flush50", "flush250"]
+DEFAULT_PEERS = "relay,bun,floor,floor-coalesced,floor-uring,flush50,flush250"
+FLOORS = ["floor", "floor-coalesced", "floor-uring"]
 
 
 def machine_busy():
@@ -127,10 +143,12 @@ def build_gwload(path):
         subprocess.run(["cc", "-O2", "-Wall", "-o", path, src], check=True)
 
 
-def build_floor(path):
-    """tests/bench/floor, by its Makefile rule (warnings are errors)."""
+def build_floor(path, uring=False):
+    """tests/bench/floor (and floor-uring, which needs liburing-dev), by
+    their Makefile rules (warnings are errors)."""
     if path == os.path.join(HERE, "floor"):
-        subprocess.run(["make", "-s", "-C", HERE, "floor"], check=True)
+        subprocess.run(["make", "-s", "-C", HERE, "floor"] + (["floor-uring"] if uring else []),
+                       check=True)
 
 
 def bun_binary(args):
@@ -160,6 +178,10 @@ def main():
     ap.add_argument("--channels", type=int, default=1000)
     ap.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--slices", type=int, default=100,
+                    help="gwload publishes each round in this many bursts of consecutive "
+                    "channels (100: 10 channels every 10 ms; 20: 50 channels, a device's "
+                    "worth, every 50 ms)")
     ap.add_argument("--runs", type=int, default=1, help="repeat and report medians")
     ap.add_argument("--server", choices=["ifmon"] + PEERS, default="ifmon",
                     help="ifmon: gateway/ifmon-gateway; relay: the Node.js relay "
@@ -169,7 +191,7 @@ def main():
     ap.add_argument("--compare", action="store_true",
                     help="run the gateway and the --peers, the order reversed run by run, "
                     "--runs times each, and print a Markdown comparison (make bench-compare)")
-    ap.add_argument("--peers", default=",".join(PEERS),
+    ap.add_argument("--peers", default=DEFAULT_PEERS,
                     help="with --compare, the measuring sticks to run, comma-separated "
                     "(default: %(default)s)")
     ap.add_argument("--gateway", default=os.environ.get(
@@ -191,8 +213,9 @@ def main():
         ap.error(f"--peers: a comma-separated subset of {','.join(PEERS)}")
 
     build_gwload(args.gwload)
-    if set(FLOORS) & set(args.peers if args.compare else [args.server]):
-        build_floor(args.floor)
+    wanted = set(args.peers if args.compare else [args.server])
+    if set(FLOORS) & wanted:
+        build_floor(args.floor, "floor-uring" in wanted)
     if args.compare:
         compare(args)
         return
@@ -211,7 +234,7 @@ def start_server(args, server, tmp, redis_port):
     port = free_port()
     log_path = os.path.join(tmp, "server.log")
     log = open(log_path, "w")
-    if server == "ifmon":
+    if server in FLUSH:
         cfg = os.path.join(tmp, "bench.yml")
         with open(cfg, "w") as f:
             f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, "
@@ -225,7 +248,8 @@ def start_server(args, server, tmp, redis_port):
                     f"  max_connections_per_address: {args.clients + 100}\n"
                     f"  max_subscriptions_per_address: "
                     f"{max(16384, args.clients * args.per_client)}\n"
-                    f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n")
+                    f"  max_channels: {max(256, args.per_client)}\n  max_frame: 65536\n"
+                    f"  flush_ms: {FLUSH[server]}\n")
         os.mkdir(os.path.join(tmp, "www"))
         proc = subprocess.Popen([args.gateway, "--config", cfg], stderr=log)
     else:
@@ -246,6 +270,8 @@ def start_server(args, server, tmp, redis_port):
             cmd = [bun_binary(args), args.relay_bun] + ports
         else:
             cmd = [args.floor] + ports + (["--coalesce"] if server == "floor-coalesced" else [])
+            if server == "floor-uring":
+                cmd = [args.floor + "-uring"] + ports + ["--uring"]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=raise_nofile, cwd=tmp)
     log.close()
@@ -280,7 +306,7 @@ def run_once(args, server):
              "--connections", str(args.clients), "--per-conn", str(args.per_client),
              "--channels", str(args.channels), "--prefix", "bench",
              "--warmup", str(args.warmup), "--duration", str(args.duration),
-             "--wait-stdin"],
+             "--slices", str(args.slices), "--wait-stdin"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         procs.append(gen)
         r = {"server": server, "rss_empty_kib": rss_empty}
@@ -338,10 +364,10 @@ def run_once(args, server):
             "machine_busy": (b1[0] - b0[0]) / max(1, b1[1] - b0[1]),  # of all cores
             "kib_per_conn": (r["rss_idle_kib"] - rss_empty) / n,
             "gen_cpu_self_s": res["cpu_s"],
-            # Data messages per WebSocket frame the clients received over
-            # the whole run (replies and history frames count as frames):
-            # above 1 when the server puts several messages in one frame.
-            "msgs_per_frame": res["deliveries_total"] / max(1, res["frames"]),
+            # Data messages per WebSocket frame the clients received during
+            # the window (by receipt time): above 1 when the server puts
+            # several messages in one frame.
+            "msgs_per_frame": res["received_window"] / max(1, res["frames_window"]),
             "p50_ms": res["lat_p50_ms"],
             "p99_ms": res["lat_p99_ms"],
             "p999_ms": res["lat_p999_ms"],
@@ -558,7 +584,7 @@ def compare(args):
         outs = [r["out_per_cpu_s"] for r in rs if r["out_per_cpu_s"] is not None]
         med[srv]["out_per_cpu_s"] = median(outs) if outs else None
     g = med["ifmon"]
-    relays = [p for p in args.peers if p not in FLOORS]  # the gateway / peer columns
+    relays = [p for p in args.peers if p not in FLOORS and p not in FLUSH]  # gateway / peer columns
     due = args.clients * args.per_client
     ratio = lambda a, b: f"{a / b:.3g}x" if a is not None and b else "-"
     cmd = shlex.join(["tests/bench/gateway.py"] + sys.argv[1:])
@@ -601,7 +627,7 @@ def compare(args):
         fmt = lambda v: "n/a (no /metrics answer)" if v is None else f"{v:.0f}"
         row("messages handed to sockets per CPU second (server's counter)",
             lambda m: fmt(m["out_per_cpu_s"]), "out_per_cpu_s")
-        row("messages per WebSocket frame (as gwload received them)",
+        row("messages per WebSocket frame (as gwload received them in the window)",
             lambda m: f"{m['msgs_per_frame']:.2f}")
         row("server CPU (share of one core)", lambda m: f"{100 * m['gw_share']:.1f}%",
             "gw_share")
@@ -646,6 +672,18 @@ def compare(args):
             print(f"Goal (issue 16): at least {TARGET_BUN_RATIO:g}x the Bun relay's deliveries "
                   f"per CPU second with p99 under {TARGET_P99_MS:.0f} ms ({bun_ratio:.2f}x, "
                   f"p99 {g['p99_ms']:.2f} ms: {'met' if goal else 'MISSED'}).")
+            for fw in (f for f in FLUSH if f != "ifmon" and f in servers):
+                w = med[fw]
+                r = w["per_cpu_s"] / b["per_cpu_s"] if b["per_cpu_s"] else float("inf")
+                goal = r >= TARGET_BUN_FLUSH_RATIO and w["p99_ms"] < TARGET_FLUSH_P99_MS
+                print(f"Goal (issue 16) with gateway.flush_ms {FLUSH[fw]}: at least "
+                      f"{TARGET_BUN_FLUSH_RATIO:g}x the Bun relay's deliveries per CPU second "
+                      f"with p99 under {TARGET_FLUSH_P99_MS:.0f} ms ({r:.2f}x, p99 "
+                      f"{w['p99_ms']:.2f} ms: {'met' if goal else 'MISSED'}).")
+            for fl in (f for f in FLOORS if f in servers):
+                r = med[fl]["per_cpu_s"] / b["per_cpu_s"] if b["per_cpu_s"] else float("inf")
+                print(f"The {SHORT_NAMES[fl]} itself: {r:.2f}x the Bun relay's deliveries per "
+                      f"CPU second.")
         for fl in (f for f in FLOORS if f in servers):
             f_cpu = med[fl]["per_cpu_s"]
             print(f"CPU per delivery against the {SHORT_NAMES[fl]}'s: " +

@@ -14,7 +14,10 @@
  *   - with --redis-port it is also the publisher: a plain TCP connection to
  *     Redis on which it pipelines hand-made RESP "PUBLISH <prefix>:bench:<i>
  *     {"t":<CLOCK_REALTIME us>,"seq":<round>}" for every channel --rate
- *     times a second, spread evenly in 10 ms slices;
+ *     times a second, spread evenly in --slices slices a round (100 by
+ *     default: 10 channels every 10 ms at 1,000 channels; 20 publishes
+ *     50 consecutive channels, a device's worth, in one burst every 50 ms,
+ *     as a collector does);
  *   - after --warmup seconds it measures for --duration seconds. A delivery
  *     belongs to the window when its publish time "t" does; latency is
  *     receipt time minus "t". Publishing stops at the end of the window and
@@ -67,7 +70,7 @@ struct conn {
 /* options */
 static const char *host = "127.0.0.1";
 static int port = 8080, redis_port = 0;
-static int nconn = 5000, per_conn = 20, nchan = 1000, concurrency = 100;
+static int nconn = 5000, per_conn = 20, nchan = 1000, concurrency = 100, nslices = 100;
 static const char *prefix = "bench", *path = "/ws";
 static char **chan_names; /* --channel-list: the channels, else NULL */
 static double rate = 1.0, warmup = 5.0, duration = 30.0, drain = 2.0, setup_timeout = 180.0;
@@ -82,6 +85,9 @@ static long n_open, n_connect_failed, n_handshake_failed, n_subscribed, n_sub_er
 static long n_closed_by_server, n_eof, n_errors_after_setup, n_error_replies;
 static long n_pending; /* connections still being set up */
 static long dlv_total, dlv_window, dlv_before, dlv_after, history_objs, frames_in;
+/* Frames, and data messages in them, received during the window (by
+ * receipt time): the frames the server's live data came in. */
+static long frames_win, dlv_rx_win;
 static long published, published_window, expected_window;
 static long pub_replies;
 static int close_codes[8]; /* 1000..1011 roughly: index code-1000 when < 8, else 7 */
@@ -345,6 +351,8 @@ static void on_message(int idx, const unsigned char *p, size_t len)
             history_objs++;
         d += 7;
         dlv_total++;
+        if (t_win0 && now >= t_win0 && now < t_win1)
+            dlv_rx_win++;
         /* our payload is {"t":N,"seq":M}: "t" comes first */
         const unsigned char *t = memmem(d, (size_t)(end - d) < 32 ? (size_t)(end - d) : 32,
                                         "\"t\":", 4);
@@ -423,6 +431,12 @@ static void on_frames(int idx)
                 pl[i] ^= mk[i & 3];
         off += h + plen;
         frames_in++;
+        if (t_win0) {
+            int64_t tn = now_us();
+
+            if (tn >= t_win0 && tn < t_win1)
+                frames_win++;
+        }
         switch (op) {
         case 0: /* continuation */
             c->msg = xrealloc(c->msg, c->mlen + plen + 1);
@@ -679,10 +693,10 @@ static void redis_read(void)
 }
 
 /* Publish the slices that are due. Slice s covers channels
- * [s%100 * C/100, (s%100+1) * C/100) of round s/100 (with rate 1). */
+ * [s%S * C/S, (s%S+1) * C/S) of round s/S (S = --slices, with rate 1). */
 static void publish_due(int64_t now)
 {
-    const int slices = 100;
+    const int slices = nslices;
     const double slice_us = 1e6 / rate / slices;
     char cmd[256], chan[128], payload[96];
 
@@ -747,7 +761,7 @@ static void usage(void)
             "usage: gwload --port P [--host 127.0.0.1] [--path /ws] [--connections 5000]\n"
             "  [--per-conn 20] [--channels 1000] [--prefix bench] [--redis-port RP]\n"
             "  [--rate 1] [--warmup 5] [--duration 30] [--drain 2] [--concurrency 100]\n"
-            "  [--wait-stdin] [--setup-timeout 180] [--channel-list FILE]\n");
+            "  [--wait-stdin] [--setup-timeout 180] [--channel-list FILE] [--slices 100]\n");
     exit(2);
 }
 
@@ -759,7 +773,8 @@ int main(int argc, char **argv)
         {"prefix", 1, 0, 'x'},      {"redis-port", 1, 0, 'r'},   {"rate", 1, 0, 'R'},
         {"warmup", 1, 0, 'w'},      {"duration", 1, 0, 'd'},     {"drain", 1, 0, 'D'},
         {"concurrency", 1, 0, 'C'}, {"wait-stdin", 0, 0, 'S'},   {"setup-timeout", 1, 0, 'T'},
-        {"channel-list", 1, 0, 'L'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"channel-list", 1, 0, 'L'}, {"slices", 1, 0, 'l'},      {"help", 0, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *list_path = NULL;
     int o;
     while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -780,8 +795,13 @@ int main(int argc, char **argv)
         case 'S': wait_stdin = 1; break;
         case 'T': setup_timeout = atof(optarg); break;
         case 'L': list_path = optarg; break;
+        case 'l': nslices = atoi(optarg); break;
         default: usage();
         }
+    }
+    if (nslices < 1) {
+        fprintf(stderr, "gwload: --slices must be at least 1\n");
+        return 2;
     }
     if (list_path) {
         FILE *f = fopen(list_path, "r");
@@ -928,7 +948,7 @@ int main(int argc, char **argv)
            "\"other\":%d},\"setup_s\":%.3f,\"window_s\":%.3f,\"published\":%ld,"
            "\"published_window\":%ld,\"redis_replies\":%ld,\"deliveries\":%ld,"
            "\"expected\":%ld,\"deliveries_total\":%ld,\"history_objects\":%ld,"
-           "\"frames\":%ld,\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,"
+           "\"frames\":%ld,\"frames_window\":%ld,\"received_window\":%ld,\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,"
            "\"lat_max_ms\":%.3f,\"lat_over_10s\":%ld,\"pub_late_max_ms\":%.3f,"
            "\"cpu_s\":%.3f,\"cpu_share\":%.4f,\"first_error\":\"",
            nconn, n_open, n_connect_failed, n_handshake_failed, n_subscribed, n_sub_errors,
@@ -936,7 +956,8 @@ int main(int argc, char **argv)
            close_codes[1], close_codes[6], close_codes[7] + close_codes[2] + close_codes[3] +
            close_codes[4] + close_codes[5],
            (t_setup_end - t_start) / 1e6, win, published, published_window, pub_replies,
-           dlv_window, expected_window, dlv_total, history_objs, frames_in, pct(0.50),
+           dlv_window, expected_window, dlv_total, history_objs, frames_in, frames_win, dlv_rx_win,
+           pct(0.50),
            pct(0.99), pct(0.999), lat_max_us / 1000.0, hist_over, pub_late_max_us / 1000.0,
            cpu_win1 - cpu_win0, win > 0 ? (cpu_win1 - cpu_win0) / win : 0.0);
     for (const char *s = first_error; *s; s++)

@@ -1223,11 +1223,33 @@ static void bad_gateway_limits_per_address_are_reported_where_they_are(void **un
     expect_error("gateway:\n  trusted_proxies: [10.0.0.0/x8]\n", "t.yml:2:21:", "prefix length");
 }
 
+/* gateway.flush_ms: 0 (write at once) unless set, at most a second. */
+static void gateway_flush_window_loads_within_its_bounds(void **unused)
+{
+    struct config *cfg = load("");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.flush_ms, 0);
+    config_free(cfg);
+    cfg = load("gateway:\n  flush_ms: 250\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.flush_ms, 250);
+    config_free(cfg);
+    cfg = load("gateway:\n  flush_ms: 1000\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.flush_ms, CONFIG_FLUSH_MS_MAX);
+    config_free(cfg);
+    expect_error("gateway:\n  flush_ms: 1001\n", "t.yml:2:13:", "out of range");
+    expect_error("gateway:\n  flush_ms: -1\n", "t.yml:2:13:", "flush_ms");
+    expect_error("gateway:\n  flush_ms: 50ms\n", "t.yml:2:13:", "flush_ms");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_file_loads_with_values_and_inherited_defaults),
         cmocka_unit_test(empty_file_is_all_defaults),
+        cmocka_unit_test(gateway_flush_window_loads_within_its_bounds),
         cmocka_unit_test(device_defaults_apply_when_nothing_is_said),
         cmocka_unit_test(unknown_key_is_reported_with_a_suggestion),
         cmocka_unit_test(unknown_top_level_key_is_reported),
