@@ -91,8 +91,10 @@ static void window_unlink(struct client *c)
         uv_timer_stop(&cs->window_timer);
 }
 
-/* The windows that have ended go to the end-of-iteration list (uv_check
- * handles run after the timers of the same iteration). Windows open in
+/* The windows that have ended are written now. Not left to the uv_check:
+ * it runs after this iteration's poll, which a pending check does not
+ * shorten, so they would wait for the next I/O (a whole window more when
+ * data comes in bursts as far apart as the window). Windows open in
  * order, so the list is in order of their ends; after a reload that
  * shortened flush_ms, a shorter one behind a longer one waits for it. */
 static void on_window_timer(uv_timer_t *t)
@@ -100,13 +102,18 @@ static void on_window_timer(uv_timer_t *t)
     struct client_set *cs = t->data;
     uint64_t now = client_now_ms(cs);
     struct client *c;
+    int due = 0;
 
     while ((c = cs->window_head) != NULL && c->flush_due <= now) {
         window_unlink(c);
-        flush_soon(c);
+        if (!c->flush_pending)
+            flush_soon(c);
+        due = 1;
     }
     if (c)
         uv_timer_start(t, on_window_timer, c->flush_due - now, 0);
+    if (due)
+        flush_clients(&cs->flush_check);
 }
 
 static void window_open(struct client *c, uint64_t now, unsigned ms)

@@ -44,6 +44,25 @@ describe('gateway flush window', () => {
     assert.deepEqual(names.map((n) => c.data(n)[0].seq), [0, 1, 2, 3, 4]);
   });
 
+  it('writes when the window ends, not when the next window does', async () => {
+    // A window that ended was once written only after the gateway's next
+    // wakeup: with a second window opened meanwhile and nothing else
+    // going on, at the end of that one. Here b's window opens 800 ms into
+    // a's: a's data must come at 1 s, not at 1.8 s.
+    const a = await env.connect();
+    const b = await env.connect();
+    await a.request({ op: 'subscribe', channels: [ch('ta')], history: false }, 'subscribed');
+    await b.request({ op: 'subscribe', channels: [ch('tb')], history: false }, 'subscribed');
+    const t0 = Date.now();
+    await env.pub.command('PUBLISH', ch('ta'), sample(1));
+    await new Promise((resolve) => setTimeout(resolve, 0.8 * WINDOW_MS)); // shapes the case, waits for nothing
+    await env.pub.command('PUBLISH', ch('tb'), sample(2));
+    await a.waitFor('a\'s sample', () => a.data(ch('ta')).length, 3 * WINDOW_MS);
+    const took = Date.now() - t0;
+    assert.ok(took >= WINDOW_MS * 0.9 && took < WINDOW_MS + 400, `a's window ended after ${took} ms`);
+    await b.waitFor('b\'s sample', () => b.data(ch('tb')).length, 3 * WINDOW_MS);
+  });
+
   it('answers a request at once, with the data waiting before it, in order', async () => {
     const c = await env.connect();
     await c.request({ op: 'subscribe', channels: [ch('r')], history: false }, 'subscribed');
