@@ -7,7 +7,7 @@
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev \
-        libuv1-dev libwebsockets-dev nodejs npm ca-certificates \
+        libuv1-dev libwebsockets-dev liburing-dev nodejs npm ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -17,7 +17,7 @@ RUN make all && make install DESTDIR=/out PREFIX=/usr
 
 FROM debian:12 AS ifmon
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libsnmp40 libhiredis0.14 libyaml-0-2 libjansson4 libuv1 libwebsockets17 \
+        libsnmp40 libhiredis0.14 libyaml-0-2 libjansson4 libuv1 libwebsockets17 liburing2 \
         libwebsockets-evlib-uv \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --no-create-home --shell /usr/sbin/nologin ifmon

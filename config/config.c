@@ -32,7 +32,7 @@ static const char *const redis_keys[] = {"host",    "port",      "password",    
                                          "history", "sentinels", "master_name", NULL};
 static const char *const gateway_keys[] = {
     "listen", "web_root", "allowed_origins", "token", "tokens", "max_connections", "max_channels",
-    "max_frame", "flush_ms",
+    "max_frame", "flush_ms", "io_uring",
     /* hostile clients: the Host check and who may read /metrics */
     "hosts", "metrics_listen", "metrics_token",
     /* limits per client address, and who says which address that is */
@@ -516,6 +516,8 @@ static void gateway_pair(struct config_loader *ld, const char *key, yaml_node_t 
         config_get_int(ld, v, key, 128, 16777216, &g->max_frame);
     } else if (strcmp(key, "flush_ms") == 0) {
         config_get_int(ld, v, key, 0, CONFIG_FLUSH_MS_MAX, &g->flush_ms);
+    } else if (strcmp(key, "io_uring") == 0) {
+        config_get_bool(ld, v, key, &g->io_uring);
     } else if (strcmp(key, "max_connections_per_address") == 0) {
         config_get_int(ld, v, key, 1, 1000000, &g->max_connections_per_address);
     } else if (strcmp(key, "max_subscriptions") == 0) {
@@ -617,6 +619,7 @@ static void config_defaults(struct config *cfg)
     cfg->gateway.max_connections = 10000;
     cfg->gateway.max_channels = 256;
     cfg->gateway.max_frame = 65536;
+    cfg->gateway.io_uring = 1;
     cfg->gateway.max_connections_per_address = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
     cfg->gateway.max_subscriptions = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS;
     cfg->gateway.max_subscriptions_per_address = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS_PER_ADDRESS;

@@ -191,6 +191,9 @@ struct config_gateway {
      * to go out in one frame with what comes meanwhile (0, the default:
      * written at the end of the loop iteration it came in). */
     int flush_ms;
+    /* gateway.io_uring: submit each loop turn's writes together through
+     * io_uring when the kernel allows it (default true; restart-only). */
+    int io_uring;
     /* Hostile clients (docs/PROTOCOL.md part 2, "HTTP endpoints"). */
     char **hosts;       /* names the Host header may give; 0 = the defaults (http.c) */
     size_t nhosts;      /* lower case, IPv6 without brackets, no trailing '.' */

@@ -22,6 +22,7 @@
 
 #include "client.h"
 #include "client_private.h"
+#include "sendbatch.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -544,6 +545,7 @@ size_t client_set_reload(struct client_set *cs)
 void client_set_stats(const struct client_set *cs, struct client_stats *out)
 {
     *out = cs->st;
+    out->io_uring = sendbatch_usable(cs->sends);
 }
 
 size_t client_set_count(const struct client_set *cs)

@@ -47,6 +47,7 @@ struct client_stats {
     uint64_t frames_out;   /* frames of them (a batch is one) */
     uint64_t dropped;      /* replaced or dropped from full queues */
     uint64_t stalled;      /* connections closed for not reading */
+    int io_uring;          /* writes submitted through io_uring (sendbatch.h) */
 };
 
 /* The gateway's connections; starts the stall timer on gw->loop. */

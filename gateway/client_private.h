@@ -24,6 +24,8 @@
 #include "ratelimit.h"
 #include "throttle.h"
 
+struct sendbatch;
+
 /* A whole client message (all its fragments, RFC 6455 5.4) must arrive
  * within this long of its first byte; a connection that leaves one
  * unfinished is closed with 1008, so that what it sent is not kept. */
@@ -99,6 +101,10 @@ struct client_set {
     struct client *window_head, *window_tail;
     uv_timer_t window_timer;
     unsigned char *batch;      /* LWS_PRE + CLIENT_BATCH_MAX_BYTES, for array frames */
+    /* The writes of flush_clients() submitted together (sendbatch.h);
+     * NULL without io_uring (then a system call each, by lws_write()). */
+    struct sendbatch *sends;
+    unsigned batch_failed; /* connections whose batched send failed this turn */
     /* client_pace.c: the work of this loop iteration, and what waits. */
     uv_check_t pace_check;  /* resets pace_spent_ns after each iteration's I/O */
     uv_idle_t pace_idle;    /* runs what waits, at the next iteration */

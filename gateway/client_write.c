@@ -32,6 +32,7 @@
  * so that it never drops what it would not have dropped without one.
  * */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@
 
 #include "client_private.h"
 #include "log.h"
+#include "sendbatch.h"
 #include "util.h"
 
 #define STALL_CHECK_MS 1000
@@ -224,6 +226,138 @@ static int write_frame(struct client *c)
     return 0;
 }
 
+/* ---------------------------------------------------- batched writes */
+
+/* The frame that starts at message i of q, as write_frame() would make
+ * it: how many messages it holds (2 or more: a JSON array of samples) and
+ * its payload's length. */
+static size_t frame_at(const struct outqueue *q, size_t i, size_t *len)
+{
+    struct outmsg *m = outqueue_peek(q, i);
+    size_t count = 0, used = 1;
+
+    if (!batchable(m, 1) || !batchable(outqueue_peek(q, i + 1), 1 + m->len)) {
+        *len = m->len;
+        return 1;
+    }
+    while ((m = outqueue_peek(q, i + count)) != NULL && batchable(m, used)) {
+        used += m->len + (count ? 1 : 0);
+        count++;
+    }
+    *len = used + 1;
+    return count;
+}
+
+/* RFC 6455 5.2: a server's frame header, FIN and text, unmasked. */
+static size_t frame_header(unsigned char *h, size_t len)
+{
+    int i;
+
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (i = 0; i < 8; i++)
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+static size_t frame_header_size(size_t len)
+{
+    return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+}
+
+static void kill_after_failed_write(struct client *c)
+{
+    /* lws closes a connection only from its own callbacks: let the next
+     * one do it. */
+    c->killed = 1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* sendbatch: what became of c's send. What the socket did not take goes
+ * to lws, raw (the frames are whole in it), which sends it before
+ * anything else once the socket is writable, and asks for that itself. */
+static void batch_sent(void *owner, const unsigned char *data, size_t len, ssize_t sent,
+                       void *arg)
+{
+    struct client *c = owner;
+    struct client_set *cs = arg;
+
+    if (sent == (ssize_t)len || c->killed)
+        return;
+    if (sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK) {
+        log_debug("client: send failed: %s", strerror((int)-sent));
+        kill_after_failed_write(c);
+        cs->batch_failed++;
+        return;
+    }
+    if (sent < 0)
+        sent = 0;
+    if (lws_write(c->wsi, (unsigned char *)data + sent, len - (size_t)sent, LWS_WRITE_HTTP) < 0) {
+        kill_after_failed_write(c);
+        cs->batch_failed++;
+    }
+}
+
+/* Put c's queue, framed, in the send batch. Returns 1 when done, 0 when
+ * it does not fit in a batch at all (then lws_write() sends it). */
+static int batch_frames(struct client_set *cs, struct client *c)
+{
+    size_t i, n, len, need = 0, count;
+    unsigned char *p;
+
+    for (i = 0; i < c->queue.count; i += n) {
+        n = frame_at(&c->queue, i, &len);
+        need += frame_header_size(len) + len;
+    }
+    if (need > SENDBATCH_BYTES)
+        return 0;
+    p = sendbatch_room(cs->sends, need);
+    if (p == NULL) {
+        sendbatch_submit(cs->sends, batch_sent, cs);
+        p = sendbatch_room(cs->sends, need);
+        if (p == NULL)
+            return 0;
+    }
+    sendbatch_add(cs->sends, lws_get_socket_fd(c->wsi), need, c);
+    while (c->queue.count) {
+        struct outmsg *m;
+
+        count = frame_at(&c->queue, 0, &len);
+        p += frame_header(p, len);
+        if (count == 1) {
+            m = outqueue_pop(&c->queue);
+            memcpy(p, outmsg_text(m), m->len);
+            p += m->len;
+            outmsg_unref(m);
+        } else {
+            *p++ = '[';
+            for (i = 0; i < count; i++) {
+                m = outqueue_pop(&c->queue);
+                if (i)
+                    *p++ = ',';
+                memcpy(p, outmsg_text(m), m->len);
+                p += m->len;
+                outmsg_unref(m);
+            }
+            *p++ = ']';
+        }
+        cs->st.messages_out += count;
+        cs->st.frames_out++;
+    }
+    c->waiting_since = 0;
+    return 1;
+}
+
 int client_writeable(struct client *c)
 {
     c->want_writable = 0;
@@ -255,22 +389,25 @@ static void flush_clients(uv_check_t *h)
         c->flush_pending = 0;
         if (c->killed || c->want_writable)
             continue;
+        if (cs->sends && c->queue.count && !c->closing && !lws_partial_buffered(c->wsi) &&
+            batch_frames(cs, c))
+            continue;
         while (c->queue.count && !c->closing && !lws_partial_buffered(c->wsi)) {
             if (write_frame(c) < 0) {
-                /* lws closes a connection only from its own callbacks:
-                 * let the next one do it. */
-                c->killed = 1;
+                kill_after_failed_write(c);
                 failed++;
-                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
                 break;
             }
         }
         if (c->queue.count && !c->killed)
             request_writable(c);
     }
+    if (cs->sends)
+        sendbatch_submit(cs->sends, batch_sent, cs);
     uv_check_stop(h);
-    if (failed && cs->gw->lws)
+    if ((failed || cs->batch_failed) && cs->gw->lws)
         lws_cancel_service(cs->gw->lws);
+    cs->batch_failed = 0;
 }
 
 /* A reader that stopped: its socket buffer and queue are full and lws has
@@ -345,6 +482,15 @@ void client_write_init(struct client_set *cs)
     cs->flush_check.data = cs;
     uv_timer_init(cs->gw->loop, &cs->window_timer);
     cs->window_timer.data = cs;
+    if (cs->gw->cfg->gateway.io_uring) {
+        int why = 0;
+
+        cs->sends = sendbatch_new(&why);
+        if (cs->sends == NULL)
+            log_warn("io_uring is not available here (%s): writing with a system call per "
+                     "connection (gateway.io_uring: false says so without trying)",
+                     strerror(why));
+    }
 }
 
 void client_write_close(struct client_set *cs)
@@ -361,4 +507,6 @@ void client_write_free(struct client_set *cs)
 {
     free(cs->batch);
     cs->batch = NULL;
+    sendbatch_free(cs->sends);
+    cs->sends = NULL;
 }

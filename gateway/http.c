@@ -136,6 +136,9 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     METRIC("ifmon_gateway_frames_out_total", "counter",
            "WebSocket frames those messages went out in (an array frame carries several).",
            cst.frames_out);
+    METRIC("ifmon_gateway_io_uring", "gauge",
+           "1 while each loop turn's writes are submitted together through io_uring.",
+           cst.io_uring);
     METRIC("ifmon_gateway_dropped_total", "counter",
            "Messages replaced or dropped because a client did not read fast enough.",
            cst.dropped + fst.dropped);

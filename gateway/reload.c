@@ -65,6 +65,8 @@ static void keep_running(struct config *fresh, struct config *running, char *cha
         add_name(changed, size, "gateway.listen");
     if (differ(running->gateway.web_root, fresh->gateway.web_root))
         add_name(changed, size, "gateway.web_root");
+    if (running->gateway.io_uring != fresh->gateway.io_uring)
+        add_name(changed, size, "gateway.io_uring");
     if (differ(running->gateway.metrics_host, fresh->gateway.metrics_host) ||
         running->gateway.metrics_port != fresh->gateway.metrics_port)
         add_name(changed, size, "gateway.metrics_listen");
@@ -82,6 +84,7 @@ static void keep_running(struct config *fresh, struct config *running, char *cha
     /* lws keeps the metrics vhost's address too. */
     SWAP(char *, fresh->gateway.metrics_host, running->gateway.metrics_host);
     SWAP(int, fresh->gateway.metrics_port, running->gateway.metrics_port);
+    SWAP(int, fresh->gateway.io_uring, running->gateway.io_uring);
 #undef SWAP
 }
 

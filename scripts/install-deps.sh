@@ -5,16 +5,15 @@
 set -euo pipefail
 
 want=(gcc make pkg-config libsnmp-dev libhiredis-dev libyaml-dev libjansson-dev libuv1-dev
-      libwebsockets-dev redis-server redis-tools snmpsim snmpd snmp python3 python3-yaml)
+      libwebsockets-dev liburing-dev redis-server redis-tools snmpsim snmpd snmp python3 python3-yaml)
 if [ "${1:-run}" = test ] || [ "${1:-run}" = bench ]; then
     want+=(libcmocka-dev python3 python3-redis iproute2 procps haproxy docker-compose chromium
            clang libclang-rt-14-dev valgrind nftables)
 fi
 # make bench-compare measures the collector against Prometheus' exporter
 # and collectd's snmp plugin (collectd-core: the daemon and its plugins,
-# without the collectd package's system-wide configuration and service),
-# and the gateway against floors, one of them on io_uring (liburing-dev).
-[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter collectd-core liburing-dev)
+# without the collectd package's system-wide configuration and service).
+[ "${1:-run}" = bench ] && want+=(prometheus-snmp-exporter collectd-core)
 
 missing=()
 for p in "${want[@]}"; do

@@ -78,7 +78,8 @@ describe('gateway with default origin policy', () => {
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'], /^text\/plain/);
     const names = ['connections', 'subscriptions', 'redis_channels', 'messages_in_total',
-      'messages_out_total', 'frames_out_total', 'dropped_total', 'redis_reconnects_total', 'redis_up'];
+      'messages_out_total', 'frames_out_total', 'dropped_total', 'redis_reconnects_total', 'redis_up',
+      'io_uring'];
     for (const n of names) {
       const full = `ifmon_gateway_${n}`;
       const type = n.endsWith('_total') ? 'counter' : 'gauge';

@@ -7,11 +7,12 @@
 GATEWAY_UNIT = test_gateway_client_request test_gateway_channel test_gateway_ratelimit \
                test_gateway_outqueue test_gateway_chantable test_gateway_history \
                test_gateway_access test_gateway_fanout test_gateway_invscan \
-               test_gateway_hostile test_gateway_inventory test_gateway_admit
+               test_gateway_hostile test_gateway_inventory test_gateway_admit \
+               test_gateway_sendbatch
 GATEWAY_OBJ := $(if $(OUTP),$(OUTP:tests/=gateway/),$(TOP)/gateway/)
 GATEWAY_TESTED := client_request channel ratelimit outmsg outqueue chantable history access \
                   history_reads fanout invscan throttle lograte rxscan webpath hostnames inventory \
-                  proxyproto addrlimit eventlist
+                  proxyproto addrlimit eventlist sendbatch
 
 # Adds to the part's `all` (first rule here, so `all` stays the default goal
 # wherever the include line is).
@@ -92,6 +93,12 @@ $(BIN)/test_gateway_inventory: $(OUTP)unit/test_gateway_inventory.o $(GATEWAY_OB
 		$(GATEWAY_OBJ)invscan.o $(GATEWAY_OBJ)access.o $(GATEWAY_OBJ)outmsg.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -ljansson
+
+# On real socketpairs and a real io_uring.
+$(BIN)/test_gateway_sendbatch: $(OUTP)unit/test_gateway_sendbatch.o $(GATEWAY_OBJ)sendbatch.o \
+		$(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka -luring
 
 $(addprefix $(GATEWAY_OBJ),$(addsuffix .o,$(GATEWAY_TESTED))):
 	$(MAKE) -C ../gateway O=$(O) SAN=$(SAN)

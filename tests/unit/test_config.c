@@ -1244,12 +1244,28 @@ static void gateway_flush_window_loads_within_its_bounds(void **unused)
     expect_error("gateway:\n  flush_ms: 50ms\n", "t.yml:2:13:", "flush_ms");
 }
 
+/* gateway.io_uring: on unless turned off. */
+static void gateway_io_uring_is_a_boolean_on_by_default(void **unused)
+{
+    struct config *cfg = load("");
+
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.io_uring, 1);
+    config_free(cfg);
+    cfg = load("gateway:\n  io_uring: false\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->gateway.io_uring, 0);
+    config_free(cfg);
+    expect_error("gateway:\n  io_uring: maybe\n", "t.yml:2:13:", "io_uring");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_file_loads_with_values_and_inherited_defaults),
         cmocka_unit_test(empty_file_is_all_defaults),
         cmocka_unit_test(gateway_flush_window_loads_within_its_bounds),
+        cmocka_unit_test(gateway_io_uring_is_a_boolean_on_by_default),
         cmocka_unit_test(device_defaults_apply_when_nothing_is_said),
         cmocka_unit_test(unknown_key_is_reported_with_a_suggestion),
         cmocka_unit_test(unknown_top_level_key_is_reported),
