@@ -222,7 +222,13 @@ describe('gateway delivery', () => {
     const empty = await c.request({ op: 'list', id: 7 }, 'list');
     assert.equal(empty.inventory, null);
     assert.equal(empty.id, 7);
+    const in0 = (await env.gw.metrics()).ifmon_gateway_messages_in_total;
     await env.pub.command('SET', `${PREFIX}:inventory`, inventory({ l1: ['eth0'] }));
+    // Redis wrote the announcement to the gateway before answering, but
+    // the gateway may read this client's request before it in one turn of
+    // its loop (and rightly answer from its copy): wait until it has.
+    await until('the gateway read the announcement', async () =>
+      (await env.gw.metrics()).ifmon_gateway_messages_in_total > in0);
     const full = await c.request({ op: 'list', id: { any: ['json'] } }, 'list');
     assert.equal(full.inventory.sites[0].devices[0].name, 'l1');
     assert.deepEqual(full.id, { any: ['json'] });
