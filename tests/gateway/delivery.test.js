@@ -3,7 +3,7 @@
 
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
-const { setup, publishSample, inventory, fence, until, PREFIX } = require('./lib');
+const { setup, publishSample, inventory, fence, until, changeInventory, PREFIX } = require('./lib');
 
 const ch = (dev, ifc) => (ifc === undefined ? `${PREFIX}:${dev}` : `${PREFIX}:${dev}:${ifc}`);
 
@@ -217,18 +217,12 @@ describe('gateway delivery', () => {
   });
 
   it('answers list with the inventory, or null when there is none', async () => {
-    await env.pub.command('DEL', `${PREFIX}:inventory`);
+    await changeInventory(env, 'DEL', `${PREFIX}:inventory`);
     const c = await env.connect();
     const empty = await c.request({ op: 'list', id: 7 }, 'list');
     assert.equal(empty.inventory, null);
     assert.equal(empty.id, 7);
-    const in0 = (await env.gw.metrics()).ifmon_gateway_messages_in_total;
-    await env.pub.command('SET', `${PREFIX}:inventory`, inventory({ l1: ['eth0'] }));
-    // Redis wrote the announcement to the gateway before answering, but
-    // the gateway may read this client's request before it in one turn of
-    // its loop (and rightly answer from its copy): wait until it has.
-    await until('the gateway read the announcement', async () =>
-      (await env.gw.metrics()).ifmon_gateway_messages_in_total > in0);
+    await changeInventory(env, 'SET', `${PREFIX}:inventory`, inventory({ l1: ['eth0'] }));
     const full = await c.request({ op: 'list', id: { any: ['json'] } }, 'list');
     assert.equal(full.inventory.sites[0].devices[0].name, 'l1');
     assert.deepEqual(full.id, { any: ['json'] });

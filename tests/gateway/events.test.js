@@ -8,7 +8,7 @@
 
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
-const { setup, publishSample, fence, inventory, redisInfo, until, PREFIX } = require('./lib');
+const { setup, publishSample, fence, inventory, redisInfo, until, changeInventory, PREFIX } = require('./lib');
 
 const ADMIN = 'admin-secret-token-03';
 const TOKYO = 'tokyo-noc-token-01';
@@ -242,13 +242,13 @@ describe('events through the gateway', () => {
   it('names the prefix in every list reply, with or without an inventory', async () => {
     const c = await env.connect({ url: url(ADMIN) });
     const t = await env.connect({ url: url(TOKYO) });
-    await env.pub.command('DEL', `${PREFIX}:inventory`);
+    await changeInventory(env, 'DEL', `${PREFIX}:inventory`);
     for (const x of [c, t]) {
       const r = await x.request({ op: 'list', id: 'none' }, 'list');
       assert.equal(r.inventory, null);
       assert.equal(r.prefix, PREFIX);
     }
-    await env.pub.command('SET', `${PREFIX}:inventory`, inventory({ 'tokyo-edge1': ['ge-0/0/0'] }));
+    await changeInventory(env, 'SET', `${PREFIX}:inventory`, inventory({ 'tokyo-edge1': ['ge-0/0/0'] }));
     for (const x of [c, t]) {
       const r = await x.request({ op: 'list', id: 'some' }, 'list');
       assert.equal(r.inventory.sites[0].devices[0].name, 'tokyo-edge1');

@@ -704,6 +704,18 @@ RedisClient.prototype.command = function command(...args) {
   return plainCommand.apply(this, args);
 };
 
+// SET or DEL the inventory (announced, above) and wait until the gateway
+// has read the announcement: Redis wrote it to the gateway before its
+// reply, but the gateway may read a client's next request before it in the
+// same turn of its loop, and then rightly answers from the copy it has.
+async function changeInventory(env, ...args) {
+  const in0 = (await env.gw.metrics()).ifmon_gateway_messages_in_total;
+  const reply = await env.pub.command(...args);
+  await until('the gateway to read the inventory\'s announcement', async () =>
+    (await env.gw.metrics()).ifmon_gateway_messages_in_total > in0);
+  return reply;
+}
+
 // The p-th percentile (0..100) of numbers.
 function percentile(values, p) {
   if (values.length === 0) return NaN;
@@ -775,6 +787,7 @@ async function timed(client, obj, replyOp, timeoutMs = 5000) {
 }
 
 module.exports.percentile = percentile;
+module.exports.changeInventory = changeInventory;
 module.exports.redisInfo = redisInfo;
 module.exports.lagProbe = lagProbe;
 module.exports.LAG_SERVED_MS = LAG_SERVED_MS;
