@@ -82,7 +82,13 @@ class SiteCard {
       this.rows.push(r);
       this.body.append(r.tr);
     }
-    for (let i = 0; i < this.rows.length; i++) this.rows[i].tr.hidden = i >= n;
+    for (let i = 0; i < this.rows.length; i++) {
+      const tr = this.rows[i].tr;
+      tr.hidden = i >= n;
+      // A hidden row names no channel: it is not a second row of one
+      // shown above, nor opens anything.
+      if (tr.hidden) delete tr.dataset.ch;
+    }
   }
 
   /** How many rows fit (kiosk), from the box's height. */
