@@ -183,37 +183,28 @@ static int batchable(const struct outmsg *m, size_t used)
 /* Write the frame at the head of c's queue: one message, or the samples
  * that follow each other up to CLIENT_BATCH_MAX_BYTES as a JSON array.
  * Returns 0, or -1 when the socket failed. */
+static size_t frame_at(const struct outqueue *q, size_t i, size_t *len);
+static unsigned char *put_array(struct outqueue *q, size_t count, unsigned char *p);
+
 static int write_frame(struct client *c)
 {
     struct client_set *cs = c->cs;
     struct outmsg *m = outqueue_peek(&c->queue, 0);
     unsigned char *out;
-    size_t len, count = 0;
+    size_t len, count = frame_at(&c->queue, 0, &len);
     int n;
 
-    if (!batchable(m, 1) || !batchable(outqueue_peek(&c->queue, 1), 1 + m->len)) {
+    if (count == 1) {
         /* One message: written from the shared buffer itself; lws_write()
          * puts the frame header in the headroom before it and copies only
          * what the socket did not take. */
         out = (unsigned char *)outmsg_text(m);
-        len = m->len;
         n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
         outmsg_unref(outqueue_pop(&c->queue));
-        count = 1;
     } else {
         /* Several samples: one frame holding a JSON array of them. */
         out = cs->batch + LWS_PRE;
-        len = 0;
-        out[len++] = '[';
-        while ((m = outqueue_peek(&c->queue, 0)) != NULL && batchable(m, len)) {
-            if (count)
-                out[len++] = ',';
-            memcpy(out + len, outmsg_text(m), m->len);
-            len += m->len;
-            outmsg_unref(outqueue_pop(&c->queue));
-            count++;
-        }
-        out[len++] = ']';
+        put_array(&c->queue, count, out);
         n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
     }
     if (n < (int)len) {
@@ -246,6 +237,26 @@ static size_t frame_at(const struct outqueue *q, size_t i, size_t *len)
     }
     *len = used + 1;
     return count;
+}
+
+/* Pop the first `count` messages of q into p as a JSON array; returns the
+ * end of what was written. */
+static unsigned char *put_array(struct outqueue *q, size_t count, unsigned char *p)
+{
+    size_t i;
+
+    *p++ = '[';
+    for (i = 0; i < count; i++) {
+        struct outmsg *m = outqueue_pop(q);
+
+        if (i)
+            *p++ = ',';
+        memcpy(p, outmsg_text(m), m->len);
+        p += m->len;
+        outmsg_unref(m);
+    }
+    *p++ = ']';
+    return p;
 }
 
 /* RFC 6455 5.2: a server's frame header, FIN and text, unmasked. */
@@ -340,16 +351,7 @@ static int batch_frames(struct client_set *cs, struct client *c)
             p += m->len;
             outmsg_unref(m);
         } else {
-            *p++ = '[';
-            for (i = 0; i < count; i++) {
-                m = outqueue_pop(&c->queue);
-                if (i)
-                    *p++ = ',';
-                memcpy(p, outmsg_text(m), m->len);
-                p += m->len;
-                outmsg_unref(m);
-            }
-            *p++ = ']';
+            p = put_array(&c->queue, count, p);
         }
         cs->st.messages_out += count;
         cs->st.frames_out++;
