@@ -132,6 +132,14 @@ struct lease {
     uint64_t act_gen;  /* the generation the act script was made for */
     char *merged_version; /* what the last merge was made from */
     char *merged_members;
+    /* The members of the last read before the link went down, and until
+     * when, after it came back, they count as members though Redis has
+     * not seen them yet (a failover loses their membership: without
+     * this, the first collector back took every device, and handed half
+     * over a tick later, two collectors polling them in one interval). */
+    char **known;
+    size_t nknown;
+    uint64_t grace_until_ns;
     unsigned ticks;
     int closing;
     struct lease_stats st;
@@ -456,6 +464,42 @@ static void on_act(redisAsyncContext *ac, void *r, void *privdata)
     free(acts);
 }
 
+static void known_free(struct lease *ls)
+{
+    size_t i;
+
+    for (i = 0; i < ls->nknown; i++)
+        free(ls->known[i]);
+    free(ls->known);
+    ls->known = NULL;
+    ls->nknown = 0;
+}
+
+/* The members to assign devices between: ids[0..nm) as read, and while
+ * the grace after a reconnection lasts, the members known before it that
+ * Redis has not seen again, appended to ids (room for them is the
+ * caller's). Outside the grace, ids become the known members. */
+static size_t with_known(struct lease *ls, const char **ids, size_t nm)
+{
+    size_t i, j, na = nm;
+
+    if (uv_hrtime() >= ls->grace_until_ns) {
+        known_free(ls);
+        ls->known = ifmon_xcalloc(nm, sizeof(*ls->known));
+        for (i = 0; i < nm; i++)
+            ls->known[i] = ifmon_xstrdup(ids[i]);
+        ls->nknown = nm;
+        return nm;
+    }
+    for (i = 0; i < ls->nknown; i++) {
+        for (j = 0; j < nm && strcmp(ids[j], ls->known[i]) != 0; j++)
+            ;
+        if (j == nm)
+            ids[na++] = ls->known[i];
+    }
+    return na;
+}
+
 static void on_read(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct ifmon_redis_link *l = ac->data;
@@ -466,7 +510,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
     struct device **devs;
     struct args a = {0};
     char *acts = NULL, *actstr = NULL, *memberlist = NULL;
-    size_t n, i, nm, me = 0, nact = 0, mlen = 0;
+    size_t n, i, nm, na, me = 0, nact = 0, mlen = 0;
     int agree = 1, leader = 1;
 
     if (ls == NULL)
@@ -490,7 +534,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
         ls->busy = 0;
         return;
     }
-    ids = ifmon_xcalloc(nm, sizeof(*ids));
+    ids = ifmon_xcalloc(nm + ls->nknown, sizeof(*ids));
     for (i = 0; i < nm; i++) {
         const char *d = str_of(digests->element[i]);
 
@@ -511,6 +555,8 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
     ls->st.members = nm;
     ls->st.leader = leader;
 
+    na = with_known(ls, ids, nm);
+
     /* Who should poll what. */
     ad = ifmon_xcalloc(n ? n : 1, sizeof(*ad));
     for (i = 0; i < n; i++) {
@@ -527,7 +573,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
             ls->holders[i] = ifmon_xstrndup(v, (size_t)(strrchr(v, ' ') - v));
     }
     if (n > 0)
-        assign_devices(ids, nm, ad, n);
+        assign_devices(ids, na, ad, n);
 
     /* What to do with each. */
     acts = ifmon_xcalloc(n ? n : 1, 1);
@@ -536,6 +582,8 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
         struct device *dev = devs[d];
         const char *v = str_of(leases->element[d]);
         int want = ad[i].want == (int)me;
+        /* A member not back yet after our reconnection keeps its share. */
+        int theirs = ad[i].want >= (int)nm;
 
         if (v == NULL)
             ls->free_ticks[d]++;
@@ -544,7 +592,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
         if (is_ours(ls, v)) {
             if (!dev->owned)
                 acts[d] = 'a'; /* ours from an earlier life: a new epoch */
-            else if (want || !agree)
+            else if (want || theirs || !agree)
                 acts[d] = 'r';
             else
                 acts[d] = 'x';
@@ -556,7 +604,7 @@ static void on_read(redisAsyncContext *ac, void *r, void *privdata)
                 log_warn("lease: %s expired before its renewal", dev->cfg->name);
                 poller_release(dev);
             }
-            if (want || ls->free_ticks[d] >= FREE_TICKS_TAKE)
+            if (want || (!theirs && ls->free_ticks[d] >= FREE_TICKS_TAKE))
                 acts[d] = 'a';
         } else if (dev->owned) {
             ls->st.lost++;
@@ -660,6 +708,10 @@ static void on_link_up(struct ifmon_redis_link *l)
 
     ls->busy = 0;
     ls->merging = 0;
+    /* The others reconnect too, within about one lease: until then they
+     * keep their share (with_known()). */
+    if (ls->nknown > 1)
+        ls->grace_until_ns = uv_hrtime() + (uint64_t)LEASE_TTL_MS * 1000000u;
     /* Redis may be another (a failover): merge again whatever it holds. */
     free(ls->merged_version);
     ls->merged_version = NULL;
@@ -768,6 +820,7 @@ void lease_free(struct lease *ls)
     free_devices(ls);
     free(ls->merged_version);
     free(ls->merged_members);
+    known_free(ls);
     free(ls->id);
     free(ls);
 }

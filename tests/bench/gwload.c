@@ -98,6 +98,10 @@ static char first_error[256];
 static uint32_t *hist;
 static long hist_over;
 static int64_t lat_max_us;
+/* The worst latency of the samples of each second of the window (by
+ * their ts): one stall shows as one bad second, a load as many. */
+#define SECONDS_MAX 3600
+static int64_t sec_max_us[SECONDS_MAX];
 
 /* timing */
 static int64_t t_pub0, t_win0, t_win1; /* CLOCK_REALTIME us */
@@ -306,6 +310,8 @@ static void record(int64_t t, int64_t now)
         lat = 0;
     if (lat > lat_max_us)
         lat_max_us = lat;
+    if ((t - t_win0) / 1000000 < SECONDS_MAX && lat > sec_max_us[(t - t_win0) / 1000000])
+        sec_max_us[(t - t_win0) / 1000000] = lat;
     if (lat / 10 < HBUCKETS)
         hist[lat / 10]++;
     else
@@ -965,7 +971,10 @@ int main(int argc, char **argv)
             printf("\\%c", *s);
         else if ((unsigned char)*s >= 32)
             putchar(*s);
-    printf("\"}\n");
+    printf("\",\"lat_max_by_second_ms\":[");
+    for (int i = 0; i < (int)win && i < SECONDS_MAX; i++)
+        printf("%s%.1f", i ? "," : "", sec_max_us[i] / 1000.0);
+    printf("]}\n");
     fflush(stdout);
     return 0;
 }

@@ -298,6 +298,10 @@ def main():
               f" takeovers {r['takeovers']:.0f} held {r['held']} settle {r['settle_s']:.1f} s",
               file=sys.stderr,
               flush=True)
+        # Worst latency per second of the window: one stall or a load?
+        print("  worst latency per second (ms): "
+              + " ".join(f"{v:.0f}" for v in r["gen"].get("lat_max_by_second_ms", [])),
+              file=sys.stderr, flush=True)
         results.append(r)
         if not r["held_ok"] and not args.keep_going:
             break
