@@ -25,6 +25,14 @@
 #define INVENTORY_MIN_GAP_MS 1000
 #define INVENTORY_FIRST_DELAY_MS 100
 #define EXPIRE_EVERY 60 /* samples between two EXPIREs of a history list */
+/* A history list is trimmed back to redis.history entries every
+ * history / TRIM_SLACK_DIV samples, TRIM_EVERY_MAX at most (and at an
+ * interface's first sample): it holds up to 10% (and 9) more between
+ * two trims. An LTRIM per sample was a third of the commands, and each
+ * one memmoves the head of the list's first node: at 50,000 interfaces
+ * that was a tenth or more of Redis' CPU (docs/BENCHMARKS.md). */
+#define TRIM_SLACK_DIV 10
+#define TRIM_EVERY_MAX 10
 
 static void inventory_touch(struct output *out);
 
@@ -92,8 +100,12 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
     struct output *out = ctx;
     const struct config *cfg = poller_config(out->poller);
     size_t need = ifc->msg.json_head_len + MESSAGE_NUMBERS_MAX, len;
-    int expire = 0;
+    int expire = 0, every = cfg->redis.history / TRIM_SLACK_DIV;
 
+    if (every < 1)
+        every = 1;
+    if (every > TRIM_EVERY_MAX)
+        every = TRIM_EVERY_MAX;
     if (need > out->cap) {
         out->cap = need * 2;
         out->buf = ifmon_xrealloc(out->buf, out->cap);
@@ -105,7 +117,9 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
             (int)(((int64_t)cfg->redis.history + 2 * EXPIRE_EVERY) * dev->cfg->interval_ms / 1000) +
             60;
     publisher_sample(out->pub, ifc->msg.channel, ifc->msg.channel_len, ifc->msg.history_key,
-                     ifc->msg.history_key_len, out->buf, len, cfg->redis.history, expire);
+                     ifc->msg.history_key_len, out->buf, len,
+                     ifc->msg.seq % (uint64_t)every == 1 % (uint64_t)every ? cfg->redis.history : 0,
+                     expire);
     /* The snapshot lists each interface's speed: it is known from the first
      * answer on, after discovery wrote the snapshot, and an agent may
      * change it (autonegotiation). */

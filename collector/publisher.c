@@ -4,7 +4,8 @@
  * ours.
  *
  * Replies. hiredis allocates, parses and matches to a callback every
- * reply, and a sample is three commands. Commands are therefore gathered
+ * reply, and a sample is two or three commands (RPUSH, PUBLISH, and every
+ * few samples LTRIM). Commands are therefore gathered
  * in call order in the `quiet` buffer between CLIENT REPLY OFF and CLIENT
  * REPLY ON (Redis 3.2) and handed to hiredis at the end of the loop
  * iteration: one reply for the lot. Only an RPUSH can fail where the
@@ -316,13 +317,15 @@ int publisher_sample(struct publisher *pub, const char *channel, size_t channel_
     resp_arg(q, history_key, history_key_len);
     resp_arg(q, msg, msg_len);
     quiet_done(pub, q);
-    q = quiet_begin(pub);
-    resp_begin(q, 4);
-    resp_arg(q, "LTRIM", 5);
-    resp_arg(q, history_key, history_key_len);
-    resp_int(q, -(long long)history);
-    resp_arg(q, "-1", 2);
-    quiet_done(pub, q);
+    if (history > 0) {
+        q = quiet_begin(pub);
+        resp_begin(q, 4);
+        resp_arg(q, "LTRIM", 5);
+        resp_arg(q, history_key, history_key_len);
+        resp_int(q, -(long long)history);
+        resp_arg(q, "-1", 2);
+        quiet_done(pub, q);
+    }
     quiet_publish(pub, channel, channel_len, msg, msg_len);
     if (expire_s > 0) {
         q = quiet_begin(pub);

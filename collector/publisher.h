@@ -53,7 +53,8 @@ void publisher_set_config(struct publisher *pub, const struct config_redis *cfg)
 int publisher_ready(const struct publisher *pub);
 
 /* One interface sample: RPUSH to the history list, LTRIM it to `history`
- * entries, PUBLISH on the channel, and every so often EXPIRE the list;
+ * entries when `history` > 0 (the caller trims every few samples, not at
+ * each), PUBLISH on the channel, and every so often EXPIRE the list;
  * the last three at the end of the loop iteration, without replies
  * (publisher.c). Returns 0, or -1 when the sample was dropped. */
 int publisher_sample(struct publisher *pub, const char *channel, size_t channel_len,

@@ -24,6 +24,10 @@
  *     it waits --drain seconds for messages still in flight, then prints one
  *     JSON line {"event":"result",...} and exits.
  *
+ *   - with --history-first the warm-up starts only once every channel's
+ *     history object has arrived (bounded by --setup-timeout), so that a
+ *     window measures the steady state, not the subscriptions' history.
+ *
  *   - with --channel-list FILE the channels are the lines of FILE instead
  *     (real collector channels, for make bench-scale): connection j takes
  *     lines (j*K + k) mod C; with no "t" in a message, its "ts" (a
@@ -98,6 +102,7 @@ static char first_error[256];
 static uint32_t *hist;
 static long hist_over;
 static int64_t lat_max_us;
+static int history_first;
 /* The worst latency of the samples of each second of the window (by
  * their ts): one stall shows as one bad second, a load as many. */
 #define SECONDS_MAX 3600
@@ -767,7 +772,8 @@ static void usage(void)
             "usage: gwload --port P [--host 127.0.0.1] [--path /ws] [--connections 5000]\n"
             "  [--per-conn 20] [--channels 1000] [--prefix bench] [--redis-port RP]\n"
             "  [--rate 1] [--warmup 5] [--duration 30] [--drain 2] [--concurrency 100]\n"
-            "  [--wait-stdin] [--setup-timeout 180] [--channel-list FILE] [--slices 100]\n");
+            "  [--wait-stdin] [--setup-timeout 180] [--channel-list FILE] [--slices 100]\n"
+            "  [--history-first]\n");
     exit(2);
 }
 
@@ -780,6 +786,7 @@ int main(int argc, char **argv)
         {"warmup", 1, 0, 'w'},      {"duration", 1, 0, 'd'},     {"drain", 1, 0, 'D'},
         {"concurrency", 1, 0, 'C'}, {"wait-stdin", 0, 0, 'S'},   {"setup-timeout", 1, 0, 'T'},
         {"channel-list", 1, 0, 'L'}, {"slices", 1, 0, 'l'},      {"help", 0, 0, 'h'},
+        {"history-first", 0, 0, 'Y'},
         {0, 0, 0, 0}};
     const char *list_path = NULL;
     int o;
@@ -802,6 +809,7 @@ int main(int argc, char **argv)
         case 'T': setup_timeout = atof(optarg); break;
         case 'L': list_path = optarg; break;
         case 'l': nslices = atoi(optarg); break;
+        case 'Y': history_first = 1; break;
         default: usage();
         }
     }
@@ -919,6 +927,11 @@ int main(int argc, char **argv)
             t_setup_end = now;
             emit("subscribed");
         }
+        /* --history-first: the warm-up starts once every channel's history
+         * has arrived (the subscription storm is not the steady state). */
+        if (phase == 1 && history_first && history_objs < n_subscribed * per_conn &&
+            now - t_start <= (int64_t)(setup_timeout * 1e6))
+            continue;
         if (phase == 1 && !wait_stdin) {
             phase = 2;
             t_pub0 = now_us();

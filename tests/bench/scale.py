@@ -166,7 +166,7 @@ def run_level(args, interfaces):
             [args.gwload, "--port", str(gw_port), "--connections", str(clients),
              "--per-conn", str(per_client), "--channel-list", chans,
              "--warmup", str(args.warmup), "--duration", str(args.duration),
-             "--concurrency", "50"], stdout=subprocess.PIPE, text=True)
+             "--concurrency", "50", "--history-first"], stdout=subprocess.PIPE, text=True)
         procs.append(gen)
         names["gwload"] = gen
         r = {"interfaces": interfaces, "devices": devices, "clients": clients,
@@ -278,7 +278,8 @@ def main():
     ap.add_argument("--levels", default="10000,20000,30000,40000,50000,60000",
                     help="interfaces per level, comma-separated, rising")
     ap.add_argument("--duration", type=float, default=30.0)
-    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--warmup", type=float, default=60.0,
+                    help="seconds after every history arrived before measuring: the history lists (60 samples) fill first, the steady state")
     ap.add_argument("--settle-timeout", type=float, default=120.0)
     ap.add_argument("--counters", default="octets,errors")
     ap.add_argument("--collector", default=os.path.join(TOP, "collector", "ifmon-collector"))

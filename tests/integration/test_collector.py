@@ -210,6 +210,24 @@ class TestRates(CollectorTest):
                 self.assertEqual(h, published[h["seq"]])
         self.assertGreater(self.r.ttl("ifmon:history:edge1:ge-0/0/0"), 0)
 
+    def test_history_trimmed_every_few_samples_within_its_bound(self):
+        # redis.history 30: trimmed every 3rd sample, so the list holds the
+        # newest 30 to 32 (docs/PROTOCOL.md), and LRANGE -30 -1 the newest 30.
+        key = "ifmon:history:edge1:ge-0/0/0"
+        sub = self.subscribe("ifmon:edge1:ge-0/0/0")
+        self.start([self.sim_device("edge1", "dev1")], history=30,
+                   defaults={"interval": "100ms"})
+        wait_for(lambda: len(sub.on("ifmon:edge1:ge-0/0/0")) >= 33, 15, what="33 messages")
+        lengths = set()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            lengths.add(self.r.llen(key))
+            time.sleep(0.02)  # the length sampled through 20 polls, not a wait
+        self.assertTrue(lengths <= {30, 31, 32}, lengths)
+        self.assertGreater(len(lengths), 1, "trimmed at every sample")
+        seqs = [json.loads(x)["seq"] for x in self.r.lrange(key, -30, -1)]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + 30)))
+
     def test_inventory_lists_what_is_published_and_no_credential(self):
         sub = self.subscribe()
         self.start([self.sim_device("edge1", "dev1"),

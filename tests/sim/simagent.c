@@ -66,6 +66,7 @@ struct record {
 
 struct community {
     char *name;
+    size_t name_len;
     struct record *recs;
     size_t n, cap;
     int dropped;
@@ -73,6 +74,15 @@ struct community {
 
 static struct community *communities;
 static size_t ncommunities;
+
+static int community_cmp(const void *a, const void *b)
+{
+    const struct community *x = a, *y = b;
+
+    if (x->name_len != y->name_len)
+        return x->name_len < y->name_len ? -1 : 1;
+    return memcmp(x->name, y->name, x->name_len);
+}
 static double start_time;
 static int max_varbinds = 64;
 static volatile sig_atomic_t stopping;
@@ -271,6 +281,7 @@ static void load_dir(const char *dir)
         c = &communities[ncommunities++];
         memset(c, 0, sizeof(*c));
         c->name = strndup(e->d_name, len - 8);
+        c->name_len = len - 8;
         while (fgets(line, sizeof(line), f)) {
             if (c->n == c->cap) {
                 c->cap = c->cap ? c->cap * 2 : 64;
@@ -284,16 +295,35 @@ static void load_dir(const char *dir)
         total += c->n;
     }
     closedir(d);
+    /* Sorted, to find a request's community in O(log n): with a thousand
+     * devices' files, a scan was a tenth of the simulator's time. */
+    qsort(communities, ncommunities, sizeof(*communities), community_cmp);
     fprintf(stderr, "simagent: %zu communities, %zu records from %s\n", ncommunities, total, dir);
+}
+
+/* By length, then bytes: the order find_community() searches in. */
+static int name_cmp(const char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+    if (alen != blen)
+        return alen < blen ? -1 : 1;
+    return memcmp(a, b, alen);
 }
 
 static struct community *find_community(const unsigned char *s, size_t n)
 {
-    size_t i;
+    size_t lo = 0, hi = ncommunities;
 
-    for (i = 0; i < ncommunities; i++)
-        if (strlen(communities[i].name) == n && memcmp(communities[i].name, s, n) == 0)
-            return &communities[i];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int k = name_cmp(communities[mid].name, communities[mid].name_len, s, n);
+
+        if (k == 0)
+            return &communities[mid];
+        if (k < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -575,7 +605,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
     w->overflow = 0;
     seq = w_open(w, T_SEQ);
     w_int(w, T_INTEGER, version);
-    w_tlv(w, T_OCTETS, c->name, strlen(c->name));
+    w_tlv(w, T_OCTETS, c->name, c->name_len);
     pdu_at = w_open(w, PDU_RESPONSE);
     w_int(w, T_INTEGER, reqid);
     {
