@@ -55,6 +55,18 @@ static int scan_string(struct scan *s, int *is_ts)
     for (;;) {
         unsigned c;
 
+        /* Past the third character only the end matters: printable ASCII
+         * in a run (most of a message's keys and values) needs no more. */
+        if (ndec == sizeof(dec)) {
+            const unsigned char *q = s->p;
+
+            while (q < s->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+                q++;
+            if (q != s->p) {
+                too_long = 1;
+                s->p = q;
+            }
+        }
         if (s->p >= s->end)
             return -1;
         c = *s->p;
