@@ -81,6 +81,17 @@ def wait_udp_agent(port, community, timeout=20):
     raise RuntimeError(f"agent on port {port} did not answer")
 
 
+def start_simagent(data, port, procs):
+    """tests/sim/simagent serving the .snmprec files of data on 127.0.0.1:port
+    (added to procs, so that stop_all() stops it), once it answers."""
+    procs.append(subprocess.Popen(
+        [os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
+         "--listen", f"127.0.0.1:{port}", "--max-varbinds", "64"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    wait_udp_agent(port, "dev0")
+    return procs[-1]
+
+
 def parse_stats(log_text):
     lines = [l for l in log_text.splitlines() if "stats:" in l]
     if not lines:

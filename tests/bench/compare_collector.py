@@ -47,7 +47,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import collector as cbench  # noqa: E402  (write_device, run_once, wait_udp_agent)
+import collector as cbench  # noqa: E402  (write_device, run_once, start_simagent)
 from benchlib import cpu_seconds, doc_block, free_port, median, status_kib, stop_all  # noqa: E402
 
 TOP = cbench.TOP
@@ -138,11 +138,7 @@ def run_exporter(args):
         for d in range(args.devices):
             cbench.write_device(os.path.join(data, f"dev{d}.snmprec"), args.interfaces, 1000 + d)
         agent_port = free_port(socket.SOCK_DGRAM)
-        agent = subprocess.Popen([os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
-                                  "--listen", f"127.0.0.1:{agent_port}", "--max-varbinds", "64"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(agent)
-        cbench.wait_udp_agent(agent_port, "dev0")
+        agent = cbench.start_simagent(data, agent_port, procs)
         cfg = os.path.join(tmp, "snmp.yml")
         exporter_config(cfg, args.devices, args.counters)
         port = free_port()
@@ -274,11 +270,7 @@ def run_collectd(args):
         for d in range(args.devices):
             cbench.write_device(os.path.join(data, f"dev{d}.snmprec"), args.interfaces, 1000 + d)
         agent_port = free_port(socket.SOCK_DGRAM)
-        agent = subprocess.Popen([os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
-                                  "--listen", f"127.0.0.1:{agent_port}", "--max-varbinds", "64"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(agent)
-        cbench.wait_udp_agent(agent_port, "dev0")
+        agent = cbench.start_simagent(data, agent_port, procs)
         csv_dir = os.path.join(tmp, "csv")
         cfg = os.path.join(tmp, "collectd.conf")
         collectd_config(cfg, tmp, csv_dir, args.devices, agent_port)

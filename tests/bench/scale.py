@@ -39,7 +39,7 @@ import time
 import urllib.request
 
 from benchlib import cpu_seconds, doc_block, free_port, status_kib, stop_all
-from collector import wait_udp_agent, write_device
+from collector import start_simagent, write_device
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -90,13 +90,7 @@ def run_level(args, interfaces):
         nagents = max(1, -(-interfaces // 25000))
         agent_ports = [free_port(socket.SOCK_DGRAM) for _ in range(nagents)]
         for i, port in enumerate(agent_ports):
-            procs.append(subprocess.Popen(
-                [os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
-                 "--listen", f"127.0.0.1:{port}", "--max-varbinds", "64"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            names[f"agent{i + 1}"] = procs[-1]
-        for port in agent_ports:
-            wait_udp_agent(port, "dev0")
+            names[f"agent{i + 1}"] = start_simagent(data, port, procs)
 
         inventory = ("defaults: {interval: 1s, timeout: 800ms, retries: 1, version: 2c, "
                      f"counters: [{args.counters}]}}\ndevices:\n")
