@@ -417,10 +417,12 @@ def compare_once(args):
     print(f"  machine: {cpu_model()}, {os.cpu_count()} cores, kernel {platform.release()}")
     print(f"  versions: {versions(names)}")
     for n in names[1:]:
-        print(f"  median CPU per 1,000 interface samples: ifmon {med['ifmon']['ms_per_1000']:.2f} "
+        # A run too short for one clock tick of the collector's CPU has no ratio.
+        ours = med['ifmon']['ms_per_1000']
+        ratio = f"{med[n]['ms_per_1000'] / ours:.1f}x" if ours > 0 else "not measured (0 ms)"
+        print(f"  median CPU per 1,000 interface samples: ifmon {ours:.2f} "
               f"ms, {SHORT[n]} {med[n]['ms_per_1000']:.2f} ms: {SHORT[n]} / ifmon = "
-              f"{med[n]['ms_per_1000'] / med['ifmon']['ms_per_1000']:.1f}x "
-              f"(goal >= {GOALS[n]:g}x)")
+              f"{ratio} (goal >= {GOALS[n]:g}x)")
     return res
 
 
