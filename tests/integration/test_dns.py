@@ -25,7 +25,12 @@ from harness import (SLOW, Collector, RedisServer, SnmpSim, Subscriber, TempDir,
                      in_mount_namespace, start_agent, stats_lines, wait_for, write_config,
                      write_device)
 
-LATE_P99_MS = 10.0
+# What these tests catch is a wait on the loop: a synchronous lookup,
+# key derivation or engine probe holds it for a timeout (500 ms and more).
+# The p99 of a loop that never waits is a few ms on this shared 2-core
+# machine but reached 10.03 ms once under the full suite; 50 ms keeps
+# the whole distance from a blocked loop without timing the scheduler.
+LATE_P99_MS = 50.0
 
 
 def note(text):
