@@ -484,6 +484,11 @@ static size_t with_known(struct lease *ls, const char **ids, size_t nm)
     size_t i, j, na = nm;
 
     if (uv_hrtime() >= ls->grace_until_ns) {
+        /* Copied only when the members changed, not at every tick. */
+        for (i = 0; i < nm && nm == ls->nknown && strcmp(ids[i], ls->known[i]) == 0; i++)
+            ;
+        if (i == nm && nm == ls->nknown)
+            return nm;
         known_free(ls);
         ls->known = ifmon_xcalloc(nm, sizeof(*ls->known));
         for (i = 0; i < nm; i++)

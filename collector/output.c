@@ -36,6 +36,18 @@
 
 static void inventory_touch(struct output *out);
 
+/* Whether sample number seq (1 for an interface's first) trims its list. */
+static int trim_due(int history, uint64_t seq)
+{
+    uint64_t every = (uint64_t)(history / TRIM_SLACK_DIV);
+
+    if (every < 1)
+        every = 1;
+    if (every > TRIM_EVERY_MAX)
+        every = TRIM_EVERY_MAX;
+    return (seq - 1) % every == 0;
+}
+
 struct output {
     uv_loop_t *loop;
     struct poller *poller;
@@ -100,12 +112,8 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
     struct output *out = ctx;
     const struct config *cfg = poller_config(out->poller);
     size_t need = ifc->msg.json_head_len + MESSAGE_NUMBERS_MAX, len;
-    int expire = 0, every = cfg->redis.history / TRIM_SLACK_DIV;
+    int expire = 0;
 
-    if (every < 1)
-        every = 1;
-    if (every > TRIM_EVERY_MAX)
-        every = TRIM_EVERY_MAX;
     if (need > out->cap) {
         out->cap = need * 2;
         out->buf = ifmon_xrealloc(out->buf, out->cap);
@@ -118,8 +126,7 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
             60;
     publisher_sample(out->pub, ifc->msg.channel, ifc->msg.channel_len, ifc->msg.history_key,
                      ifc->msg.history_key_len, out->buf, len,
-                     ifc->msg.seq % (uint64_t)every == 1 % (uint64_t)every ? cfg->redis.history : 0,
-                     expire);
+                     trim_due(cfg->redis.history, ifc->msg.seq) ? cfg->redis.history : 0, expire);
     /* The snapshot lists each interface's speed: it is known from the first
      * answer on, after discovery wrote the snapshot, and an agent may
      * change it (autonegotiation). */
