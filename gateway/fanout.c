@@ -48,6 +48,18 @@
 #include "log.h"
 #include "util.h"
 
+/* How many receivers on the fan-out loop fetches a subscription and its
+ * peer before it serves them. */
+#define PREFETCH_AHEAD 4
+
+/* One receiver of an entry's messages: the subscription and its peer side
+ * by side, so that the fan-out loop reads one array and can fetch a few
+ * receivers ahead (subscriptions and peers lie all over the heap). */
+struct fanout_recv {
+    struct subscription *sub;
+    struct fanout_peer *peer;
+};
+
 /* One name wanted in Redis: a channel, or a pattern. */
 struct fanout_entry {
     struct chantable_entry node; /* key: the name in Redis */
@@ -58,34 +70,40 @@ struct fanout_entry {
     unsigned refs; /* subscriptions of peers */
     unsigned inflight;
     int subscribed;
-    struct subscription *subs;
+    struct fanout_recv *recv; /* the subscriptions, in no order */
+    size_t nrecv, recv_cap;
 };
 
-/* One peer's hold on one entry. */
+/* One peer's hold on one entry. The history comes first: the fan-out
+ * reads its state for every message, and nothing else here. */
 struct subscription {
+    struct history history;
     struct fanout_entry *entry;
     struct fanout_peer *peer;
-    uint64_t hash;                    /* of entry->name, for the peer's table */
-    size_t index;                     /* in peer->subs */
-    struct subscription *prev, *next; /* in entry->subs */
-    struct history history;
-    int held;                      /* not released yet: nothing is delivered */
-    uint64_t request;              /* held: the owner's request that made it */
-    int wants_history;             /* an interface channel, or a pattern but an events one */
-    int starting;                  /* released before its entry was confirmed */
     struct history_budget *budget; /* starting with history: its request's */
+    uint64_t request;              /* held: the owner's request that made it */
+    uint32_t hash;                 /* of entry->name, for the peer's table */
+    /* A peer holds at most gateway.max_channels subscriptions and an
+     * entry at most one per connection: 32 bits are plenty, and keep the
+     * subscription, one per connection and channel, in a 112-byte block. */
+    uint32_t index;              /* in peer->subs */
+    uint32_t entry_index;        /* in entry->recv */
+    unsigned char held;          /* not released yet: nothing is delivered */
+    unsigned char wants_history; /* an interface channel, or a pattern but an events one */
+    unsigned char starting;      /* released before its entry was confirmed */
 };
 
+/* What the fan-out reads for every message comes first. */
 struct fanout_peer {
-    struct fanout *f;
+    uint64_t last_gen; /* generation of the last message delivered or held */
+    void *ctx;
     fanout_deliver_fn deliver;
     fanout_confirmed_fn confirmed;
-    void *ctx;
+    struct fanout *f;
     struct subscription **subs; /* in no order (an unsubscribe moves the last one) */
     size_t nsubs, cap;
     struct subscription **slots; /* by name: linear probing, at most half full */
     size_t nslots;               /* a power of two, or 0 */
-    uint64_t last_gen;           /* generation of the last message delivered or held */
 };
 
 struct fanout {
@@ -151,6 +169,7 @@ static int confirmed(const struct fanout_entry *e)
 
 static void entry_destroy(struct fanout_entry *e)
 {
+    free(e->recv);
     free(e->name);
     free(e->pattern_key);
     free(e);
@@ -240,16 +259,17 @@ static void sub_start(struct fanout *f, struct subscription *sub)
  * reconnection to Redis). */
 static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
 {
-    struct subscription *sub, *next;
+    size_t i;
 
     if (e == f->inventory && f->gw->inventory)
         inventory_watch(f->gw->inventory, 1);
     if (e == f->events && f->gw->eventlist)
         eventlist_watch(f->gw->eventlist, 1);
-    for (sub = e->subs; sub; sub = next) {
+    /* The callbacks below neither add nor remove subscriptions. */
+    for (i = 0; i < e->nrecv; i++) {
+        struct subscription *sub = e->recv[i].sub;
         struct fanout_peer *p = sub->peer;
 
-        next = sub->next; /* the callbacks below neither add nor remove subscriptions */
         if (sub->held) {
             f->notifying++;
             p->confirmed(p->ctx);
@@ -262,7 +282,7 @@ static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
 
 /* ------------------------------------------------------ peers and subs */
 
-static uint64_t name_hash(const char *name)
+static uint32_t name_hash(const char *name)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
@@ -270,7 +290,7 @@ static uint64_t name_hash(const char *name)
         h ^= (unsigned char)*name;
         h *= 1099511628211ULL;
     }
-    return h;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* 1 for a pattern "<prefix>:events:...*", which matches events channels
@@ -285,7 +305,7 @@ static int events_pattern(const char *name, const char *prefix)
 /* The peer's subscription to `name`, or NULL. */
 static struct subscription *peer_find(const struct fanout_peer *p, const char *name)
 {
-    uint64_t h;
+    uint32_t h;
     size_t mask, i;
 
     if (p->nslots == 0)
@@ -352,13 +372,18 @@ static void peer_remove(struct fanout_peer *p, struct subscription *sub)
 static void sub_free(struct fanout *f, struct subscription *sub)
 {
     struct fanout_entry *e = sub->entry;
+    struct fanout_recv *last = &e->recv[--e->nrecv];
 
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        e->subs = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
+    e->recv[sub->entry_index] = *last;
+    last->sub->entry_index = sub->entry_index;
+    if (e->nrecv == 0) {
+        free(e->recv);
+        e->recv = NULL;
+        e->recv_cap = 0;
+    } else if (e->recv_cap >= 16 && e->nrecv <= e->recv_cap / 4) {
+        e->recv_cap /= 2;
+        e->recv = ifmon_xrealloc(e->recv, e->recv_cap * sizeof(*e->recv));
+    }
     history_release(&sub->history);
     history_budget_unref(sub->budget);
     free(sub);
@@ -456,11 +481,14 @@ int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t r
     sub->entry = e;
     sub->peer = p;
     sub->hash = name_hash(e->name);
-    sub->next = e->subs;
-    if (e->subs)
-        e->subs->prev = sub;
-    e->subs = sub;
-    sub->index = p->nsubs;
+    if (e->nrecv == e->recv_cap) {
+        e->recv_cap = e->recv_cap ? e->recv_cap * 2 : 4;
+        e->recv = ifmon_xrealloc(e->recv, e->recv_cap * sizeof(*e->recv));
+    }
+    IFMON_ASSERT(e->nrecv < UINT32_MAX && p->nsubs < UINT32_MAX);
+    sub->entry_index = (uint32_t)e->nrecv;
+    e->recv[e->nrecv++] = (struct fanout_recv){sub, p};
+    sub->index = (uint32_t)p->nsubs;
     p->subs[p->nsubs++] = sub;
     slot_insert(p->slots, p->nslots, sub);
     f->nsubs++;
@@ -606,8 +634,8 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
 {
     struct fanout *f = ctx;
     struct fanout_entry *e;
-    struct subscription *sub;
     struct outmsg *m;
+    size_t i, n;
 
     /* The snapshot changed: the copy is read again before any client,
      * told by this message, can ask for it. */
@@ -627,17 +655,26 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
                 : entry_of(chantable_find(&f->channels, channel, channel_len));
     if (e == NULL)
         return; /* unsubscribed meanwhile */
-    for (sub = e->subs; sub; sub = sub->next) {
-        struct fanout_peer *p = sub->peer;
+    /* Subscriptions, peers and their connections lie all over the heap and
+     * cache misses were most of this loop's time: fetch the subscription
+     * and peer PREFETCH_AHEAD receivers on, and the first two lines of the
+     * context (the connection) of the one after this (its peer fetched by
+     * then), while this one is served. */
+    n = e->nrecv;
+    for (i = 0; i < n; i++) {
+        struct subscription *sub = e->recv[i].sub;
+        struct fanout_peer *p = e->recv[i].peer;
 
-        /* Subscriptions, peers and clients lie all over the heap: start
-         * fetching the next subscription's and its peer's lines while this
-         * one is served (cache misses were most of this loop's time). */
-        if (sub->next) {
-            __builtin_prefetch(sub->next->next);
-            __builtin_prefetch(sub->next->peer);
+        if (i + PREFETCH_AHEAD < n) {
+            __builtin_prefetch(e->recv[i + PREFETCH_AHEAD].sub);
+            __builtin_prefetch(e->recv[i + PREFETCH_AHEAD].peer);
         }
-        __builtin_prefetch(p->ctx);
+        if (i + 1 < n) {
+            const char *next_ctx = e->recv[i + 1].peer->ctx;
+
+            __builtin_prefetch(next_ctx);
+            __builtin_prefetch(next_ctx + 64);
+        }
         if (p->last_gen == f->gen)
             continue;
         p->last_gen = f->gen;

@@ -103,12 +103,14 @@ struct history_registry;
 
 /* One subscription's hand-off, embedded in the subscription. */
 struct history {
+    /* What history_admit() reads for every live message, first. */
     enum history_state state;
+    size_t floors_active;
     struct history_fetch *fetch; /* FETCHING: the queries in flight */
     struct outmsg **held;        /* live messages kept, oldest first */
     size_t nheld;
     struct history_floor *floors; /* LIVE: sorted by channel */
-    size_t nfloors, floors_active;
+    size_t nfloors;
 };
 
 struct history_stats {

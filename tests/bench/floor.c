@@ -26,7 +26,13 @@
  * per 10 ms slice in one pipelined burst and each client holds 20
  * consecutive channels, so most subscribers of a burst get all ten.
  *
+ * With --window MS (implies --coalesce), a socket's frames wait up to MS
+ * after the first of them and go out in one write: the floor of a server
+ * with a flush window (the gateway's gateway.flush_ms). Windows open in
+ * order, so the descriptors waiting are in the order their windows end.
+ *
  * Usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce]
+ *              [--window MS]
  * Build: make -C tests/bench floor
  */
 #define _GNU_SOURCE
@@ -45,6 +51,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef FLOOR_URING
 #include <liburing.h>
@@ -123,6 +130,41 @@ static struct io_uring ring;
 #endif
 static int *waiting;
 static size_t nwaiting, waiting_cap;
+/* --window: when each waiting descriptor's window ends (ms, monotonic). */
+static unsigned window_ms;
+static uint64_t *waiting_due;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* How many of the waiting descriptors are due now: all of them without a
+ * window. */
+static size_t waiting_due_now(void)
+{
+    uint64_t now;
+    size_t n = 0;
+
+    if (window_ms == 0)
+        return nwaiting;
+    now = now_ms();
+    while (n < nwaiting && waiting_due[n] <= now)
+        n++;
+    return n;
+}
+
+/* The first `done` waiting descriptors were written. */
+static void waiting_drop(size_t done)
+{
+    memmove(waiting, waiting + done, (nwaiting - done) * sizeof *waiting);
+    if (window_ms)
+        memmove(waiting_due, waiting_due + done, (nwaiting - done) * sizeof *waiting_due);
+    nwaiting -= done;
+}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -402,15 +444,15 @@ static void peer_close(int fd)
 static void wrote(int fd, ssize_t n);
 
 #ifdef FLOOR_URING
-static void write_waiting_uring(void)
+static void write_waiting_uring(size_t due)
 {
     size_t i = 0;
 
-    while (i < nwaiting) {
+    while (i < due) {
         unsigned queued = 0, seen = 0, head;
         struct io_uring_cqe *cqe;
 
-        for (; i < nwaiting && queued < URING_ENTRIES; i++) {
+        for (; i < due && queued < URING_ENTRIES; i++) {
             int fd = waiting[i];
             struct peer *p = &peers[fd];
             struct io_uring_sqe *sqe;
@@ -436,7 +478,6 @@ static void write_waiting_uring(void)
         }
         io_uring_cq_advance(&ring, seen);
     }
-    nwaiting = 0;
 }
 #endif
 
@@ -463,16 +504,17 @@ static void wrote(int fd, ssize_t n)
 
 static void write_waiting(void)
 {
-    size_t i;
+    size_t i, due = waiting_due_now();
 
 #ifdef FLOOR_URING
     if (use_uring) {
-        write_waiting_uring();
+        write_waiting_uring(due);
+        waiting_drop(due);
         return;
     }
 #endif
 
-    for (i = 0; i < nwaiting; i++) {
+    for (i = 0; i < due; i++) {
         int fd = waiting[i];
         struct peer *p = &peers[fd];
         ssize_t n;
@@ -482,7 +524,7 @@ static void write_waiting(void)
         n = p->state == PEER_CLOSING ? 0 : write(fd, p->out, p->out_len);
         wrote(fd, n);
     }
-    nwaiting = 0;
+    waiting_drop(due);
 }
 
 /* ------------------------------------------------------------ Redis */
@@ -619,7 +661,10 @@ static void deliver(const struct resp_item *chan, const struct resp_item *payloa
             if (nwaiting == waiting_cap) {
                 waiting_cap = waiting_cap ? waiting_cap * 2 : 1024;
                 waiting = xrealloc(waiting, waiting_cap * sizeof *waiting);
+                waiting_due = xrealloc(waiting_due, waiting_cap * sizeof *waiting_due);
             }
+            if (window_ms)
+                waiting_due[nwaiting] = now_ms() + window_ms;
             waiting[nwaiting++] = c->fds[i];
         }
         append(&p->out, &p->out_len, &p->out_cap, frame, h + text_len);
@@ -1066,6 +1111,7 @@ int main(int argc, char **argv)
                                             {"redis-port", 1, 0, 'r'},
                                             {"coalesce", 0, 0, 'c'},
                                             {"uring", 0, 0, 'u'},
+                                            {"window", 1, 0, 'w'},
                                             {0, 0, 0, 0}};
     struct sigaction sa = {.sa_handler = on_sigterm};
     struct epoll_event evs[256];
@@ -1086,6 +1132,10 @@ int main(int argc, char **argv)
         case 'c':
             coalesce = 1;
             break;
+        case 'w':
+            window_ms = (unsigned)atoi(optarg);
+            coalesce = 1;
+            break;
         case 'u':
 #ifdef FLOOR_URING
             coalesce = use_uring = 1;
@@ -1096,12 +1146,12 @@ int main(int argc, char **argv)
 #endif
         default:
             fprintf(stderr,
-                    "usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce]\n");
+                    "usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce] [--window MS]\n");
             return 2;
         }
     }
     if (listen_port <= 0 || redis_port <= 0) {
-        fprintf(stderr, "usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce]\n");
+        fprintf(stderr, "usage: floor --port P --redis-port RP [--host 127.0.0.1] [--coalesce] [--window MS]\n");
         return 2;
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1123,7 +1173,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "floor listening on %s:%d, redis %s:%d\n", listen_host, listen_port,
             listen_host, redis_port);
     while (!stopping) {
-        n = epoll_wait(ep, evs, 256, -1);
+        int timeout = -1;
+
+        if (window_ms && nwaiting) {
+            uint64_t now = now_ms();
+            timeout = waiting_due[0] > now ? (int)(waiting_due[0] - now) : 0;
+        }
+        n = epoll_wait(ep, evs, 256, timeout);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "floor: epoll_wait: %s\n", strerror(errno));
             return 1;
@@ -1145,6 +1201,8 @@ int main(int argc, char **argv)
                     peer_readable(fd);
             }
         }
+        if (window_ms && nwaiting)
+            write_waiting();
     }
     return 0;
 }

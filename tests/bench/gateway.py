@@ -43,6 +43,10 @@ from gwload):
   floor-uring
          tests/bench/floor-uring --uring: the coalesced writes of one read
          of Redis submitted to io_uring together (one io_uring_enter);
+  floor-uring50
+         the same with --window 50: a socket's frames wait up to 50 ms
+         after the first and go out in one write, the floor of a server
+         with gateway.flush_ms 50;
   flush50, flush250
          ifmon-gateway itself with gateway.flush_ms 50 and 250.
 
@@ -83,25 +87,29 @@ SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)",
                 "floor": "floor (bare C, a write per message)",
                 "floor-coalesced": "floor, coalesced (a write per socket per Redis read)",
                 "floor-uring": "floor, coalesced, io_uring (one submission per Redis read)",
+                "floor-uring50": "floor, io_uring, 50 ms window (a write per socket per window)",
                 "flush50": "ifmon-gateway, flush_ms 50", "flush250": "ifmon-gateway, flush_ms 250"}
 SHORT_NAMES = {"ifmon": "gateway", "relay": "Node relay", "bun": "Bun relay", "floor": "floor",
                "floor-coalesced": "coalesced floor", "floor-uring": "io_uring floor",
+               "floor-uring50": "50 ms floor",
                "flush50": "gateway at 50 ms", "flush250": "gateway at 250 ms"}
 # What the server is called in the text of report().
 ROLES = {"ifmon": "gateway", "relay": "relay", "bun": "relay", "floor": "floor",
-         "floor-coalesced": "floor", "floor-uring": "floor", "flush50": "gateway",
+         "floor-coalesced": "floor", "floor-uring": "floor", "floor-uring50": "floor", "flush50": "gateway",
          "flush250": "gateway"}
 # Its counter of data messages handed to sockets, on GET /metrics.
 OUT_KEYS = {"ifmon": "ifmon_gateway_messages_out_total", "relay": "relay_messages_out_total",
             "bun": "relay_messages_out_total", "floor": "floor_messages_out_total",
             "floor-coalesced": "floor_messages_out_total", "floor-uring": "floor_messages_out_total",
+            "floor-uring50": "floor_messages_out_total",
             "flush50": "ifmon_gateway_messages_out_total",
             "flush250": "ifmon_gateway_messages_out_total"}
 # The gateway itself with an opt-in flush window (gateway.flush_ms).
 FLUSH = {"ifmon": 0, "flush50": 50, "flush250": 250}
-PEERS = ["relay", "bun", "floor", "floor-coalesced", "floor-uring", "flush50", "flush250"]
-DEFAULT_PEERS = "relay,bun,floor,floor-coalesced,floor-uring,flush50,flush250"
-FLOORS = ["floor", "floor-coalesced", "floor-uring"]
+PEERS = ["relay", "bun", "floor", "floor-coalesced", "floor-uring", "floor-uring50", "flush50",
+         "flush250"]
+DEFAULT_PEERS = "relay,bun,floor,floor-coalesced,floor-uring,floor-uring50,flush50,flush250"
+FLOORS = ["floor", "floor-coalesced", "floor-uring", "floor-uring50"]
 
 
 def machine_busy():
@@ -215,7 +223,7 @@ def main():
     build_gwload(args.gwload)
     wanted = set(args.peers if args.compare else [args.server])
     if set(FLOORS) & wanted:
-        build_floor(args.floor, "floor-uring" in wanted)
+        build_floor(args.floor, bool({"floor-uring", "floor-uring50"} & wanted))
     if args.compare:
         compare(args)
         return
@@ -272,6 +280,8 @@ def start_server(args, server, tmp, redis_port):
             cmd = [args.floor] + ports + (["--coalesce"] if server == "floor-coalesced" else [])
             if server == "floor-uring":
                 cmd = [args.floor + "-uring"] + ports + ["--uring"]
+            if server == "floor-uring50":
+                cmd = [args.floor + "-uring"] + ports + ["--uring", "--window", "50"]
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=raise_nofile, cwd=tmp)
     log.close()
