@@ -441,6 +441,12 @@ static void on_stall_timer(uv_timer_t *t)
             break;
         }
         next = c->next; /* client_check_deadlines() may free c */
+        /* Every connection, once a second, all over the heap: fetch the
+         * one after next and the next one's peer while this one is checked. */
+        if (next) {
+            __builtin_prefetch(next->next);
+            __builtin_prefetch(next->peer);
+        }
         if (client_check_deadlines(c, now) < 0) {
             killed++;
             continue;

@@ -50,7 +50,10 @@
 
 /* How many receivers on the fan-out loop fetches a subscription and its
  * peer before it serves them. */
-#define PREFETCH_AHEAD 4
+#define PREFETCH_AHEAD 8
+/* ... and the peer's connection (the deliver callback's ctx), once the
+ * peer is in the cache. */
+#define CTX_AHEAD 3
 
 /* One receiver of an entry's messages: the subscription and its peer side
  * by side, so that the fan-out loop reads one array and can fetch a few
@@ -658,8 +661,8 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
     /* Subscriptions, peers and their connections lie all over the heap and
      * cache misses were most of this loop's time: fetch the subscription
      * and peer PREFETCH_AHEAD receivers on, and the first two lines of the
-     * context (the connection) of the one after this (its peer fetched by
-     * then), while this one is served. */
+     * context (the connection) CTX_AHEAD on (its peer fetched by then),
+     * while this one is served. */
     n = e->nrecv;
     for (i = 0; i < n; i++) {
         struct subscription *sub = e->recv[i].sub;
@@ -669,8 +672,8 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
             __builtin_prefetch(e->recv[i + PREFETCH_AHEAD].sub);
             __builtin_prefetch(e->recv[i + PREFETCH_AHEAD].peer);
         }
-        if (i + 1 < n) {
-            const char *next_ctx = e->recv[i + 1].peer->ctx;
+        if (i + CTX_AHEAD < n) {
+            const char *next_ctx = e->recv[i + CTX_AHEAD].peer->ctx;
 
             __builtin_prefetch(next_ctx);
             __builtin_prefetch(next_ctx + 64);
