@@ -51,6 +51,9 @@
 /* How many receivers on the fan-out loop fetches a subscription and its
  * peer before it serves them. */
 #define PREFETCH_AHEAD 8
+/* A channel name quoted as JSON on the stack (shared_message()) when it
+ * fits: interface channels are far shorter. */
+#define QUOTE_ON_STACK 512
 /* ... and the peer's connection (the deliver callback's ctx), once the
  * peer is in the cache. */
 #define CTX_AHEAD 3
@@ -589,8 +592,9 @@ static struct outmsg *shared_message(struct fanout *f, const char *channel, size
 {
     static const char head[] = "{\"channel\":", mid[] = ",\"data\":";
     struct outmsg *m = f->last;
-    char *quoted = NULL, *text;
-    size_t qlen = 0, replaced = 0, n;
+    /* The channel as a JSON string: on the stack unless it is long. */
+    char small[QUOTE_ON_STACK], *quoted = small, *text;
+    size_t qlen, replaced = 0, n;
     double ts = 0;
     int check;
 
@@ -606,17 +610,20 @@ static struct outmsg *shared_message(struct fanout *f, const char *channel, size
     /* Checked, never parsed into a tree: the payload is relayed as it is
      * (common/json_check.h). */
     check = ifmon_json_check_object(payload, plen, &ts);
-    if (check >= 0)
-        quoted = ifmon_json_quote(channel, clen, &qlen, &replaced);
-    if (quoted == NULL || replaced > 0) {
+    if (check >= 0) {
+        if (IFMON_JSON_QUOTED_MAX(clen) + 1 > sizeof(small))
+            quoted = ifmon_xmalloc(IFMON_JSON_QUOTED_MAX(clen) + 1);
+        qlen = ifmon_json_quote_into(quoted, channel, clen, &replaced);
+    }
+    if (check < 0 || replaced > 0) {
         f->invalid++;
         log_debug("ignoring a message on %.*s: not a JSON object", (int)clen, channel);
-        free(quoted);
+        if (quoted != small)
+            free(quoted);
         return NULL;
     }
     n = sizeof(head) - 1 + qlen + sizeof(mid) - 1 + plen + 1;
-    m = outmsg_new(OUTMSG_DATA, NULL, n);
-    m->channel = ifmon_xstrndup(channel, clen);
+    m = outmsg_new_channel(OUTMSG_DATA, channel, clen, n);
     m->has_ts = check == 1;
     m->ts = ts;
     text = outmsg_text(m);
@@ -627,7 +634,8 @@ static struct outmsg *shared_message(struct fanout *f, const char *channel, size
     f->last_payload_len = plen;
     memcpy(text + f->last_payload_off, payload, plen);
     text[n - 1] = '}';
-    free(quoted);
+    if (quoted != small)
+        free(quoted);
     f->last = m;
     return m;
 }

@@ -7,16 +7,25 @@
 
 #include "util.h"
 
-struct outmsg *outmsg_new(enum outmsg_kind kind, const char *channel, size_t len)
+struct outmsg *outmsg_new_channel(enum outmsg_kind kind, const char *channel, size_t clen,
+                                  size_t len)
 {
-    struct outmsg *m = ifmon_xcalloc(1, sizeof(*m) + OUTMSG_HEADROOM + len + 1);
+    size_t room = channel ? clen + 1 : 0;
+    struct outmsg *m = ifmon_xcalloc(1, sizeof(*m) + OUTMSG_HEADROOM + len + 1 + room);
 
     m->refs = 1;
     m->kind = kind;
     m->len = len;
-    if (channel)
-        m->channel = ifmon_xstrdup(channel);
+    if (channel) {
+        m->channel = (char *)m->buf + OUTMSG_HEADROOM + len + 1;
+        memcpy(m->channel, channel, clen);
+    }
     return m;
+}
+
+struct outmsg *outmsg_new(enum outmsg_kind kind, const char *channel, size_t len)
+{
+    return outmsg_new_channel(kind, channel, channel ? strlen(channel) : 0, len);
 }
 
 struct outmsg *outmsg_from_text(const char *text, size_t len)
@@ -40,6 +49,5 @@ void outmsg_unref(struct outmsg *m)
     IFMON_ASSERT(m->refs > 0);
     if (--m->refs > 0)
         return;
-    free(m->channel);
     free(m);
 }

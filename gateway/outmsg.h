@@ -28,16 +28,22 @@ struct outmsg {
     enum outmsg_kind kind;
     int has_ts;          /* DATA, HISTORY: ts below is set */
     double ts;           /* DATA: the collector's `ts`; HISTORY: the newest `ts` of the list */
-    char *channel;       /* DATA, HISTORY: the channel (owned); NULL for replies */
+    char *channel;       /* DATA, HISTORY: the channel (in buf); NULL for replies */
     size_t len;          /* bytes of text, without the terminating NUL */
-    unsigned char buf[]; /* OUTMSG_HEADROOM bytes, then the text, then NUL */
+    /* OUTMSG_HEADROOM bytes, then the text and a NUL, then the channel
+     * and a NUL. */
+    unsigned char buf[];
 };
 
 /* A new message with one reference and room for `len` bytes of text
  * (outmsg_text(), zeroed; the writer may set len lower afterwards).
- * `channel` is copied; it may be NULL. Never NULL: running out of memory
- * aborts (util.h). */
+ * `channel` is copied, into the same block (one allocation); it may be
+ * NULL. Never NULL: running out of memory aborts (util.h). */
 struct outmsg *outmsg_new(enum outmsg_kind kind, const char *channel, size_t len);
+
+/* The same with the channel given by its length (clen bytes, no NUL). */
+struct outmsg *outmsg_new_channel(enum outmsg_kind kind, const char *channel, size_t clen,
+                                  size_t len);
 
 /* A REPLY message holding a copy of `text` (len bytes). */
 struct outmsg *outmsg_from_text(const char *text, size_t len);

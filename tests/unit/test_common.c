@@ -319,9 +319,44 @@ static void the_check_finds_objects_and_their_ts(void **unused)
     assert_int_equal(nested(JSON_CHECK_MAX_DEPTH), -1);
 }
 
+/* The "ts" found is bit for bit what strtod() makes of its text, whether
+ * the check takes its fast path (up to 15 digits, no exponent) or not; and
+ * reals skipped without conversion are still refused where jansson would
+ * refuse them. */
+static void ts_is_strtod_exactly(void **unused)
+{
+    static const char *const texts[] = {
+        "1764052800.123", "1764052800.1", "0.1", "-0.0", "0", "-7", "123456789012345",
+        "0.123456789012345", "999999999999999", "1234567890123456", "0.30000000000000004",
+        "1764052800.123456", "-1.5e3", "1E-5", "0.000000000000001", "4503599627370497.5"};
+    char text[128], big[400];
+    size_t i;
+
+    (void)unused;
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        double ts = -1, want = strtod(texts[i], NULL);
+
+        snprintf(text, sizeof(text), "{\"ts\":%s}", texts[i]);
+        assert_int_equal(check(text, &ts), 1);
+        if (memcmp(&ts, &want, sizeof(ts)) != 0)
+            fail_msg("ts %s: %.17g, strtod %.17g", texts[i], ts, want);
+    }
+    /* 299 digits and ".5" (302 characters): past the shortcut, converted,
+     * fine; 309 digits overflow a double, as jansson says. */
+    memset(big, 0, sizeof(big));
+    strcpy(big, "{\"a\":");
+    memset(big + 5, '9', 299);
+    strcat(big, ".5}");
+    assert_int_equal(check(big, NULL), 0);
+    memset(big + 5, '9', 309);
+    strcpy(big + 5 + 309, ".5}");
+    assert_int_equal(check(big, NULL), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ts_is_strtod_exactly),
         cmocka_unit_test(quotes_valid_utf8_exactly_as_jansson),
         cmocka_unit_test(replaces_each_invalid_byte_and_keeps_the_rest),
         cmocka_unit_test(finds_the_longest_valid_prefix),
