@@ -17,7 +17,11 @@ RSS, the machine's idle share, the collectors' poll lateness (their
 /metrics histograms), skipped polls and timeouts, and gwload's latency
 from each sample's `ts` (the SNMP answer's arrival: the collector's 20 ms
 flush and Redis are inside it, so it bounds publish-to-receipt from above)
-to its receipt by the WebSocket client.
+to its receipt by the WebSocket client. Beside it, tests/bench/latprobe.py
+measures the same latency for the first 20 devices' samples as Redis hands
+them out, before the gateway: a stall that shows there arose upstream (the
+collectors, Redis, the machine), one that does not, in the gateway or the
+clients.
 
 A level holds when no poll was skipped or started more than 100 ms late,
 the p99 latency is under 100 ms and at least 99.5% of the deliveries due
@@ -46,6 +50,10 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 PER_DEVICE = 50
 PER_SITE = 10
 LATE_S = 0.1
+# tests/bench/latprobe.py listens to this many devices' channels straight
+# from Redis: the latency before the gateway, for a few thousand messages
+# a second at most.
+PROBE_DEVICES = 20
 
 
 def metrics(port):
@@ -66,6 +74,23 @@ def late_polls(m):
     """Polls started more than LATE_S late, from the histogram."""
     return (m['ifmon_collector_poll_lateness_seconds_bucket{le="+Inf"}']
             - m[f'ifmon_collector_poll_lateness_seconds_bucket{{le="{LATE_S:g}"}}'])
+
+
+def probe_summary(path, wall0, wall1):
+    """latprobe's messages that arrived within the window: their count, p99
+    and the worst latency of each second."""
+    lat, worst = [], {}
+    with open(path) as f:
+        for line in f:
+            t, ms = (float(x) for x in line.split())
+            if wall0 <= t < wall1:
+                lat.append(ms)
+                sec = int(t - wall0)
+                worst[sec] = max(worst.get(sec, 0.0), ms)
+    lat.sort()
+    return {"count": len(lat),
+            "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"),
+            "max_by_second_ms": [worst.get(i, 0.0) for i in range(int(wall1 - wall0))]}
 
 
 def run_level(args, interfaces):
@@ -157,6 +182,18 @@ def run_level(args, interfaces):
             for d in range(devices):
                 for i in range(1, PER_DEVICE + 1):
                     f.write(f"bench:dev{d}:ge-0/0/{i}\n")
+        probe_chans, probe_out = os.path.join(tmp, "probe-channels"), os.path.join(tmp, "probe")
+        with open(probe_chans, "w") as f:
+            for d in range(min(devices, PROBE_DEVICES)):
+                for i in range(1, PER_DEVICE + 1):
+                    f.write(f"bench:dev{d}:ge-0/0/{i}\n")
+        probe = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "latprobe.py"), "--port", str(redis_port),
+             "--channels", probe_chans, "--out", probe_out], stdout=subprocess.PIPE, text=True)
+        procs.append(probe)
+        names["latprobe"] = probe
+        if probe.stdout.readline().strip() != "subscribed":
+            raise RuntimeError("latprobe did not subscribe")
         gen = subprocess.Popen(
             [args.gwload, "--port", str(gw_port), "--connections", str(clients),
              "--per-conn", str(per_client), "--channel-list", chans,
@@ -173,16 +210,21 @@ def run_level(args, interfaces):
                 m0 = [metrics(p) for p in health]
                 i0, w0 = machine_idle()
                 t0 = time.monotonic()
+                wall0 = time.time()
             elif ev["event"] == "window_end":
                 c1 = {k: cpu_seconds(p.pid) for k, p in names.items()}
                 m1 = [metrics(p) for p in health]
                 i1, w1 = machine_idle()
                 r["window_s"] = time.monotonic() - t0
+                wall1 = time.time()
                 r["idle"] = (i1 - i0) / (w1 - w0)
                 r["rss_mib"] = {k: status_kib(p.pid, "VmHWM") / 1024 for k, p in names.items()}
             elif ev["event"] == "result":
                 r["gen"] = ev
         gen.wait(timeout=30)
+        probe.terminate()
+        probe.wait(timeout=30)
+        r["probe"] = probe_summary(probe_out, wall0, wall1)
         # Redis' own stalls over 50 ms, if any (a stall elsewhere is not here).
         r["redis_latency"] = subprocess.run(
             ["redis-cli", "-p", str(redis_port), "LATENCY", "LATEST"], capture_output=True,
@@ -304,6 +346,10 @@ def main():
         print("  worst latency per second (ms): "
               + " ".join(f"{v:.0f}" for v in r["gen"].get("lat_max_by_second_ms", [])),
               file=sys.stderr, flush=True)
+        pr = r["probe"]
+        print(f"  the same straight from Redis (latprobe, the first {PROBE_DEVICES} devices, "
+              f"{pr['count']} samples): p99 {pr['p99_ms']:.1f} ms, worst per second (ms): "
+              + " ".join(f"{v:.0f}" for v in pr["max_by_second_ms"]), file=sys.stderr, flush=True)
         results.append(r)
         if not r["held_ok"] and not args.keep_going:
             break
