@@ -139,7 +139,8 @@ static int scan_string(struct scan *s, int *is_ts)
  * decimals (p, len: as scan_number() found it) into *value, exactly as
  * strtod() gives it: the digits make an integer below 2^53 and the power
  * of ten an exact double, so one IEEE division rounds them correctly
- * (Clinger's fast path). 0 when the number is not that simple. */
+ * (Clinger's fast path); an integer as strtoll() gives it. 0 when the
+ * number is not that simple. */
 static int simple_value(const unsigned char *p, size_t len, double *value)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -164,7 +165,9 @@ static int simple_value(const unsigned char *p, size_t len, double *value)
             decimals++;
     }
     *value = (double)mantissa / pow10[decimals < 0 ? 0 : decimals];
-    if (neg)
+    /* An integer -0 is 0, as strtoll() makes it (jansson reads integers
+     * so); a real -0.0 keeps its sign, as strtod() does. */
+    if (neg && (mantissa != 0 || decimals >= 0))
         *value = -*value;
     return 1;
 }
