@@ -7,7 +7,10 @@
  * poll handle when the wanted event set really changes, and writes
  * queued commands from a timer, flush_ms after the first of them (0: in
  * the next loop iteration), without waiting for the socket to say it is
- * writable. Shared by the collector and the gateway. */
+ * writable. It also reads the socket itself and hands the bytes to
+ * hiredis' reader in small pieces, which saves hiredis most of its
+ * copying (redis_uv.c says why). Shared by the collector and the
+ * gateway. */
 
 #ifndef IFMON_REDIS_UV_H
 #define IFMON_REDIS_UV_H
@@ -21,7 +24,7 @@
  * wait at most flush_ms (plus the loop's own delays) before being
  * written.
  *
- * reads: how many times hiredis reads (16 KiB each) when the socket is
+ * reads: how many times to read (16 KiB each) when the socket is
  * readable, while it has more (1 when 0). hiredis reads once, so a burst
  * of replies takes a turn of the loop per 16 KiB, and a message behind
  * them waits as many turns: a gateway's subscriber connection, whose live

@@ -12,7 +12,7 @@ seconds=${1:-10}
 bin=$top/build/fuzz
 n=0
 bad=0
-for t in config request rate http snmp answer ber_netsnmp rxscan json; do
+for t in config request rate http snmp answer ber_netsnmp rxscan json resp; do
     n=$((n + 1))
     work=$(mktemp -d)
     crashes=$bin/crashes/fuzz_$t
