@@ -20,6 +20,7 @@
 #include "health.h"
 #include "lease.h"
 #include "log.h"
+#include "loopstat.h"
 #include "output.h"
 #include "poller.h"
 #include "publisher.h"
@@ -38,6 +39,8 @@ struct collector {
     struct lease *lease;   /* collector.shared's; NULL when not set */
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_timer_t stats_timer;
+    struct ifmon_loopstat loopstat;
+    int loopstat_on;
     int stopping;
 };
 
@@ -166,6 +169,8 @@ static char *metrics_text(void *ctx, size_t *len)
             "ifmon_collector_poll_lateness_seconds_sum %.6f\n"
             "ifmon_collector_poll_lateness_seconds_count %" PRIu64 "\n",
             ps.late_total, ps.late_sum_s, ps.late_total);
+    if (c->loopstat_on)
+        ifmon_loopstat_write(&c->loopstat, f, "ifmon_collector_loop_busy_seconds");
     fclose(f);
     *len = size;
     return buf;
@@ -263,6 +268,7 @@ static void on_signal(uv_signal_t *s, int signum)
     uv_close((uv_handle_t *)&c->sig_int, NULL);
     uv_close((uv_handle_t *)&c->sig_hup, NULL);
     uv_close((uv_handle_t *)&c->sig_usr1, NULL);
+    ifmon_loopstat_close(&c->loopstat);
 }
 
 int main(int argc, char **argv)
@@ -304,6 +310,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    c.loopstat_on = ifmon_loopstat_start(&c.loopstat, c.loop) == 0;
     session_library_init();
     c.out = output_create(c.loop);
     c.pub = publisher_create(c.loop, &cfg->redis, output_on_redis_connected, c.out);

@@ -12,6 +12,8 @@
 
 #include "config.h"
 
+struct ifmon_loopstat;
+
 struct lws_context;
 struct pubsub;
 struct fanout;
@@ -30,6 +32,7 @@ struct gateway {
     struct client_set *clients;  /* client.c: WebSocket connections */
     struct addrlimit *addrs;     /* admit.c: what each client address holds */
     struct lws_context *lws;     /* http.c; NULL once destroyed */
+    struct ifmon_loopstat *loopstat; /* main.c's: how busy each loop turn was */
 };
 
 #endif

@@ -28,6 +28,7 @@
 #include "lobby.h"
 #include "log.h"
 #include "lograte.h"
+#include "loopstat.h"
 #include "pubsub.h"
 #include "rxcheck.h"
 #include "rxscan.h"
@@ -147,6 +148,8 @@ static char *metrics_text(struct gateway *gw, size_t *len)
     METRIC("ifmon_gateway_redis_up", "gauge", "1 while the Redis subscriber connection is up.",
            pst.up ? 1 : 0);
 #undef METRIC
+    if (gw->loopstat)
+        ifmon_loopstat_write(gw->loopstat, f, "ifmon_gateway_loop_busy_seconds");
     fclose(f);
     *len = size;
     return buf;

@@ -20,6 +20,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "inventory.h"
+#include "loopstat.h"
 #include "log.h"
 #include "pubsub.h"
 #include "reload.h"
@@ -29,6 +30,7 @@ struct daemon {
     struct config *cfg; /* gw.cfg, owned; replaced on SIGHUP */
     const char *config_path;
     struct http *http;
+    struct ifmon_loopstat loopstat;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t drain;
     uint64_t drain_started;
@@ -54,6 +56,8 @@ static void finish(struct daemon *d)
     uv_close((uv_handle_t *)&d->sig_term, NULL);
     uv_close((uv_handle_t *)&d->sig_int, NULL);
     uv_close((uv_handle_t *)&d->sig_hup, NULL);
+    d->gw.loopstat = NULL;
+    ifmon_loopstat_close(&d->loopstat);
 }
 
 static void on_drain(uv_timer_t *t)
@@ -141,6 +145,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     d.gw.loop = uv_default_loop();
     d.gw.cfg = d.cfg = cfg;
+    if (ifmon_loopstat_start(&d.loopstat, d.gw.loop) == 0)
+        d.gw.loopstat = &d.loopstat;
     d.config_path = cli.config_path;
     d.gw.fanout = fanout_create(&d.gw);
     d.gw.pubsub = pubsub_create(d.gw.loop, &cfg->redis, &fanout_pubsub_hooks, d.gw.fanout);

@@ -87,10 +87,26 @@ describe('gateway with default origin policy', () => {
       assert.match(r.body, new RegExp(`^# TYPE ${full} ${type}$`, 'm'));
       assert.match(r.body, new RegExp(`^${full} \\d+$`, 'm'));
     }
-    // Every line is a comment or "name value".
-    for (const line of r.body.trimEnd().split('\n')) assert.match(line, /^(# (HELP|TYPE) \S+ .+|[a-z_]+ \d+)$/);
+    // Every line is a comment or "name value" (a histogram's buckets with
+    // their le label, its sum a decimal).
+    for (const line of r.body.trimEnd().split('\n')) {
+      assert.match(line, /^(# (HELP|TYPE) \S+ .+|[a-z_]+(\{le="[^"]+"\})? \d+(\.\d+)?)$/);
+    }
     assert.ok(r.body.endsWith('\n'));
     assert.match(r.body, /^ifmon_gateway_redis_up 1$/m);
+    // The loop's busy time per turn: cumulative buckets, +Inf the count,
+    // and the loop has turned (it served this request).
+    const busy = 'ifmon_gateway_loop_busy_seconds';
+    assert.match(r.body, new RegExp(`^# TYPE ${busy} histogram$`, 'm'));
+    const buckets = [...r.body.matchAll(new RegExp(`^${busy}_bucket\\{le="([^"]+)"\\} (\\d+)$`, 'gm'))];
+    assert.deepEqual(buckets.map((m) => m[1]),
+      ['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '+Inf']);
+    const counts = buckets.map((m) => Number(m[2]));
+    for (let i = 1; i < counts.length; i++) assert.ok(counts[i] >= counts[i - 1], `bucket ${i}`);
+    const count = Number(new RegExp(`^${busy}_count (\\d+)$`, 'm').exec(r.body)[1]);
+    assert.equal(counts[counts.length - 1], count);
+    assert.ok(count > 0);
+    assert.match(r.body, new RegExp(`^${busy}_sum \\d+\\.\\d{6}$`, 'm'));
   });
 
   it('counts connections, subscriptions and deliveries in /metrics', async () => {

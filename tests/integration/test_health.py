@@ -132,6 +132,14 @@ class TestHealth(unittest.TestCase):
                          b["ifmon_collector_poll_lateness_seconds_count"])
         self.assertEqual(b["ifmon_collector_poll_lateness_seconds_count"],
                          b["ifmon_collector_polls_total"])
+        # The loop's busy time per turn: the same shape, and it turned.
+        busy = [v for k, v in b.items() if k.startswith("ifmon_collector_loop_busy_seconds_bucket")]
+        self.assertEqual(len(busy), 10)
+        self.assertEqual(busy, sorted(busy))
+        self.assertEqual(b['ifmon_collector_loop_busy_seconds_bucket{le="+Inf"}'],
+                         b["ifmon_collector_loop_busy_seconds_count"])
+        self.assertGreater(b["ifmon_collector_loop_busy_seconds_count"],
+                           a.get("ifmon_collector_loop_busy_seconds_count", 0))
 
     def test_healthz_says_503_while_redis_is_away(self):
         status, _, body = get(self.port, "/healthz")

@@ -12,11 +12,13 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <uv.h>
 
 #include "json_check.h"
 #include "json_text.h"
 #include "keys.h"
 #include "log.h"
+#include "loopstat.h"
 
 /* jansson's own quoting of a valid string. */
 static char *jansson_quote(const char *s, size_t len)
@@ -356,6 +358,65 @@ static void ts_is_strtod_exactly(void **unused)
     assert_int_equal(check(big, NULL), -1);
 }
 
+/* ------------------------------------------------------------- loopstat */
+
+struct loop_test {
+    struct ifmon_loopstat st;
+    uv_timer_t timer;
+    int step;
+};
+
+static void spin_ms(unsigned ms)
+{
+    uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
+
+    while (uv_hrtime() < end)
+        ;
+}
+
+/* A turn that works 30 ms, a wait of 150 ms for the timer, a turn that
+ * does nothing, then the end. */
+static void on_loop_step(uv_timer_t *t)
+{
+    struct loop_test *lt = t->data;
+
+    switch (lt->step++) {
+    case 0:
+        spin_ms(30);
+        uv_timer_start(t, on_loop_step, 150, 0);
+        return;
+    case 1:
+        uv_timer_start(t, on_loop_step, 1, 0);
+        return;
+    }
+    uv_close((uv_handle_t *)t, NULL);
+    ifmon_loopstat_close(&lt->st);
+}
+
+static void loopstat_counts_busy_turns_not_waits(void **state)
+{
+    struct loop_test lt = {0};
+    uv_loop_t loop;
+    int i;
+
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(ifmon_loopstat_start(&lt.st, &loop), 0);
+    uv_timer_init(&loop, &lt.timer);
+    lt.timer.data = &lt;
+    uv_timer_start(&lt.timer, on_loop_step, 10, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    assert_true(lt.st.count >= 2);
+    for (i = 1; i < IFMON_LOOPSTAT_LE_N; i++)
+        assert_true(lt.st.le[i] >= lt.st.le[i - 1]);
+    /* One turn busier than 25 ms: the one that worked. The 10 and 150 ms
+     * waits for the timer were idle time, not busy. */
+    assert_true(ifmon_loopstat_le[3] == 0.025);
+    assert_int_equal(lt.st.count - lt.st.le[3], 1);
+    assert_true(lt.st.sum_s >= 0.029 && lt.st.sum_s < 0.15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +430,7 @@ int main(void)
         cmocka_unit_test(tells_the_kind_of_a_channel),
         cmocka_unit_test(a_log_line_is_one_line_whatever_it_quotes),
         cmocka_unit_test(the_check_finds_objects_and_their_ts),
+        cmocka_unit_test(loopstat_counts_busy_turns_not_waits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
