@@ -22,6 +22,9 @@ measures the same latency for the first 20 devices' samples as Redis hands
 them out, before the gateway: a stall that shows there arose upstream (the
 collectors, Redis, the machine), one that does not, in the gateway or the
 clients.
+For the worst seconds it also prints each daemon's loop turns busier than
+50 and 100 ms (their /metrics), the CPU the hypervisor stole from this
+machine each second, and each process's CPU in those seconds.
 
 A level holds when no poll was skipped or started more than 100 ms late,
 the p99 latency is under 100 ms and at least 99.5% of the deliveries due
@@ -39,6 +42,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -61,6 +65,19 @@ def metrics(port):
         body = r.read().decode()
     return {m.group(1): float(m.group(2)) for m in
             re.finditer(r'^(ifmon_collector_\w+(?:\{le="[^"]+"\})?) (\S+)$', body, re.M)}
+
+
+def gateway_metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        body = r.read().decode()
+    return {m.group(1): float(m.group(2)) for m in
+            re.finditer(r'^(ifmon_gateway_\w+(?:\{le="[^"]+"\})?) (\S+)$', body, re.M)}
+
+
+def busy_turns(m, daemon, over_s):
+    """Loop turns busier than over_s (a bucket bound), from the histogram."""
+    name = f"ifmon_{daemon}_loop_busy_seconds_bucket"
+    return m[f'{name}{{le="+Inf"}}'] - m[f'{name}{{le="{over_s:g}"}}']
 
 
 def machine_idle():
@@ -91,6 +108,47 @@ def probe_summary(path, wall0, wall1):
     return {"count": len(lat),
             "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"),
             "max_by_second_ms": [worst.get(i, 0.0) for i in range(int(wall1 - wall0))]}
+
+
+class Sampler(threading.Thread):
+    """Every second of the window: the CPU time the hypervisor stole from
+    this machine (/proc/stat's steal, ms summed over the cores) and each
+    process's CPU (ms), so that a second with a stall can be told apart:
+    a stolen machine, one process busy, or neither."""
+
+    def __init__(self, names):
+        super().__init__(daemon=True)
+        self.names = names
+        self.stop = threading.Event()
+        self.rows = []  # (wall, steal_ms, {name: cpu_ms})
+        self.tick = 1000.0 / os.sysconf("SC_CLK_TCK")
+
+    def snapshot(self):
+        with open("/proc/stat") as f:
+            steal = int(f.readline().split()[8])
+        cpu = {}
+        for k, p in self.names.items():
+            try:
+                cpu[k] = cpu_seconds(p.pid)
+            except OSError:
+                cpu[k] = 0.0
+        return steal, cpu
+
+    def run(self):
+        prev = self.snapshot()
+        while not self.stop.wait(1.0 - time.time() % 1.0):
+            cur = self.snapshot()
+            self.rows.append((time.time(), (cur[0] - prev[0]) * self.tick,
+                              {k: 1000 * (cur[1][k] - prev[1].get(k, 0.0)) for k in cur[1]}))
+            prev = cur
+
+    def by_second(self, wall0, wall1):
+        """The rows whose second ended inside the window, one per second."""
+        out = {}
+        for t, steal, cpu in self.rows:
+            if wall0 < t <= wall1 + 0.5:
+                out[int(t - wall0 - 0.5)] = (steal, cpu)
+        return [out.get(i, (0.0, {})) for i in range(int(wall1 - wall0))]
 
 
 def run_level(args, interfaces):
@@ -194,6 +252,8 @@ def run_level(args, interfaces):
         names["latprobe"] = probe
         if probe.stdout.readline().strip() != "subscribed":
             raise RuntimeError("latprobe did not subscribe")
+        sampler = Sampler(names)
+        sampler.start()
         gen = subprocess.Popen(
             [args.gwload, "--port", str(gw_port), "--connections", str(clients),
              "--per-conn", str(per_client), "--channel-list", chans,
@@ -208,12 +268,14 @@ def run_level(args, interfaces):
             if ev["event"] == "window_start":
                 c0 = {k: cpu_seconds(p.pid) for k, p in names.items()}
                 m0 = [metrics(p) for p in health]
+                g0 = gateway_metrics(gw_port)
                 i0, w0 = machine_idle()
                 t0 = time.monotonic()
                 wall0 = time.time()
             elif ev["event"] == "window_end":
                 c1 = {k: cpu_seconds(p.pid) for k, p in names.items()}
                 m1 = [metrics(p) for p in health]
+                g1 = gateway_metrics(gw_port)
                 i1, w1 = machine_idle()
                 r["window_s"] = time.monotonic() - t0
                 wall1 = time.time()
@@ -222,6 +284,9 @@ def run_level(args, interfaces):
             elif ev["event"] == "result":
                 r["gen"] = ev
         gen.wait(timeout=30)
+        sampler.stop.set()
+        sampler.join()
+        r["seconds"] = sampler.by_second(wall0, wall1)
         probe.terminate()
         probe.wait(timeout=30)
         r["probe"] = probe_summary(probe_out, wall0, wall1)
@@ -240,6 +305,13 @@ def run_level(args, interfaces):
         r["takeovers"] = sum(b["ifmon_collector_leases_acquired_total"]
                              - a["ifmon_collector_leases_acquired_total"] for a, b in zip(m0, m1))
         r["held"] = [m["ifmon_collector_interfaces"] for m in m1]
+        # Turns of each daemon's loop busier than 50 and 100 ms: a stall
+        # of its own, or not.
+        r["busy_turns"] = {
+            f"collector{i + 1}": [busy_turns(b, "collector", t) - busy_turns(a, "collector", t)
+                                  for t in (0.05, 0.1)] for i, (a, b) in enumerate(zip(m0, m1))}
+        r["busy_turns"]["gateway"] = [busy_turns(g1, "gateway", t) - busy_turns(g0, "gateway", t)
+                                      for t in (0.05, 0.1)]
         g = r["gen"]
         r["p99_ms"], r["p50_ms"], r["max_ms"] = g["lat_p99_ms"], g["lat_p50_ms"], g["lat_max_ms"]
         r["due"] = interfaces * 2 * g["window_s"]
@@ -350,6 +422,19 @@ def main():
         print(f"  the same straight from Redis (latprobe, the first {PROBE_DEVICES} devices, "
               f"{pr['count']} samples): p99 {pr['p99_ms']:.1f} ms, worst per second (ms): "
               + " ".join(f"{v:.0f}" for v in pr["max_by_second_ms"]), file=sys.stderr, flush=True)
+        print("  loop turns busier than 50 / 100 ms: "
+              + ", ".join(f"{k} {v[0]:.0f} / {v[1]:.0f}" for k, v in r["busy_turns"].items()),
+              file=sys.stderr, flush=True)
+        print("  CPU stolen by the hypervisor per second (ms, both cores): "
+              + " ".join(f"{st:.0f}" for st, _ in r["seconds"]), file=sys.stderr, flush=True)
+        # The three worst seconds at the clients, with what each process did.
+        worst = r["gen"].get("lat_max_by_second_ms", [])
+        for i in sorted(range(len(worst)), key=lambda i: -worst[i])[:3]:
+            if i < len(r["seconds"]):
+                st, cpu = r["seconds"][i]
+                print(f"  second {i}: worst {worst[i]:.0f} ms, stolen {st:.0f} ms, CPU ms: "
+                      + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()),
+                      file=sys.stderr, flush=True)
         results.append(r)
         if not r["held_ok"] and not args.keep_going:
             break
