@@ -12,14 +12,10 @@
  * collector, different per device, so that moves spread evenly). */
 static uint64_t rendezvous(const char *device, const char *member)
 {
-    uint64_t h = 1469598103934665603ull;
-    const unsigned char *p;
+    static const unsigned char sep = 0xff;
+    uint64_t h = ifmon_fnv1a_str(IFMON_FNV1A_INIT, device);
 
-    for (p = (const unsigned char *)device; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    h = (h ^ 0xff) * 1099511628211ull;
-    for (p = (const unsigned char *)member; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    h = ifmon_fnv1a_str(ifmon_fnv1a(h, &sep, 1), member);
     /* A final mix: FNV's low bits alone follow the last byte closely. */
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;

@@ -175,7 +175,7 @@ static void follow_inventory(struct lease *ls)
     const char *prefix = poller_config(ls->poller)->redis.prefix;
     struct device **devs;
     const char **names;
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = IFMON_FNV1A_INIT;
     struct ifmon_key k;
     size_t n, i;
 
@@ -197,13 +197,8 @@ static void follow_inventory(struct lease *ls)
         names[i] = devs[i]->cfg->name;
     }
     qsort(names, n, sizeof(*names), by_str);
-    for (i = 0; i < n; i++) {
-        const unsigned char *p;
-
-        for (p = (const unsigned char *)names[i]; *p; p++)
-            h = (h ^ *p) * 1099511628211ull;
-        h = (h ^ '\n') * 1099511628211ull;
-    }
+    for (i = 0; i < n; i++)
+        h = ifmon_fnv1a(ifmon_fnv1a_str(h, names[i]), "\n", 1);
     free(names);
     snprintf(ls->digest, sizeof(ls->digest), "%016llx", (unsigned long long)h);
 }

@@ -44,6 +44,7 @@ int message_iface_init(struct message_iface *o, const struct config *cfg,
     }
     o->channel = ifmon_xstrndup(channel.s, channel.len);
     o->channel_len = channel.len;
+    o->phase = (uint32_t)ifmon_mix64(ifmon_fnv1a(IFMON_FNV1A_INIT, channel.s, channel.len));
     o->history_key = ifmon_xstrndup(history.s, history.len);
     o->history_key_len = history.len;
     /* Agent strings need not be UTF-8: keep what can be shown. */

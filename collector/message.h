@@ -32,6 +32,7 @@ struct message_iface {
                           "collector":...,' */
     size_t channel_len, history_key_len, json_head_len;
     uint64_t seq;              /* messages published for this interface */
+    uint32_t phase;            /* a hash of the channel: when its list is trimmed (output.c) */
     uint64_t listed_speed_bps; /* the speed the last inventory snapshot gave (output.c) */
 };
 

@@ -36,8 +36,18 @@
 
 static void inventory_touch(struct output *out);
 
-/* Whether sample number seq (1 for an interface's first) trims its list. */
-static int trim_due(int history, uint64_t seq)
+/* Whether sample number seq (1 for an interface's first) of an interface
+ * whose phase is `phase` is one of every `every` (and the first). The
+ * phase spreads the interfaces: discovered together, they would all trim
+ * and all refresh their expiry in the same second, Redis' CPU for those
+ * commands arriving at once every few seconds instead of evenly. */
+static int every_nth(uint64_t seq, uint32_t phase, uint64_t every)
+{
+    return seq == 1 || (seq - 1 + phase) % every == 0;
+}
+
+/* Whether sample number seq trims the interface's list. */
+static int trim_due(int history, uint64_t seq, uint32_t phase)
 {
     uint64_t every = (uint64_t)(history / TRIM_SLACK_DIV);
 
@@ -45,7 +55,7 @@ static int trim_due(int history, uint64_t seq)
         every = 1;
     if (every > TRIM_EVERY_MAX)
         every = TRIM_EVERY_MAX;
-    return (seq - 1) % every == 0;
+    return every_nth(seq, phase, every);
 }
 
 struct output {
@@ -120,13 +130,15 @@ static void on_sample(void *ctx, struct device *dev, struct iface *ifc,
     }
     ifc->msg.seq++;
     len = message_format_sample(out->buf, out->cap, ifc, res, ts);
-    if (ifc->msg.seq % EXPIRE_EVERY == 1)
+    if (every_nth(ifc->msg.seq, ifc->msg.phase, EXPIRE_EVERY))
         expire =
             (int)(((int64_t)cfg->redis.history + 2 * EXPIRE_EVERY) * dev->cfg->interval_ms / 1000) +
             60;
     publisher_sample(out->pub, ifc->msg.channel, ifc->msg.channel_len, ifc->msg.history_key,
                      ifc->msg.history_key_len, out->buf, len,
-                     trim_due(cfg->redis.history, ifc->msg.seq) ? cfg->redis.history : 0, expire);
+                     trim_due(cfg->redis.history, ifc->msg.seq, ifc->msg.phase) ? cfg->redis.history
+                                                                                : 0,
+                     expire);
     /* The snapshot lists each interface's speed: it is known from the first
      * answer on, after discovery wrote the snapshot, and an agent may
      * change it (autonegotiation). */

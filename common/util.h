@@ -10,6 +10,7 @@
 #define IFMON_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *ifmon_xmalloc(size_t size);
 /* Zeroed; n * size is checked for overflow. n == 0 allocates one element,
@@ -23,6 +24,41 @@ char *ifmon_xstrndup(const char *s, size_t n);
 
 /* CLOCK_REALTIME in seconds, for the `ts` fields of docs/PROTOCOL.md. */
 double ifmon_wall_now(void);
+
+/* FNV-1a, 64 bits: a hash of len bytes at p, continuing from h
+ * (IFMON_FNV1A_INIT to start), for hash tables. Its bits follow the last
+ * bytes closely (names that differ in their last digit fall into a few
+ * residues of a small modulus): mix it (ifmon_mix64) before taking one. */
+#define IFMON_FNV1A_INIT 1469598103934665603ULL
+static inline uint64_t ifmon_fnv1a(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *s = p;
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        h = (h ^ s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The same over a NUL-terminated string. */
+static inline uint64_t ifmon_fnv1a_str(uint64_t h, const char *s)
+{
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* A final mix for a hash (MurmurHash3's fmix64): every bit of the
+ * result depends on every bit of h. */
+static inline uint64_t ifmon_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
 
 /* Logs "assertion failed: EXPR (FILE:LINE)" and aborts. */
 void ifmon_assert_failed(const char *expr, const char *file, int line) __attribute__((noreturn));

@@ -12,14 +12,7 @@
 
 static uint64_t hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return ifmon_fnv1a(IFMON_FNV1A_INIT, s, len);
 }
 
 static struct chantable_entry **bucket_of(struct chantable_entry **buckets, size_t size, uint64_t h)

@@ -14,13 +14,7 @@
 
 static uint64_t hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
+    return ifmon_fnv1a_str(IFMON_FNV1A_INIT, s);
 }
 
 /* req->channels: the entries of list (checked strings) in their order,

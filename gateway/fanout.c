@@ -290,12 +290,8 @@ static void entry_confirmed(struct fanout *f, struct fanout_entry *e)
 
 static uint32_t name_hash(const char *name)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    uint64_t h = ifmon_fnv1a_str(IFMON_FNV1A_INIT, name);
 
-    for (; *name; name++) {
-        h ^= (unsigned char)*name;
-        h *= 1099511628211ULL;
-    }
     return (uint32_t)(h ^ (h >> 32));
 }
 

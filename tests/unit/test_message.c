@@ -239,6 +239,32 @@ static void a_name_too_long_for_a_channel_is_refused(void **state)
     free(name);
 }
 
+/* The phase that spreads the lists' trims and expiry refreshes (output.c)
+ * differs between interfaces: the 50 of a device fall into every residue
+ * of a 6-sample trim cycle and of a 60-sample expiry cycle's tenths. */
+static void interfaces_are_spread_over_the_trim_cycle(void **state)
+{
+    struct config_device cfg = {.name = "dev0", .site = "s"};
+    unsigned trim[6] = {0}, expire[10] = {0};
+    char name[32];
+    int i;
+
+    (void)state;
+    for (i = 1; i <= 50; i++) {
+        struct message_iface m = {0};
+
+        snprintf(name, sizeof(name), "ge-0/0/%d", i);
+        assert_int_equal(message_iface_init(&m, &whole, &cfg, name, "", i), 0);
+        trim[m.phase % 6]++;
+        expire[m.phase % 60 / 6]++;
+        message_iface_free(&m);
+    }
+    for (i = 0; i < 6; i++)
+        assert_true(trim[i] >= 3);
+    for (i = 0; i < 10; i++)
+        assert_true(expire[i] >= 1);
+}
+
 /* Octets can be computed and packets not (the agent answered noSuchObject
  * for them), or a group is not polled: each group says so in its own gap
  * field, the others keep their numbers, and the interval is there. */
@@ -431,6 +457,7 @@ int main(void)
         cmocka_unit_test(rates_beyond_an_integer_are_held_not_wrapped),
         cmocka_unit_test(any_name_gives_valid_json),
         cmocka_unit_test(a_name_too_long_for_a_channel_is_refused),
+        cmocka_unit_test(interfaces_are_spread_over_the_trim_cycle),
         cmocka_unit_test(each_group_has_its_own_gap),
         cmocka_unit_test(the_longest_numbers_fit_the_room_promised),
         cmocka_unit_test(the_names_of_the_events_are_those_of_the_protocol),
