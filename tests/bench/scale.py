@@ -77,7 +77,7 @@ def gateway_metrics(port):
 def busy_turns(m, daemon, over_s):
     """Loop turns busier than over_s (a bucket bound), from the histogram."""
     name = f"ifmon_{daemon}_loop_busy_seconds_bucket"
-    return m[f'{name}{{le="+Inf"}}'] - m[f'{name}{{le="{over_s:g}"}}']
+    return m.get(f'{name}{{le="+Inf"}}', 0) - m.get(f'{name}{{le="{over_s:g}"}}', 0)
 
 
 def machine_idle():
@@ -120,35 +120,39 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.names = names
         self.stop = threading.Event()
-        self.rows = []  # (wall, steal_ms, {name: cpu_ms})
+        self.rows = []  # (wall, steal_ms, {name: cpu_ms}, {name: runnable-waiting ms})
         self.tick = 1000.0 / os.sysconf("SC_CLK_TCK")
 
     def snapshot(self):
         with open("/proc/stat") as f:
             steal = int(f.readline().split()[8])
-        cpu = {}
-        for k, p in self.names.items():
+        cpu, wait = {}, {}
+        for k, p in list(self.names.items()):
             try:
                 cpu[k] = cpu_seconds(p.pid)
-            except OSError:
-                cpu[k] = 0.0
-        return steal, cpu
+                # Time its main thread was runnable but not running.
+                with open(f"/proc/{p.pid}/schedstat") as f:
+                    wait[k] = int(f.read().split()[1]) / 1e9
+            except (OSError, ValueError, IndexError):
+                cpu[k], wait[k] = 0.0, 0.0
+        return steal, cpu, wait
 
     def run(self):
         prev = self.snapshot()
         while not self.stop.wait(1.0 - time.time() % 1.0):
             cur = self.snapshot()
             self.rows.append((time.time(), (cur[0] - prev[0]) * self.tick,
-                              {k: 1000 * (cur[1][k] - prev[1].get(k, 0.0)) for k in cur[1]}))
+                              {k: 1000 * (cur[1][k] - prev[1].get(k, 0.0)) for k in cur[1]},
+                              {k: 1000 * (cur[2][k] - prev[2].get(k, 0.0)) for k in cur[2]}))
             prev = cur
 
     def by_second(self, wall0, wall1):
         """The rows whose second ended inside the window, one per second."""
         out = {}
-        for t, steal, cpu in self.rows:
+        for t, steal, cpu, wait in self.rows:
             if wall0 < t <= wall1 + 0.5:
-                out[int(t - wall0 - 0.5)] = (steal, cpu)
-        return [out.get(i, (0.0, {})) for i in range(int(wall1 - wall0))]
+                out[int(t - wall0 - 0.5)] = (steal, cpu, wait)
+        return [out.get(i, (0.0, {}, {})) for i in range(int(wall1 - wall0))]
 
 
 def run_level(args, interfaces):
@@ -426,14 +430,21 @@ def main():
               + ", ".join(f"{k} {v[0]:.0f} / {v[1]:.0f}" for k, v in r["busy_turns"].items()),
               file=sys.stderr, flush=True)
         print("  CPU stolen by the hypervisor per second (ms, both cores): "
-              + " ".join(f"{st:.0f}" for st, _ in r["seconds"]), file=sys.stderr, flush=True)
+              + " ".join(f"{st:.0f}" for st, _, _ in r["seconds"]), file=sys.stderr, flush=True)
+        print("  Redis runnable but waiting for a CPU, per second (ms): "
+              + " ".join(f"{w.get('redis', 0):.0f}" for _, _, w in r["seconds"]),
+              file=sys.stderr, flush=True)
+        print("  Redis CPU per second (ms): "
+              + " ".join(f"{cpu.get('redis', 0):.0f}" for _, cpu, _ in r["seconds"]),
+              file=sys.stderr, flush=True)
         # The three worst seconds at the clients, with what each process did.
         worst = r["gen"].get("lat_max_by_second_ms", [])
         for i in sorted(range(len(worst)), key=lambda i: -worst[i])[:3]:
             if i < len(r["seconds"]):
-                st, cpu = r["seconds"][i]
-                print(f"  second {i}: worst {worst[i]:.0f} ms, stolen {st:.0f} ms, CPU ms: "
-                      + ", ".join(f"{k} {v:.0f}" for k, v in cpu.items()),
+                st, cpu, wait = r["seconds"][i]
+                print(f"  second {i}: worst {worst[i]:.0f} ms, stolen {st:.0f} ms, CPU ms "
+                      "(waiting for a CPU ms): "
+                      + ", ".join(f"{k} {v:.0f} ({wait.get(k, 0):.0f})" for k, v in cpu.items()),
                       file=sys.stderr, flush=True)
         results.append(r)
         if not r["held_ok"] and not args.keep_going:
