@@ -172,7 +172,8 @@ static void connect_server(struct ifmon_redis_link *l, const char *host, int por
         return;
     }
     ac->data = l;
-    if (ifmon_redis_uv_attach(ac, l->loop, l->flush_ms, l->reads) != REDIS_OK) {
+    if (ifmon_redis_uv_attach(ac, l->loop, l->flush_ms, l->reads) != REDIS_OK ||
+        (l->tap && ifmon_redis_uv_set_tap(ac, l->tap, l->owner) != REDIS_OK)) {
         redisAsyncFree(ac);
         note_error(l, "connect", "cannot attach to the event loop");
         schedule_retry(l);

@@ -58,6 +58,9 @@ struct ifmon_redis_link {
     const char *role;  /* in log lines: "publisher", "subscriber", ... */
     unsigned flush_ms; /* how long commands wait to share a write (redis_uv.h) */
     unsigned reads;    /* reads per readable event (redis_uv.h); 1 unless the owner sets it */
+    /* A Pub/Sub message tap on every connection (redis_uv.h), or NULL;
+     * the owner sets it before the first connection. */
+    int (*tap)(void *ctx, const redisReply *reply);
     int wait_auth;     /* 1: up only once AUTH is accepted; 0: AUTH is
                         * pipelined ahead of the owner's first commands */
     struct ifmon_redis_link_hooks hooks;

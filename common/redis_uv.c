@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -37,7 +39,132 @@ struct redis_uv {
     int events;       /* UV_READABLE | UV_WRITABLE currently watched */
     int flushing;     /* inside the flush's redisAsyncHandleWrite() */
     int open_handles; /* freed when both handles are closed */
+    redisReader *tap_reader; /* ifmon_redis_uv_set_tap()'s; NULL without */
+    int (*tap)(void *ctx, const redisReply *reply);
+    void *tap_ctx;
 };
+
+/* ------------------------------------------------------------------ tap */
+
+/* The RESP of reply (as hiredis' reader builds it again) into out, when
+ * out is not NULL; returns its length. */
+static size_t resp_encode(const redisReply *r, char *out)
+{
+    char head[32];
+    size_t n = 0, i;
+    int k;
+
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        k = snprintf(head, sizeof(head), "$%zu\r\n", r->len);
+        break;
+    case REDIS_REPLY_ARRAY:
+        k = snprintf(head, sizeof(head), "*%zu\r\n", r->elements);
+        break;
+    case REDIS_REPLY_INTEGER:
+        k = snprintf(head, sizeof(head), ":%lld\r\n", r->integer);
+        break;
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        k = snprintf(head, sizeof(head), "%c", r->type == REDIS_REPLY_STATUS ? '+' : '-');
+        break;
+    default: /* NIL */
+        k = snprintf(head, sizeof(head), "$-1\r\n");
+        break;
+    }
+    if (out)
+        memcpy(out, head, (size_t)k);
+    n = (size_t)k;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        if (out) {
+            memcpy(out + n, r->str, r->len);
+            memcpy(out + n + r->len, "\r\n", 2);
+        }
+        n += r->len + 2;
+        break;
+    case REDIS_REPLY_ARRAY:
+        for (i = 0; i < r->elements; i++)
+            n += resp_encode(r->element[i], out ? out + n : NULL);
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
+/* Give hiredis one reply the tap did not take, and let it run its
+ * callback. Returns 0, or -1 when the context is gone. */
+static int tap_pass(struct redis_uv *r, const redisReply *reply)
+{
+    char small[1024], *buf = small;
+    size_t n = resp_encode(reply, NULL);
+
+    if (n > sizeof(small) && (buf = malloc(n)) == NULL)
+        return -1; /* out of memory: the reply is lost with the connection's order */
+    resp_encode(reply, buf);
+    redisReaderFeed(r->ac->c.reader, buf, n);
+    if (buf != small)
+        free(buf);
+    redisProcessCallbacks(r->ac);
+    return r->ac ? 0 : -1;
+}
+
+/* Offer a message to the tap as hiredis runs a callback. Returns 1 when
+ * taken, 0 when not, -1 when the tap freed the context. */
+static int tap_offer(struct redis_uv *r, const redisReply *reply)
+{
+    redisAsyncContext *ac = r->ac;
+    int taken;
+
+    if (ac->replies.head != NULL || (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)))
+        return 0;
+    ac->c.flags |= REDIS_IN_CALLBACK;
+    taken = r->tap(r->tap_ctx, reply);
+    ac->c.flags &= ~REDIS_IN_CALLBACK;
+    if (ac->c.flags & REDIS_FREEING) {
+        redisAsyncFree(ac); /* asked for from the tap: done now, as hiredis does */
+        return -1;
+    }
+    return taken;
+}
+
+/* The bytes just read, through the tap. Returns 0, or -1 when the
+ * context is gone. */
+static int tap_feed(struct redis_uv *r, const char *p, size_t len)
+{
+    void *reply;
+    int rc;
+
+    redisReaderFeed(r->tap_reader, p, len);
+    for (;;) {
+        if (redisReaderGetReply(r->tap_reader, &reply) != REDIS_OK) {
+            /* A protocol error: hiredis' reader takes it and hiredis
+             * disconnects, as if it had found it itself. */
+            redisReader *hr = r->ac->c.reader;
+
+            hr->err = r->tap_reader->err;
+            memcpy(hr->errstr, r->tap_reader->errstr, sizeof(hr->errstr));
+            redisProcessCallbacks(r->ac);
+            return -1;
+        }
+        if (reply == NULL)
+            break;
+        rc = tap_offer(r, reply);
+        if (rc == 0)
+            rc = tap_pass(r, reply) < 0 ? -1 : 0;
+        ifmon_redis_reply_functions.freeObject(reply);
+        if (rc < 0)
+            return -1;
+    }
+    /* A disconnection asked for from the tap completes when hiredis sees
+     * that nothing is left to read, as it would have. */
+    if (r->ac->c.flags & REDIS_DISCONNECTING)
+        redisProcessCallbacks(r->ac);
+    return r->ac ? 0 : -1;
+}
 
 /* redisAsyncHandleRead(), with the read done here and the bytes fed to
  * the reader FEED_SIZE at a time. Returns 1 when the socket may have
@@ -65,6 +192,11 @@ static int read_once(struct redis_uv *r)
     }
     for (off = 0; off < (size_t)n && r->ac; off += k) {
         k = (size_t)n - off < FEED_SIZE ? (size_t)n - off : FEED_SIZE;
+        if (r->tap_reader) {
+            if (tap_feed(r, buf + off, k) < 0)
+                return 0;
+            continue;
+        }
         /* A reader in error refuses the bytes; redisProcessCallbacks()
          * then finds the error and disconnects. */
         redisReaderFeed(c->reader, buf + off, k);
@@ -159,8 +291,11 @@ static void on_closed(uv_handle_t *handle)
 {
     struct redis_uv *r = handle->data;
 
-    if (--r->open_handles == 0)
+    if (--r->open_handles == 0) {
+        if (r->tap_reader)
+            redisReaderFree(r->tap_reader);
         free(r);
+    }
 }
 
 static void cleanup(void *p)
@@ -201,5 +336,20 @@ int ifmon_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop, unsigned flush
     ac->ev.data = r;
     if (ac->c.reader != NULL && ac->c.reader->reply == NULL)
         ac->c.reader->fn = &ifmon_redis_reply_functions;
+    return REDIS_OK;
+}
+
+int ifmon_redis_uv_set_tap(redisAsyncContext *ac, int (*fn)(void *ctx, const redisReply *reply),
+                           void *ctx)
+{
+    struct redis_uv *r = ac->ev.data;
+
+    if (r == NULL || r->tap_reader != NULL)
+        return REDIS_ERR;
+    r->tap_reader = redisReaderCreateWithFunctions(&ifmon_redis_reply_functions);
+    if (r->tap_reader == NULL)
+        return REDIS_ERR;
+    r->tap = fn;
+    r->tap_ctx = ctx;
     return REDIS_OK;
 }

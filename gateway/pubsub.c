@@ -58,8 +58,42 @@ static int is_str(const redisReply *r)
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
-/* Every reply on the subscriber connection: the acknowledgements of the
- * (un)subscribe commands and the published messages (RESP2 push arrays). */
+/* A published message (a RESP2 push array "message" or "pmessage"):
+ * handed on, 1; anything else, 0. */
+static int deliver(struct pubsub *ps, const redisReply *reply)
+{
+    redisReply **e;
+    const char *type;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 || !is_str(reply->element[0]))
+        return 0;
+    e = reply->element;
+    type = e[0]->str;
+    if (strcasecmp(type, "message") == 0 && is_str(e[1]) && is_str(e[2])) {
+        ps->messages++;
+        ps->hooks.on_message(ps->ctx, NULL, 0, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
+        return 1;
+    }
+    if (strcasecmp(type, "pmessage") == 0 && reply->elements >= 4 && is_str(e[1]) &&
+        is_str(e[2]) && is_str(e[3])) {
+        ps->messages++;
+        ps->hooks.on_message(ps->ctx, e[1]->str, e[1]->len, e[2]->str, e[2]->len, e[3]->str,
+                             e[3]->len);
+        return 1;
+    }
+    return 0;
+}
+
+/* The subscriber connection's tap (common/redis_uv.h): the messages,
+ * without hiredis' lookup of a callback by channel for each. */
+static int tap_message(void *owner, const redisReply *reply)
+{
+    return deliver(owner, reply);
+}
+
+/* Every reply on the subscriber connection the tap leaves to hiredis: the
+ * acknowledgements of the (un)subscribe commands, errors, and messages
+ * while hiredis still waits for a reply of its own. */
 static void on_pubsub(redisAsyncContext *ac, void *reply_ptr, void *privdata)
 {
     struct ifmon_redis_link *l = ac->data;
@@ -73,19 +107,13 @@ static void on_pubsub(redisAsyncContext *ac, void *reply_ptr, void *privdata)
         ifmon_redis_link_reply_error(l, reply->str);
         return;
     }
+    if (deliver(ps, reply))
+        return;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 || !is_str(reply->element[0]))
         return;
     e = reply->element;
     type = e[0]->str;
-    if (strcasecmp(type, "message") == 0 && is_str(e[1]) && is_str(e[2])) {
-        ps->messages++;
-        ps->hooks.on_message(ps->ctx, NULL, 0, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
-    } else if (strcasecmp(type, "pmessage") == 0 && reply->elements >= 4 && is_str(e[1]) &&
-               is_str(e[2]) && is_str(e[3])) {
-        ps->messages++;
-        ps->hooks.on_message(ps->ctx, e[1]->str, e[1]->len, e[2]->str, e[2]->len, e[3]->str,
-                             e[3]->len);
-    } else if (is_str(e[1]) &&
+    if (is_str(e[1]) &&
                (strcasecmp(type, "subscribe") == 0 || strcasecmp(type, "unsubscribe") == 0)) {
         ps->hooks.on_ack(ps->ctx, 0, e[1]->str, e[1]->len);
     } else if (is_str(e[1]) &&
@@ -179,6 +207,7 @@ struct pubsub *pubsub_create(uv_loop_t *loop, const struct config_redis *cfg,
     /* flush_ms 0: a subscription or a query is written in the next loop
      * iteration; they are few, and a client waits for each. */
     ifmon_redis_link_init(&ps->sub, loop, "subscriber", 0, 1, &subscriber_hooks, ps);
+    ps->sub.tap = tap_message;
     ifmon_redis_link_init(&ps->query, loop, "query", 0, 0, &query_hooks, ps);
     /* Live messages queue behind replies on the subscriber connection:
      * 16,384 subscriptions from one address took some 50 turns of 16 KiB
