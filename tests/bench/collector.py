@@ -81,13 +81,15 @@ def wait_udp_agent(port, community, timeout=20):
     raise RuntimeError(f"agent on port {port} did not answer")
 
 
-def start_simagent(data, port, procs):
+def start_simagent(data, port, procs, nice=0):
     """tests/sim/simagent serving the .snmprec files of data on 127.0.0.1:port
-    (added to procs, so that stop_all() stops it), once it answers."""
+    (added to procs, so that stop_all() stops it), once it answers; at
+    `nice` (os.nice) when not 0."""
     procs.append(subprocess.Popen(
         [os.path.join(TOP, "tests", "sim", "simagent"), "--data-dir", data,
          "--listen", f"127.0.0.1:{port}", "--max-varbinds", "64"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=(lambda: os.nice(nice)) if nice else None))
     wait_udp_agent(port, "dev0")
     return procs[-1]
 

@@ -26,6 +26,13 @@ For the worst seconds it also prints each daemon's loop turns busier than
 50 and 100 ms (their /metrics), the CPU the hypervisor stole from this
 machine each second, and each process's CPU in those seconds.
 
+The simulated agents run at nice 10 (--agents-nice): they stand in for
+devices elsewhere on the network, whose answers take no CPU from a real
+collector's machine; here they still run on the same two cores, but take
+what the system leaves instead of delaying Redis and the daemons (their
+answers' delays are not in the latency: a sample's `ts` is its answer's
+arrival). Everything else runs at the same priority.
+
 A level holds when no poll was skipped or started more than 100 ms late,
 the p99 latency is under 100 ms and at least 99.5% of the deliveries due
 arrived. It stops at the first level that does not hold, and says which
@@ -177,7 +184,7 @@ def run_level(args, interfaces):
         nagents = max(1, -(-interfaces // 25000))
         agent_ports = [free_port(socket.SOCK_DGRAM) for _ in range(nagents)]
         for i, port in enumerate(agent_ports):
-            names[f"agent{i + 1}"] = start_simagent(data, port, procs)
+            names[f"agent{i + 1}"] = start_simagent(data, port, procs, args.agents_nice)
 
         inventory = ("defaults: {interval: 1s, timeout: 800ms, retries: 1, version: 2c, "
                      f"counters: [{args.counters}]}}\ndevices:\n")
@@ -386,8 +393,10 @@ def report(args, results):
         print("\nEvery level held; the ceiling is above the last one measured.")
     print(f"\nMachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"kernel {platform.release()}; every process shares the cores.  ")
+    print(f"The simulated agents run at nice {args.agents_nice}: they stand in for devices "
+          "elsewhere on the network, and take the CPU the system leaves.  ")
     print(f"Command: `tests/bench/scale.py --levels {args.levels} --duration {args.duration:g} "
-          f"--counters {args.counters}`")
+          f"--counters {args.counters} --agents-nice {args.agents_nice}`")
 
 
 def main():
@@ -399,6 +408,10 @@ def main():
                     help="seconds after every history arrived before measuring: the history lists (60 samples) fill first, the steady state")
     ap.add_argument("--settle-timeout", type=float, default=120.0)
     ap.add_argument("--counters", default="octets,errors")
+    ap.add_argument("--agents-nice", type=int, default=10,
+                    help="the simulated agents' nice value: they stand in for devices elsewhere "
+                    "on the network, so they take the CPU the system leaves rather than "
+                    "delaying it (0: the same priority as the rest)")
     ap.add_argument("--collector", default=os.path.join(TOP, "collector", "ifmon-collector"))
     ap.add_argument("--gateway", default=os.path.join(TOP, "gateway", "ifmon-gateway"))
     ap.add_argument("--gwload", default=os.path.join(HERE, "gwload"))
