@@ -66,18 +66,22 @@ struct fanout_recv {
     struct fanout_peer *peer;
 };
 
-/* One name wanted in Redis: a channel, or a pattern. */
+/* One name wanted in Redis: a channel, or a pattern. What a message
+ * reads comes first (the table's node, then the receivers), and a
+ * channel's name is in the same allocation, right after: finding the
+ * entry of a message's channel touches one block, not two. */
 struct fanout_entry {
     struct chantable_entry node; /* key: the name in Redis */
-    char *name;                  /* as the client wrote it */
-    char *pattern_key;           /* patterns: the escaped Redis form (node.key), owned */
+    struct fanout_recv *recv;    /* the subscriptions, in no order */
+    size_t nrecv, recv_cap;
+    char *name;        /* as the client wrote it: name_buf */
+    char *pattern_key; /* patterns: the escaped Redis form (node.key), owned */
     int pattern;
     int own;       /* held by the gateway itself: the inventory's channel */
     unsigned refs; /* subscriptions of peers */
     unsigned inflight;
     int subscribed;
-    struct fanout_recv *recv; /* the subscriptions, in no order */
-    size_t nrecv, recv_cap;
+    char name_buf[]; /* the name, NUL-terminated */
 };
 
 /* One peer's hold on one entry. The history comes first: the fan-out
@@ -176,7 +180,6 @@ static int confirmed(const struct fanout_entry *e)
 static void entry_destroy(struct fanout_entry *e)
 {
     free(e->recv);
-    free(e->name);
     free(e->pattern_key);
     free(e);
 }
@@ -196,13 +199,16 @@ static struct fanout_entry *entry_get(struct fanout *f, const char *name)
     const char *key = pattern ? pattern_key : name;
     struct chantable *t = table_of(f, pattern);
     struct fanout_entry *e = entry_of(chantable_find(t, key, strlen(key)));
+    size_t len;
 
     if (e) {
         free(pattern_key);
         return e;
     }
-    e = ifmon_xcalloc(1, sizeof(*e));
-    e->name = ifmon_xstrdup(name);
+    len = strlen(name);
+    e = ifmon_xcalloc(1, sizeof(*e) + len + 1);
+    e->name = e->name_buf;
+    memcpy(e->name_buf, name, len + 1);
     e->pattern_key = pattern_key;
     e->pattern = pattern;
     e->node.key = pattern ? pattern_key : e->name;
