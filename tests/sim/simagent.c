@@ -55,6 +55,8 @@ enum {
 struct record {
     uint32_t oid[MAX_OID];
     int oid_len;
+    unsigned char *ber; /* the OID's BER contents, encoded once at load */
+    size_t ber_len;
     int type;
     int numeric; /* value = initial + rate * t */
     double initial, rate, max;
@@ -69,6 +71,8 @@ struct community {
     size_t name_len;
     struct record *recs;
     size_t n, cap;
+    uint32_t *by_ber; /* open addressing on the OIDs' BER: record index + 1, 0 empty */
+    size_t by_ber_size; /* a power of two, at least twice n */
     int dropped;
 };
 
@@ -132,6 +136,33 @@ static int parse_oid_text(const char *s, uint32_t *oid)
     return n >= 2 ? n : -1;
 }
 
+/* FNV-1a of a record's (or a request's) OID bytes. */
+static uint32_t ber_hash(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    while (n--)
+        h = (h ^ *p++) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+/* The record whose OID is exactly these BER bytes, or -1: a GET is
+ * answered without decoding its OIDs or searching. */
+static long ber_lookup(const struct community *c, const unsigned char *p, size_t n)
+{
+    size_t mask = c->by_ber_size - 1, i;
+
+    if (c->by_ber_size == 0)
+        return -1;
+    for (i = ber_hash(p, n) & mask; c->by_ber[i]; i = (i + 1) & mask) {
+        const struct record *r = &c->recs[c->by_ber[i] - 1];
+
+        if (r->ber_len == n && memcmp(r->ber, p, n) == 0)
+            return (long)(c->by_ber[i] - 1);
+    }
+    return -1;
+}
+
 /* BER contents of an OID (X.690 8.19): the first two arcs in one
  * subidentifier, each in base 128. out holds MAX_OID * 5 bytes. */
 static size_t encode_oid(const uint32_t *oid, int len, unsigned char *out)
@@ -153,6 +184,39 @@ static size_t encode_oid(const uint32_t *oid, int len, unsigned char *out)
         out[n++] = tmp[0];
     }
     return n;
+}
+
+/* Each record's OID in BER, and the table ber_lookup() searches. */
+static void index_community(struct community *c)
+{
+    unsigned char b[MAX_OID * 5];
+    size_t i, size = 16;
+
+    while (size < 2 * c->n)
+        size *= 2;
+    c->by_ber = calloc(size, sizeof(*c->by_ber));
+    if (c->by_ber == NULL) {
+        perror("simagent");
+        exit(1);
+    }
+    c->by_ber_size = size;
+    for (i = 0; i < c->n; i++) {
+        struct record *r = &c->recs[i];
+        size_t k;
+
+        r->ber_len = encode_oid(r->oid, r->oid_len, b);
+        r->ber = malloc(r->ber_len ? r->ber_len : 1);
+        if (r->ber == NULL) {
+            perror("simagent");
+            exit(1);
+        }
+        memcpy(r->ber, b, r->ber_len);
+        if (ber_lookup(c, r->ber, r->ber_len) >= 0)
+            continue; /* a duplicate OID: the first one answers, as the search gives */
+        for (k = ber_hash(r->ber, r->ber_len) & (size - 1); c->by_ber[k]; k = (k + 1) & (size - 1))
+            ;
+        c->by_ber[k] = (uint32_t)(i + 1);
+    }
 }
 
 static void parse_numeric(struct record *r, const char *v)
@@ -292,6 +356,7 @@ static void load_dir(const char *dir)
         }
         fclose(f);
         qsort(c->recs, c->n, sizeof(*c->recs), rec_cmp);
+        index_community(c);
         total += c->n;
     }
     closedir(d);
@@ -327,42 +392,8 @@ static struct community *find_community(const unsigned char *s, size_t n)
     return NULL;
 }
 
-/* First record >= oid (exact=1: == oid). Returns index or -1. */
-/* Where the last few exact lookups landed: a GET names the next row of
- * each of a few columns (ifHCInOctets.7, ifHCOutOctets.7, ...), so the
- * record after one of these is usually the one asked for, already in the
- * cache, where a binary search missed the cache about ten times. */
-#define RECENT 8
-static const struct community *recent_c;
-static size_t recent[RECENT], recent_next;
-
-static long lookup_search(const struct community *c, const uint32_t *oid, int len, int next);
-
-static long lookup(const struct community *c, const uint32_t *oid, int len, int next)
-{
-    long k;
-    size_t j;
-
-    if (next)
-        return lookup_search(c, oid, len, next);
-    if (recent_c != c) {
-        recent_c = c;
-        memset(recent, 0, sizeof(recent));
-    }
-    for (j = 0; j < RECENT; j++) {
-        size_t h = recent[j] + 1;
-
-        if (h < c->n && oid_cmp(c->recs[h].oid, c->recs[h].oid_len, oid, len) == 0) {
-            recent[j] = h;
-            return (long)h;
-        }
-    }
-    k = lookup_search(c, oid, len, 0);
-    if (k >= 0)
-        recent[recent_next++ % RECENT] = (size_t)k;
-    return k;
-}
-
+/* The first record >= oid (next=0), or > oid (next=1): its index, or -1
+ * past the end or, for next=0, when that record is not oid itself. */
 static long lookup_search(const struct community *c, const uint32_t *oid, int len, int next)
 {
     size_t lo = 0, hi = c->n;
@@ -582,6 +613,8 @@ static void w_value(struct writer *w, const struct record *r, double t)
 struct varbind {
     uint32_t oid[MAX_OID];
     int len;
+    const unsigned char *ber; /* the request's bytes */
+    size_t ber_len;
 };
 
 /* Handle one datagram; returns the response length, 0 for no answer. */
@@ -633,6 +666,8 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
             return 0;
         if ((vbs[nvb].len = decode_oid(v, len, vbs[nvb].oid)) < 2)
             return 0;
+        vbs[nvb].ber = v;
+        vbs[nvb].ber_len = len;
         nvb++;
     }
 
@@ -653,7 +688,8 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
             if (nvb > max_varbinds)
                 errstat = 1; /* tooBig */
             for (i = 0; i < nvb && !errstat; i++) {
-                long k = lookup(c, vbs[i].oid, vbs[i].len, pdu_type == PDU_GETNEXT);
+                long k = pdu_type == PDU_GET ? ber_lookup(c, vbs[i].ber, vbs[i].ber_len)
+                                             : lookup_search(c, vbs[i].oid, vbs[i].len, 1);
                 size_t one = w_open(w, T_SEQ);
 
                 if (k < 0) {
@@ -665,7 +701,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
                     w_oid(w, vbs[i].oid, vbs[i].len);
                     w_tlv(w, pdu_type == PDU_GETNEXT ? T_ENDOFMIBVIEW : T_NOSUCHINSTANCE, NULL, 0);
                 } else {
-                    w_oid(w, c->recs[k].oid, c->recs[k].oid_len);
+                    w_tlv(w, T_OID, c->recs[k].ber, c->recs[k].ber_len);
                     w_value(w, &c->recs[k], t);
                 }
                 w_close(w, one);
@@ -678,14 +714,14 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
             for (i = 0; i < nvb; i++)
                 cur[i] = -2; /* not started */
             for (i = 0; i < nonrep && out < max_varbinds; i++, out++) {
-                long k = lookup(c, vbs[i].oid, vbs[i].len, 1);
+                long k = lookup_search(c, vbs[i].oid, vbs[i].len, 1);
                 size_t one = w_open(w, T_SEQ);
 
                 if (k < 0) {
                     w_oid(w, vbs[i].oid, vbs[i].len);
                     w_tlv(w, T_ENDOFMIBVIEW, NULL, 0);
                 } else {
-                    w_oid(w, c->recs[k].oid, c->recs[k].oid_len);
+                    w_tlv(w, T_OID, c->recs[k].ber, c->recs[k].ber_len);
                     w_value(w, &c->recs[k], t);
                 }
                 w_close(w, one);
@@ -699,7 +735,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
 
                     if (out >= max_varbinds)
                         goto bulk_done;
-                    k = cur[i] == -2 ? lookup(c, vbs[i].oid, vbs[i].len, 1)
+                    k = cur[i] == -2 ? lookup_search(c, vbs[i].oid, vbs[i].len, 1)
                         : cur[i] < 0 ? -1
                                      : (cur[i] + 1 < (long)c->n ? cur[i] + 1 : -1);
                     one = w_open(w, T_SEQ);
@@ -707,7 +743,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
                         w_oid(w, vbs[i].oid, vbs[i].len);
                         w_tlv(w, T_ENDOFMIBVIEW, NULL, 0);
                     } else {
-                        w_oid(w, c->recs[k].oid, c->recs[k].oid_len);
+                        w_tlv(w, T_OID, c->recs[k].ber, c->recs[k].ber_len);
                         w_value(w, &c->recs[k], t);
                         ended = 0;
                     }
