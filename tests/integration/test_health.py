@@ -125,21 +125,21 @@ class TestHealth(unittest.TestCase):
                            a["ifmon_collector_redis_commands_total"])
         # The lateness histogram: cumulative buckets, +Inf is the count,
         # one observation per poll started.
-        les = [v for k, v in b.items() if k.startswith("ifmon_collector_poll_lateness_seconds_bucket")]
-        self.assertEqual(len(les), 9)
-        self.assertEqual(les, sorted(les))
-        self.assertEqual(b['ifmon_collector_poll_lateness_seconds_bucket{le="+Inf"}'],
-                         b["ifmon_collector_poll_lateness_seconds_count"])
-        self.assertEqual(b["ifmon_collector_poll_lateness_seconds_count"],
+        self.assertEqual(self.histogram(b, "poll_lateness_seconds", 9),
                          b["ifmon_collector_polls_total"])
         # The loop's busy time per turn: the same shape, and it turned.
-        busy = [v for k, v in b.items() if k.startswith("ifmon_collector_loop_busy_seconds_bucket")]
-        self.assertEqual(len(busy), 10)
-        self.assertEqual(busy, sorted(busy))
-        self.assertEqual(b['ifmon_collector_loop_busy_seconds_bucket{le="+Inf"}'],
-                         b["ifmon_collector_loop_busy_seconds_count"])
-        self.assertGreater(b["ifmon_collector_loop_busy_seconds_count"],
+        self.assertGreater(self.histogram(b, "loop_busy_seconds", 10),
                            a.get("ifmon_collector_loop_busy_seconds_count", 0))
+
+    def histogram(self, m, name, buckets):
+        """Checks histogram ifmon_collector_<name> in metrics m (so many
+        cumulative buckets, +Inf the count) and returns its count."""
+        full = f"ifmon_collector_{name}"
+        les = [v for k, v in m.items() if k.startswith(f"{full}_bucket")]
+        self.assertEqual(len(les), buckets)
+        self.assertEqual(les, sorted(les))
+        self.assertEqual(m[f'{full}_bucket{{le="+Inf"}}'], m[f"{full}_count"])
+        return m[f"{full}_count"]
 
     def test_healthz_says_503_while_redis_is_away(self):
         status, _, body = get(self.port, "/healthz")
