@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 
 #include "redis_reply.h"
+#include "util.h"
 
 #if HIREDIS_MAJOR == 0
 /* Exported by hiredis 0.14 (redisAsyncHandleRead's second half), declared
@@ -102,8 +103,8 @@ static int tap_pass(struct redis_uv *r, const redisReply *reply)
     char small[1024], *buf = small;
     size_t n = resp_encode(reply, NULL);
 
-    if (n > sizeof(small) && (buf = malloc(n)) == NULL)
-        return -1; /* out of memory: the reply is lost with the connection's order */
+    if (n > sizeof(small))
+        buf = ifmon_xmalloc(n); /* an acknowledgement of a long name */
     resp_encode(reply, buf);
     redisReaderFeed(r->ac->c.reader, buf, n);
     if (buf != small)

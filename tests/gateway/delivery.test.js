@@ -37,6 +37,23 @@ describe('gateway delivery', () => {
     assert.equal(b.messages.filter((m) => m.channel === ch('r1', 'ge-0/0/0')).length, 0);
   });
 
+  it('delivers on a channel of the longest name, whose acknowledgement from Redis is over 1 KiB', async () => {
+    // The subscriber connection's tap hands hiredis what it does not take
+    // re-encoded, on the stack up to 1 KiB and from the heap past it.
+    const iface = 'i'.repeat(1024 - `${PREFIX}:long:`.length);
+    const name = ch('long', iface);
+    assert.equal(name.length, 1024);
+    const c = await env.connect();
+    await c.request({ op: 'subscribe', channels: [name], history: false }, 'subscribed');
+    for (let seq = 1; seq <= 3; seq++) await publishSample(env.pub, 'long', iface, seq);
+    await c.waitFor('3 samples', () => c.data(name).length === 3);
+    assert.deepEqual(c.data(name).map((d) => d.seq), [1, 2, 3]);
+    const ack = await c.request({ op: 'unsubscribe', channels: [name], id: 'u' }, 'unsubscribed');
+    assert.equal(ack.id, 'u');
+    await until('Redis to let go of the channel', async () =>
+      Number((await env.pub.command('PUBSUB', 'NUMSUB', name))[1]) === 0);
+  });
+
   it('embeds the collector JSON unchanged under "data"', async () => {
     const a = await env.connect();
     await a.request({ op: 'subscribe', channels: [ch('raw1')] }, 'subscribed');
