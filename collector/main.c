@@ -40,7 +40,6 @@ struct collector {
     uv_signal_t sig_term, sig_int, sig_hup, sig_usr1;
     uv_timer_t stats_timer;
     struct ifmon_loopstat loopstat;
-    int loopstat_on;
     int stopping;
 };
 
@@ -169,8 +168,7 @@ static char *metrics_text(void *ctx, size_t *len)
             "ifmon_collector_poll_lateness_seconds_sum %.6f\n"
             "ifmon_collector_poll_lateness_seconds_count %" PRIu64 "\n",
             ps.late_total, ps.late_sum_s, ps.late_total);
-    if (c->loopstat_on)
-        ifmon_loopstat_write(&c->loopstat, f, "ifmon_collector_loop_busy_seconds");
+    ifmon_loopstat_write(&c->loopstat, f, "ifmon_collector_loop_busy_seconds");
     fclose(f);
     *len = size;
     return buf;
@@ -310,7 +308,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    c.loopstat_on = ifmon_loopstat_start(&c.loopstat, c.loop) == 0;
+    ifmon_loopstat_start(&c.loopstat, c.loop); /* when it fails, /metrics leaves it out */
     session_library_init();
     c.out = output_create(c.loop);
     c.pub = publisher_create(c.loop, &cfg->redis, output_on_redis_connected, c.out);

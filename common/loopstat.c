@@ -42,6 +42,8 @@ void ifmon_loopstat_write(const struct ifmon_loopstat *s, FILE *f, const char *n
 {
     int i;
 
+    if (!uv_is_active((const uv_handle_t *)&s->prepare))
+        return;
     fprintf(f,
             "# HELP %s How long each turn of the event loop kept it busy (not waiting for "
             "events).\n# TYPE %s histogram\n",

@@ -31,7 +31,8 @@ struct ifmon_loopstat {
 int ifmon_loopstat_start(struct ifmon_loopstat *s, uv_loop_t *loop);
 
 /* The histogram as Prometheus text, under `name` (e.g.
- * "ifmon_gateway_loop_busy_seconds"). */
+ * "ifmon_gateway_loop_busy_seconds"); nothing when it is not counting
+ * (ifmon_loopstat_start() failed, or closed). */
 void ifmon_loopstat_write(const struct ifmon_loopstat *s, FILE *f, const char *name);
 
 /* Closes the handle (the loop can then end). */

@@ -67,18 +67,12 @@ LATE_S = 0.1
 PROBE_DEVICES = 20
 
 
-def metrics(port):
+def metrics(port, daemon="collector"):
+    """A daemon's /metrics, name (with its le label) -> value."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
         body = r.read().decode()
     return {m.group(1): float(m.group(2)) for m in
-            re.finditer(r'^(ifmon_collector_\w+(?:\{le="[^"]+"\})?) (\S+)$', body, re.M)}
-
-
-def gateway_metrics(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-        body = r.read().decode()
-    return {m.group(1): float(m.group(2)) for m in
-            re.finditer(r'^(ifmon_gateway_\w+(?:\{le="[^"]+"\})?) (\S+)$', body, re.M)}
+            re.finditer(rf'^(ifmon_{daemon}_\w+(?:\{{le="[^"]+"\}})?) (\S+)$', body, re.M)}
 
 
 def busy_turns(m, daemon, over_s):
@@ -279,14 +273,14 @@ def run_level(args, interfaces):
             if ev["event"] == "window_start":
                 c0 = {k: cpu_seconds(p.pid) for k, p in names.items()}
                 m0 = [metrics(p) for p in health]
-                g0 = gateway_metrics(gw_port)
+                g0 = metrics(gw_port, "gateway")
                 i0, w0 = machine_idle()
                 t0 = time.monotonic()
                 wall0 = time.time()
             elif ev["event"] == "window_end":
                 c1 = {k: cpu_seconds(p.pid) for k, p in names.items()}
                 m1 = [metrics(p) for p in health]
-                g1 = gateway_metrics(gw_port)
+                g1 = metrics(gw_port, "gateway")
                 i1, w1 = machine_idle()
                 r["window_s"] = time.monotonic() - t0
                 wall1 = time.time()

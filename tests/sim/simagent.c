@@ -392,26 +392,21 @@ static struct community *find_community(const unsigned char *s, size_t n)
     return NULL;
 }
 
-/* The first record >= oid (next=0), or > oid (next=1): its index, or -1
- * past the end or, for next=0, when that record is not oid itself. */
-static long lookup_search(const struct community *c, const uint32_t *oid, int len, int next)
+/* The first record after oid (GETNEXT, GETBULK): its index, or -1 past
+ * the end. */
+static long lookup_next(const struct community *c, const uint32_t *oid, int len)
 {
     size_t lo = 0, hi = c->n;
 
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int k = oid_cmp(c->recs[mid].oid, c->recs[mid].oid_len, oid, len);
 
-        if (k < 0 || (next && k == 0))
+        if (oid_cmp(c->recs[mid].oid, c->recs[mid].oid_len, oid, len) <= 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo >= c->n)
-        return -1;
-    if (!next && oid_cmp(c->recs[lo].oid, c->recs[lo].oid_len, oid, len) != 0)
-        return -1;
-    return (long)lo;
+    return lo < c->n ? (long)lo : -1;
 }
 
 /* ------------------------------------------------------------------ BER */
@@ -689,7 +684,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
                 errstat = 1; /* tooBig */
             for (i = 0; i < nvb && !errstat; i++) {
                 long k = pdu_type == PDU_GET ? ber_lookup(c, vbs[i].ber, vbs[i].ber_len)
-                                             : lookup_search(c, vbs[i].oid, vbs[i].len, 1);
+                                             : lookup_next(c, vbs[i].oid, vbs[i].len);
                 size_t one = w_open(w, T_SEQ);
 
                 if (k < 0) {
@@ -714,7 +709,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
             for (i = 0; i < nvb; i++)
                 cur[i] = -2; /* not started */
             for (i = 0; i < nonrep && out < max_varbinds; i++, out++) {
-                long k = lookup_search(c, vbs[i].oid, vbs[i].len, 1);
+                long k = lookup_next(c, vbs[i].oid, vbs[i].len);
                 size_t one = w_open(w, T_SEQ);
 
                 if (k < 0) {
@@ -735,7 +730,7 @@ static size_t handle(const unsigned char *pkt, size_t n, struct writer *w)
 
                     if (out >= max_varbinds)
                         goto bulk_done;
-                    k = cur[i] == -2 ? lookup_search(c, vbs[i].oid, vbs[i].len, 1)
+                    k = cur[i] == -2 ? lookup_next(c, vbs[i].oid, vbs[i].len)
                         : cur[i] < 0 ? -1
                                      : (cur[i] + 1 < (long)c->n ? cur[i] + 1 : -1);
                     one = w_open(w, T_SEQ);
