@@ -13,6 +13,7 @@
 #include "log.h"
 #include "poller.h"
 #include "resolve.h"
+#include "rxstamp.h"
 #include "util.h"
 
 #define RX_BATCH 8    /* datagrams per recvmmsg(2) */
@@ -47,6 +48,9 @@ void direct_poll_init(struct device *dev, const netsnmp_transport *t)
         return;
     memcpy(&dev->direct.addr, &pair->remote_addr, dev->direct.addr_len);
     dev->direct.on = 1;
+    if (rxstamp_enable(t->sock) != 0)
+        log_debug("device %s: no receive timestamps (%s): answers are timed when read",
+                  dev->cfg->name, strerror(errno));
     log_debug("device %s: polls through the builtin codec (snmp_engine: builtin)", dev->cfg->name);
 }
 
@@ -190,6 +194,11 @@ void direct_poll_read(struct device *dev)
     struct mmsghdr msgs[RX_BATCH];
     struct iovec iov[RX_BATCH];
     struct sockaddr_storage from[RX_BATCH];
+    union { /* aligned for struct cmsghdr */
+        struct cmsghdr align;
+        char buf[RXSTAMP_CONTROL_LEN];
+    } control[RX_BATCH];
+    struct rxstamp_clock now;
     int i, r, rounds = 0;
 
     if (rx_buf == NULL)
@@ -203,11 +212,13 @@ void direct_poll_read(struct device *dev)
             msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
             msgs[i].msg_hdr.msg_iov = &iov[i];
             msgs[i].msg_hdr.msg_iovlen = 1;
+            msgs[i].msg_hdr.msg_control = control[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof(control[i].buf);
         }
         do
             r = recvmmsg(dev->sess.sock, msgs, RX_BATCH, MSG_DONTWAIT, NULL);
         while (r < 0 && errno == EINTR);
-        poller_mark_arrival(dev->poller);
+        rxstamp_clock_now(&now);
         /* The device may finish its poll (and replan its chunks) on any
          * of them; the rest then match no GET in flight. Only the agent's
          * address may answer: the socket is not connected, and anyone who
@@ -215,8 +226,13 @@ void direct_poll_read(struct device *dev)
         for (i = 0; i < r && dev->phase == PHASE_POLL; i++)
             if (!(msgs[i].msg_hdr.msg_flags & MSG_TRUNC) &&
                 resolve_same_endpoint((const struct sockaddr *)&from[i],
-                                      (const struct sockaddr *)&dev->direct.addr))
+                                      (const struct sockaddr *)&dev->direct.addr)) {
+                double wall;
+                uint64_t at = rxstamp_arrival(&msgs[i].msg_hdr, &now, &wall);
+
+                poller_set_arrival(dev->poller, at, wall);
                 take_datagram(dev, iov[i].iov_base, msgs[i].msg_len);
+            }
         /* At most RX_ROUNDS batches per wake-up: a flood waits for the
          * next loop iteration instead of holding this one. */
     } while (r == RX_BATCH && dev->phase == PHASE_POLL && ++rounds < RX_ROUNDS);

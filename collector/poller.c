@@ -632,8 +632,13 @@ void poller_free(struct poller *p)
 
 void poller_mark_arrival(struct poller *p)
 {
-    p->now_ns = uv_hrtime();
-    p->now_wall = ifmon_wall_now();
+    poller_set_arrival(p, uv_hrtime(), ifmon_wall_now());
+}
+
+void poller_set_arrival(struct poller *p, uint64_t mono_ns, double wall)
+{
+    p->now_ns = mono_ns;
+    p->now_wall = wall;
 }
 
 void poller_count_timeout(struct device *dev)

@@ -117,6 +117,10 @@ void poller_free(struct poller *p);
  * reading of it has the same arrival time. */
 void poller_mark_arrival(struct poller *p);
 
+/* The same with the arrival time known (rxstamp.h): mono_ns on
+ * uv_hrtime()'s clock, wall in Unix seconds. */
+void poller_set_arrival(struct poller *p, uint64_t mono_ns, double wall);
+
 /* Every request of dev's current phase is answered or given up:
  * decide what comes next. */
 void poller_phase_done(struct device *dev);

@@ -70,7 +70,7 @@ for variant in "${variants[@]}"; do
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 
-    for t in test_config test_rate test_ber test_message test_alerts test_assign test_common test_gateway_client_request test_gateway_channel test_gateway_ratelimit test_gateway_outqueue test_gateway_chantable test_gateway_history test_gateway_fanout test_gateway_invscan test_gateway_inventory test_gateway_hostile test_gateway_access test_gateway_admit test_gateway_sendbatch; do
+    for t in test_config test_rate test_ber test_message test_alerts test_assign test_rxstamp test_common test_gateway_client_request test_gateway_channel test_gateway_ratelimit test_gateway_outqueue test_gateway_chantable test_gateway_history test_gateway_fanout test_gateway_invscan test_gateway_inventory test_gateway_hostile test_gateway_access test_gateway_admit test_gateway_sendbatch; do
         out=$(mktemp)
         if [ ! -x "$bin/$t" ]; then
             echo "not ok - $variant $t: binary missing ($bin/$t)"
