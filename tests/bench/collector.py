@@ -245,7 +245,7 @@ def report(args, results):
         print(f"  run: {r['samples']} samples of {r['due']:.0f} due, CPU {r['cpu_s']:.2f} s "
               f"-> {r['ms_per_1000']:.2f} ms/1000 samples, late p50 {r['late_p50_ms']:.2f} ms "
               f"p99 {r['late_p99_ms']:.2f} ms, RSS {r['rss_mib']:.1f} MiB, "
-              f"agent CPU {100 * r['agent_cpu_share']:.0f}% of a core, "
+              f"agent CPU {100 * r['agent_cpu_share']:.1f}% of a core, "
               f"timeouts {r['timeouts']}, skipped polls {r['skipped']}")
     print(f"  median CPU per 1,000 interface samples: {med['ms_per_1000']:.2f} ms "
           f"(target <= 20 ms) -> {med['core_share'] * 100:.1f}% of one core")
