@@ -36,8 +36,8 @@ static void *create_array(const redisReadTask *task, int elements)
     size_t n = elements > 0 ? (size_t)elements : 0;
     redisReply *r;
 
-    if (n > (SIZE_MAX - sizeof(*r)) / sizeof(r) ||
-        (r = calloc(1, sizeof(*r) + n * sizeof(r))) == NULL)
+    /* NULL: hiredis calls it out of memory, and the link reconnects. */
+    if (n > IFMON_REDIS_MAX_ELEMENTS || (r = calloc(1, sizeof(*r) + n * sizeof(r))) == NULL)
         return NULL;
     r->type = REDIS_REPLY_ARRAY;
     r->elements = n;

@@ -6,7 +6,8 @@
  * give the same replies (type, string bytes and length, integer, elements,
  * recursively) and fail at the same point with the same error; ASan and
  * UBSan check the one-block objects while they are built, read and
- * freed. */
+ * freed. hiredis' own functions get the same bound on array sizes
+ * (IFMON_REDIS_MAX_ELEMENTS), so that both refuse the same arrays. */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -46,6 +47,16 @@ static void same(const redisReply *a, const redisReply *b)
     }
 }
 
+static redisReplyObjectFunctions bounded; /* hiredis' own, with the bound */
+static void *(*hiredis_create_array)(const redisReadTask *, int);
+
+static void *bounded_create_array(const redisReadTask *task, int elements)
+{
+    if (elements > 0 && (size_t)elements > IFMON_REDIS_MAX_ELEMENTS)
+        return NULL;
+    return hiredis_create_array(task, elements);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     redisReader *want, *got;
@@ -60,6 +71,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     got = redisReaderCreateWithFunctions(&ifmon_redis_reply_functions);
     if (want == NULL || got == NULL)
         abort();
+    if (hiredis_create_array == NULL) {
+        bounded = *want->fn;
+        hiredis_create_array = bounded.createArray;
+        bounded.createArray = bounded_create_array;
+    }
+    want->fn = &bounded;
     for (off = 0; off < size; off += k) {
         k = size - off < piece ? size - off : piece;
         int fw = redisReaderFeed(want, (const char *)data + off, k);
