@@ -96,6 +96,7 @@ static void refuse_waiting(struct client *c)
              CLIENT_SUBSCRIBE_WAIT_MS / 1000);
     log_info("refusing %zu subscribe request(s) of a client: redis has not confirmed them in %d ms",
              c->subscribes_waiting, CLIENT_SUBSCRIBE_WAIT_MS);
+    client_group_leave(c, 1);
     for (w = c->waiting; w; w = w->next) {
         if (w->channels == NULL)
             continue;
@@ -239,6 +240,8 @@ static void do_subscribe(struct client *c, const struct client_request *req)
     w->nchannels = req->nchannels;
     w->id = json_incref(req->id);
     w->history = req->history;
+    /* Its set changes: out of its group first (client_group.c). */
+    client_group_leave(c, 1);
     for (i = 0; i < req->nchannels; i++) {
         w->channels[i] = ifmon_xstrdup(req->channels[i]);
         fanout_peer_subscribe(c->peer, req->channels[i], w->request);
@@ -254,6 +257,7 @@ static void do_unsubscribe(struct client *c, const struct client_request *req)
 {
     size_t i;
 
+    client_group_leave(c, 1);
     for (i = 0; i < req->nchannels; i++)
         fanout_peer_unsubscribe(c->peer, req->channels[i]);
     count_address(c);
@@ -410,6 +414,9 @@ void client_close(struct client *c)
     if (c == NULL)
         return;
     cs = c->cs;
+    /* Its subscriptions stay parked: they are released over time
+     * (client_pace.c), never delivered again. */
+    client_group_leave(c, 0);
     client_unlink_flush(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -455,6 +462,7 @@ struct client_set *client_set_create(struct gateway *gw)
     cs->gw = gw;
     client_write_init(cs);
     client_pace_init(cs);
+    client_group_init(cs);
     return cs;
 }
 
@@ -478,6 +486,7 @@ void client_set_close(struct client_set *cs)
 {
     client_write_close(cs);
     client_pace_close(cs);
+    client_group_close(cs);
 }
 
 void client_set_free(struct client_set *cs)

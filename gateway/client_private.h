@@ -88,6 +88,12 @@ struct client {
      * released; on cs->deferred_head or cs->releasing by these links. */
     int deferred;
     struct client *pace_prev, *pace_next;
+    /* client_group.c: the group it is in (NULL when none), its index in
+     * the group's members, and how many of what the group has gathered
+     * it got already (it joined, or caught up, meanwhile). */
+    struct client_group *group;
+    size_t group_index;
+    size_t group_from;
 };
 
 struct client_set {
@@ -113,6 +119,11 @@ struct client_set {
     uint64_t pace_spent_ns; /* spent on requests and releases this iteration */
     struct client *deferred_head, *deferred_tail; /* whole messages waiting, in order */
     struct client *releasing; /* closed clients whose subscriptions are being released */
+    /* client_group.c: groups gathering a frame, in order of when it is
+     * due, and the timer of the first's end (with gateway.flush_ms). */
+    struct client_group *group_head, *group_tail;
+    uv_timer_t group_timer;
+    size_t ngroups;
 };
 
 static inline uint64_t client_now_ms(const struct client_set *cs)
@@ -124,6 +135,33 @@ static inline uint64_t client_now_ms(const struct client_set *cs)
  * the end of this loop iteration, or in the WRITEABLE callback already
  * asked for. Nothing is queued for a connection being killed. */
 void client_enqueue(struct client *c, struct outmsg *m);
+
+/* client_write.c: the same, written at the end of this iteration even
+ * with a flush window (a group's frame, whose window has ended). */
+void client_enqueue_now(struct client *c, struct outmsg *m);
+
+/* client_write.c: make sure the end-of-iteration writer runs. */
+void client_write_soon(struct client_set *cs);
+
+/* client_write.c: write what is queued now (as at the end of the
+ * iteration). */
+void client_write_flush(struct client_set *cs);
+
+/* client_group.c (see there): queue the frames of the groups whose
+ * gathering has ended. */
+void client_groups_due(struct client_set *cs);
+/* c joins the group of its set of channels, when all of them are live. */
+void client_group_join(struct client *c);
+/* c (grouped) gets what its group gathered for it so far, now. */
+void client_group_catch_up(struct client *c);
+/* c leaves its group (if any); with `keep`, it first gets what the group
+ * gathered for it and its subscriptions then reach it alone; without, c
+ * is closing and gets nothing more. */
+void client_group_leave(struct client *c, int keep);
+/* The once-a-second check: c joins a group, or leaves one when behind. */
+void client_group_check(struct client *c);
+void client_group_init(struct client_set *cs);
+void client_group_close(struct client_set *cs);
 
 /* client_write.c: take c off the list of connections with writes due
  * (before it is freed). */

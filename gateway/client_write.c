@@ -149,10 +149,9 @@ static int window_full(const struct client *c)
 /* Queue m; it is written when this loop iteration's I/O is done
  * (flush_clients), when c's flush window ends (live data, with
  * gateway.flush_ms), or in the WRITEABLE callback already asked for. */
-void client_enqueue(struct client *c, struct outmsg *m)
+static void enqueue(struct client *c, struct outmsg *m, unsigned window)
 {
     struct client_set *cs = c->cs;
-    unsigned window = (unsigned)cs->gw->cfg->gateway.flush_ms;
     uint64_t now;
 
     if (c->killed)
@@ -175,6 +174,19 @@ void client_enqueue(struct client *c, struct outmsg *m)
         return;
     }
     flush_soon(c);
+}
+
+void client_enqueue(struct client *c, struct outmsg *m)
+{
+    /* What its group gathered for it goes first (client_group.c). */
+    if (c->group && m->kind != OUTMSG_DATA && m->kind != OUTMSG_BATCH)
+        client_group_catch_up(c);
+    enqueue(c, m, (unsigned)c->cs->gw->cfg->gateway.flush_ms);
+}
+
+void client_enqueue_now(struct client *c, struct outmsg *m)
+{
+    enqueue(c, m, 0);
 }
 
 /* --------------------------------------------------------------- write */
@@ -204,6 +216,7 @@ static int write_frame(struct client *c)
          * what the socket did not take. */
         out = (unsigned char *)outmsg_text(m);
         n = lws_write(c->wsi, out, len, LWS_WRITE_TEXT);
+        count = m->count;
         outmsg_unref(outqueue_pop(&c->queue));
     } else {
         /* Several samples: one frame holding a JSON array of them. */
@@ -353,6 +366,7 @@ static int batch_frames(struct client_set *cs, struct client *c)
             m = outqueue_pop(&c->queue);
             memcpy(p, outmsg_text(m), m->len);
             p += m->len;
+            count = m->count;
             outmsg_unref(m);
         } else {
             p = put_array(&c->queue, count, p);
@@ -387,6 +401,7 @@ static void flush_clients(uv_check_t *h)
     struct client *c;
     int failed = 0;
 
+    client_groups_due(cs);
     while ((c = cs->flush_head) != NULL) {
         if (c->flush_next) {
             __builtin_prefetch(c->flush_next);
@@ -451,6 +466,7 @@ static void on_stall_timer(uv_timer_t *t)
             killed++;
             continue;
         }
+        client_group_check(c);
         if (c->killed || c->waiting_since == 0 || now - c->waiting_since < CLIENT_STALL_MS)
             continue;
         log_info("closing a client that has not read for %llu ms (%zu messages queued)",
@@ -469,6 +485,16 @@ static void on_stall_timer(uv_timer_t *t)
      * otherwise idle gateway would keep the connection. */
     if (killed && cs->gw->lws)
         lws_cancel_service(cs->gw->lws);
+}
+
+void client_write_soon(struct client_set *cs)
+{
+    uv_check_start(&cs->flush_check, flush_clients);
+}
+
+void client_write_flush(struct client_set *cs)
+{
+    flush_clients(&cs->flush_check);
 }
 
 void client_unlink_flush(struct client *c)

@@ -29,6 +29,18 @@
  * table of its own, so that a request of n channels costs O(n), whatever
  * the peer holds.
  *
+ * Groups. Viewers of the same sites hold the same channels, and the
+ * fan-out's work, per message and receiver, was most of the gateway's
+ * own. A peer whose subscriptions are all live (released, history handed
+ * over, no floor left) may join the group of the peers holding exactly
+ * the same set (fanout_peer_join(), found by a hash of the set's
+ * entries): its subscriptions are then parked, out of their entries'
+ * receivers, and each entry lists the group once instead. A message
+ * reaches a group once, whatever its number of members, and the group's
+ * owner (client_group.c) builds one frame for all of them. Changing a
+ * peer's subscriptions takes it out of its group first (asserted), and
+ * its parked subscriptions back into their entries.
+ *
  * Not here: the hash table of names (chantable.c), the history hand-off
  * (history.c), the Redis connections (pubsub.c). */
 
@@ -66,6 +78,31 @@ struct fanout_recv {
     struct fanout_peer *peer;
 };
 
+/* A group in an entry's list, and where the entry is in the group's. */
+struct fanout_entry_group {
+    struct fanout_group *group;
+    size_t slot; /* in group->slots */
+};
+
+/* An entry in a group's list, and where the group is in the entry's. */
+struct fanout_group_slot {
+    struct fanout_entry *entry;
+    size_t pos; /* in entry->groups */
+};
+
+/* Peers holding the same set of live subscriptions (see the top of this
+ * file). What a message reads comes first. */
+struct fanout_group {
+    uint64_t last_gen; /* generation of the last message delivered */
+    fanout_deliver_fn deliver;
+    void *ctx;
+    uint64_t key; /* the set's hash: group_key() */
+    struct fanout_group *next; /* in its bucket of f->groups */
+    struct fanout_group_slot *slots; /* the set's entries, in no order */
+    size_t nslots;
+    size_t nmembers;
+};
+
 /* One name wanted in Redis: a channel, or a pattern. What a message
  * reads comes first (the table's node, then the receivers), and a
  * channel's name is in the same allocation, right after: finding the
@@ -74,6 +111,8 @@ struct fanout_entry {
     struct chantable_entry node; /* key: the name in Redis */
     struct fanout_recv *recv;    /* the subscriptions, in no order */
     size_t nrecv, recv_cap;
+    struct fanout_entry_group *groups; /* groups holding it, in no order */
+    size_t ngroups, groups_cap;
     char *name;        /* as the client wrote it: name_buf */
     char *pattern_key; /* patterns: the escaped Redis form (node.key), owned */
     int pattern;
@@ -101,6 +140,7 @@ struct subscription {
     unsigned char held;          /* not released yet: nothing is delivered */
     unsigned char wants_history; /* an interface channel, or a pattern but an events one */
     unsigned char starting;      /* released before its entry was confirmed */
+    unsigned char parked;        /* not in entry->recv: its peer's group is in entry->groups */
 };
 
 /* What the fan-out reads for every message comes first. */
@@ -114,6 +154,7 @@ struct fanout_peer {
     size_t nsubs, cap;
     struct subscription **slots; /* by name: linear probing, at most half full */
     size_t nslots;               /* a power of two, or 0 */
+    struct fanout_group *group;  /* NULL unless grouped: its subscriptions are parked */
 };
 
 struct fanout {
@@ -124,6 +165,9 @@ struct fanout {
     struct fanout_entry *events;    /* the gateway's own: <prefix>:events:* */
     uint64_t nactive;               /* entries with refs > 0 */
     uint64_t nsubs;
+    /* Groups by key: chained, a power of two of buckets (or 0). */
+    struct fanout_group **groups;
+    size_t nbuckets, ngroups, ngrouped;
     uint64_t dropped, invalid;
     /* The last message built, to recognise the repeats of one PUBLISH. */
     struct outmsg *last;
@@ -179,6 +223,8 @@ static int confirmed(const struct fanout_entry *e)
 
 static void entry_destroy(struct fanout_entry *e)
 {
+    IFMON_ASSERT(e->ngroups == 0);
+    free(e->groups);
     free(e->recv);
     free(e->pattern_key);
     free(e);
@@ -377,7 +423,21 @@ static void peer_remove(struct fanout_peer *p, struct subscription *sub)
     p->nsubs--;
 }
 
-static void sub_free(struct fanout *f, struct subscription *sub)
+/* sub becomes one of its entry's receivers. */
+static void recv_add(struct subscription *sub)
+{
+    struct fanout_entry *e = sub->entry;
+
+    if (e->nrecv == e->recv_cap) {
+        e->recv_cap = e->recv_cap ? e->recv_cap * 2 : 4;
+        e->recv = ifmon_xrealloc(e->recv, e->recv_cap * sizeof(*e->recv));
+    }
+    IFMON_ASSERT(e->nrecv < UINT32_MAX);
+    sub->entry_index = (uint32_t)e->nrecv;
+    e->recv[e->nrecv++] = (struct fanout_recv){sub, sub->peer};
+}
+
+static void recv_remove(struct subscription *sub)
 {
     struct fanout_entry *e = sub->entry;
     struct fanout_recv *last = &e->recv[--e->nrecv];
@@ -392,6 +452,14 @@ static void sub_free(struct fanout *f, struct subscription *sub)
         e->recv_cap /= 2;
         e->recv = ifmon_xrealloc(e->recv, e->recv_cap * sizeof(*e->recv));
     }
+}
+
+static void sub_free(struct fanout *f, struct subscription *sub)
+{
+    struct fanout_entry *e = sub->entry;
+
+    if (!sub->parked)
+        recv_remove(sub);
     history_release(&sub->history);
     history_budget_unref(sub->budget);
     free(sub);
@@ -417,7 +485,7 @@ void fanout_peer_free(struct fanout_peer *p)
 
     if (p == NULL)
         return;
-    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0);
+    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0 && p->group == NULL);
     for (i = 0; i < p->nsubs; i++)
         sub_free(p->f, p->subs[i]);
     free(p->subs);
@@ -479,7 +547,7 @@ int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t r
     struct subscription *sub;
     struct fanout_entry *e;
 
-    IFMON_ASSERT(f->delivering == 0 && f->notifying == 0);
+    IFMON_ASSERT(f->delivering == 0 && f->notifying == 0 && p->group == NULL);
     IFMON_ASSERT(channel_check(channel, prefix, NULL, 0) == 0);
     if (peer_find(p, channel))
         return 0;
@@ -489,13 +557,8 @@ int fanout_peer_subscribe(struct fanout_peer *p, const char *channel, uint64_t r
     sub->entry = e;
     sub->peer = p;
     sub->hash = name_hash(e->name);
-    if (e->nrecv == e->recv_cap) {
-        e->recv_cap = e->recv_cap ? e->recv_cap * 2 : 4;
-        e->recv = ifmon_xrealloc(e->recv, e->recv_cap * sizeof(*e->recv));
-    }
-    IFMON_ASSERT(e->nrecv < UINT32_MAX && p->nsubs < UINT32_MAX);
-    sub->entry_index = (uint32_t)e->nrecv;
-    e->recv[e->nrecv++] = (struct fanout_recv){sub, p};
+    recv_add(sub);
+    IFMON_ASSERT(p->nsubs < UINT32_MAX);
     sub->index = (uint32_t)p->nsubs;
     p->subs[p->nsubs++] = sub;
     slot_insert(p->slots, p->nslots, sub);
@@ -517,12 +580,191 @@ void fanout_peer_unsubscribe(struct fanout_peer *p, const char *channel)
 {
     struct subscription *sub;
 
-    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0);
+    IFMON_ASSERT(p->f->delivering == 0 && p->f->notifying == 0 && p->group == NULL);
     sub = peer_find(p, channel);
     if (sub == NULL)
         return;
     peer_remove(p, sub);
     sub_free(p->f, sub);
+}
+
+/* --------------------------------------------------------------- groups */
+
+/* A subscription that may be parked: nothing of it is held back. */
+static int sub_live(const struct subscription *sub)
+{
+    return !sub->held && !sub->starting && sub->history.state == HISTORY_LIVE &&
+           sub->history.floors_active == 0;
+}
+
+/* The set's hash: a sum, so that the order of the peer's subscriptions
+ * does not matter, of each entry's address mixed (splitmix64's finaliser). */
+static uint64_t entry_mix(const struct fanout_entry *e)
+{
+    uint64_t x = (uint64_t)(uintptr_t)e;
+
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+/* 1 when p holds exactly g's set (p->nsubs == g->nslots checked before). */
+static int group_matches(const struct fanout_group *g, const struct fanout_peer *p)
+{
+    size_t i;
+
+    for (i = 0; i < g->nslots; i++) {
+        const struct subscription *sub = peer_find(p, g->slots[i].entry->name);
+
+        if (sub == NULL || sub->entry != g->slots[i].entry)
+            return 0;
+    }
+    return 1;
+}
+
+static void groups_grow(struct fanout *f)
+{
+    size_t n = f->nbuckets ? f->nbuckets * 2 : 64, i;
+    struct fanout_group **b = ifmon_xcalloc(n, sizeof(*b));
+
+    for (i = 0; i < f->nbuckets; i++) {
+        struct fanout_group *g, *next;
+
+        for (g = f->groups[i]; g; g = next) {
+            next = g->next;
+            g->next = b[g->key & (n - 1)];
+            b[g->key & (n - 1)] = g;
+        }
+    }
+    free(f->groups);
+    f->groups = b;
+    f->nbuckets = n;
+}
+
+/* A new group of p's set, listed in each of its entries. */
+static struct fanout_group *group_new(struct fanout *f, struct fanout_peer *p, uint64_t key)
+{
+    struct fanout_group *g = ifmon_xcalloc(1, sizeof(*g));
+    size_t i, b;
+
+    if (f->ngroups >= f->nbuckets)
+        groups_grow(f);
+    g->key = key;
+    g->nslots = p->nsubs;
+    g->slots = ifmon_xcalloc(g->nslots, sizeof(*g->slots));
+    for (i = 0; i < p->nsubs; i++) {
+        struct fanout_entry *e = p->subs[i]->entry;
+
+        if (e->ngroups == e->groups_cap) {
+            e->groups_cap = e->groups_cap ? e->groups_cap * 2 : 2;
+            e->groups = ifmon_xrealloc(e->groups, e->groups_cap * sizeof(*e->groups));
+        }
+        g->slots[i] = (struct fanout_group_slot){e, e->ngroups};
+        e->groups[e->ngroups++] = (struct fanout_entry_group){g, i};
+    }
+    b = key & (f->nbuckets - 1);
+    g->next = f->groups[b];
+    f->groups[b] = g;
+    f->ngroups++;
+    return g;
+}
+
+/* The last member left: out of its entries and of the table. */
+static void group_destroy(struct fanout *f, struct fanout_group *g)
+{
+    struct fanout_group **pp = &f->groups[g->key & (f->nbuckets - 1)];
+    size_t i;
+
+    for (i = 0; i < g->nslots; i++) {
+        struct fanout_entry *e = g->slots[i].entry;
+        size_t pos = g->slots[i].pos;
+        struct fanout_entry_group *last = &e->groups[--e->ngroups];
+
+        e->groups[pos] = *last;
+        last->group->slots[last->slot].pos = pos;
+        if (e->ngroups == 0) {
+            free(e->groups);
+            e->groups = NULL;
+            e->groups_cap = 0;
+        }
+    }
+    while (*pp != g)
+        pp = &(*pp)->next;
+    *pp = g->next;
+    f->ngroups--;
+    free(g->slots);
+    free(g);
+}
+
+struct fanout_group *fanout_peer_join(struct fanout_peer *p)
+{
+    struct fanout *f = p->f;
+    struct fanout_group *g;
+    uint64_t key = 0;
+    size_t i;
+
+    IFMON_ASSERT(f->delivering == 0 && f->notifying == 0);
+    if (p->group || p->nsubs == 0)
+        return p->group;
+    for (i = 0; i < p->nsubs; i++) {
+        if (!sub_live(p->subs[i]))
+            return NULL;
+        key += entry_mix(p->subs[i]->entry);
+    }
+    g = f->nbuckets ? f->groups[key & (f->nbuckets - 1)] : NULL;
+    while (g && (g->key != key || g->nslots != p->nsubs || !group_matches(g, p)))
+        g = g->next;
+    if (g == NULL)
+        g = group_new(f, p, key);
+    for (i = 0; i < p->nsubs; i++) {
+        recv_remove(p->subs[i]);
+        p->subs[i]->parked = 1;
+    }
+    p->group = g;
+    g->nmembers++;
+    f->ngrouped++;
+    return g;
+}
+
+void *fanout_group_ctx(const struct fanout_group *g)
+{
+    return g->ctx;
+}
+
+void fanout_group_set(struct fanout_group *g, fanout_deliver_fn deliver, void *ctx)
+{
+    g->deliver = deliver;
+    g->ctx = ctx;
+}
+
+void *fanout_peer_leave(struct fanout_peer *p, int unpark)
+{
+    struct fanout *f = p->f;
+    struct fanout_group *g = p->group;
+    void *ctx;
+    size_t i;
+
+    IFMON_ASSERT(f->delivering == 0 && f->notifying == 0);
+    if (g == NULL)
+        return NULL;
+    p->group = NULL;
+    f->ngrouped--;
+    if (unpark) {
+        for (i = 0; i < p->nsubs; i++) {
+            p->subs[i]->parked = 0;
+            recv_add(p->subs[i]);
+        }
+    }
+    if (--g->nmembers > 0)
+        return NULL;
+    ctx = g->ctx;
+    group_destroy(f, g);
+    return ctx;
+}
+
+struct fanout_group *fanout_peer_group(const struct fanout_peer *p)
+{
+    return p->group;
 }
 
 /* --------------------------------------------------------------- Redis */
@@ -694,6 +936,18 @@ static void on_message(void *ctx, const char *pattern, size_t pattern_len, const
         if (history_admit(&sub->history, m, &f->dropped))
             deliver_to(p, m);
     }
+    /* Groups: one delivery each, for all their members. */
+    n = e->ngroups;
+    for (i = 0; i < n; i++) {
+        struct fanout_group *g = e->groups[i].group;
+
+        if (g->last_gen == f->gen)
+            continue;
+        g->last_gen = f->gen;
+        f->delivering++;
+        g->deliver(g->ctx, m);
+        f->delivering--;
+    }
 }
 
 const struct pubsub_hooks fanout_pubsub_hooks = {
@@ -734,7 +988,8 @@ void fanout_free(struct fanout *f)
 {
     if (f == NULL)
         return;
-    IFMON_ASSERT(f->nsubs == 0);
+    IFMON_ASSERT(f->nsubs == 0 && f->ngroups == 0);
+    free(f->groups);
     chantable_each(&f->channels, free_entry, f);
     chantable_each(&f->patterns, free_entry, f);
     chantable_free(&f->channels);
@@ -755,4 +1010,6 @@ void fanout_stats(const struct fanout *f, struct fanout_stats *out)
     out->redis_channels = f->nactive;
     out->dropped = f->dropped;
     out->invalid = f->invalid;
+    out->groups = f->ngroups;
+    out->grouped = f->ngrouped;
 }

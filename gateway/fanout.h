@@ -27,6 +27,7 @@
 
 struct fanout;
 struct fanout_peer;
+struct fanout_group;
 
 /* Hand a message to a connection. The callee takes its own reference if
  * it keeps the message; it must not subscribe, unsubscribe or free a peer
@@ -44,6 +45,8 @@ struct fanout_stats {
     uint64_t redis_channels; /* channels + patterns wanted in Redis */
     uint64_t dropped;        /* held messages dropped (hold buffer full) */
     uint64_t invalid;        /* Redis messages that were not a JSON object */
+    uint64_t groups;         /* groups of peers holding the same set */
+    uint64_t grouped;        /* peers in them */
 };
 
 /* The hooks to give pubsub_create(), with the fanout as ctx. */
@@ -114,5 +117,35 @@ void fanout_peer_release(struct fanout_peer *p, const char *channel, uint64_t re
 /* Drop one subscription; nothing happens when the peer does not hold it.
  * Nothing more of it is delivered after this returns. */
 void fanout_peer_unsubscribe(struct fanout_peer *p, const char *channel);
+
+/* Groups (see fanout.c): peers holding the same set of live
+ * subscriptions share one delivery per message. A grouped peer's own
+ * deliver callback gets nothing: its group's does, once for all its
+ * members. fanout_peer_subscribe(), fanout_peer_unsubscribe() and
+ * fanout_peer_free() need the peer out of its group (asserted).
+ *
+ * Join the group of p's set, made if there is none: its subscriptions
+ * stop reaching p itself. Returns the group (p's already when grouped),
+ * or NULL when p holds nothing, or something not live yet (held, its
+ * history not handed over, or a floor left: history.h), and stays as it
+ * was. A new group has no callback yet: fanout_group_ctx() is NULL, and
+ * the caller sets one with fanout_group_set() before anything more is
+ * delivered. */
+struct fanout_group *fanout_peer_join(struct fanout_peer *p);
+
+/* The group's callback and its ctx. */
+void *fanout_group_ctx(const struct fanout_group *g);
+void fanout_group_set(struct fanout_group *g, fanout_deliver_fn deliver, void *ctx);
+
+/* p's group, or NULL. */
+struct fanout_group *fanout_peer_group(const struct fanout_peer *p);
+
+/* Take p out of its group (nothing happens when it has none). With
+ * `unpark`, its subscriptions reach it on its own again at once; without,
+ * they reach nobody (p is about to be freed: its subscriptions can be
+ * dropped over time without putting them back first). Returns the
+ * group's ctx when p was its last member (the group is gone: the caller
+ * frees what the ctx holds), else NULL. */
+void *fanout_peer_leave(struct fanout_peer *p, int unpark);
 
 #endif

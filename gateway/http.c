@@ -130,6 +130,11 @@ static char *metrics_text(struct gateway *gw, size_t *len)
            "Channels and patterns held, summed over connections.", fst.subscriptions);
     METRIC("ifmon_gateway_redis_channels", "gauge", "Channels and patterns subscribed in Redis.",
            fst.redis_channels);
+    METRIC("ifmon_gateway_groups", "gauge",
+           "Groups of connections holding the same channels, which share their frames.",
+           fst.groups);
+    METRIC("ifmon_gateway_grouped_connections", "gauge", "Connections in those groups.",
+           fst.grouped);
     METRIC("ifmon_gateway_messages_in_total", "counter", "Pub/sub messages received from Redis.",
            pst.messages);
     METRIC("ifmon_gateway_messages_out_total", "counter", "Messages delivered to clients.",

@@ -14,6 +14,7 @@ struct outmsg *outmsg_new_channel(enum outmsg_kind kind, const char *channel, si
     struct outmsg *m = ifmon_xcalloc(1, sizeof(*m) + OUTMSG_HEADROOM + len + 1 + room);
 
     m->refs = 1;
+    m->count = 1;
     m->kind = kind;
     m->len = len;
     if (channel) {

@@ -21,11 +21,13 @@ enum outmsg_kind {
     OUTMSG_DATA,    /* {"channel":...,"data":...}: may be replaced by a newer one */
     OUTMSG_HISTORY, /* {"channel":...,"history":[...]} */
     OUTMSG_REPLY,   /* a reply to a request (ack, list, error) */
+    OUTMSG_BATCH,   /* [DATA,DATA,...]: a group's frame (client_group.c), `count` of them */
 };
 
 struct outmsg {
     unsigned refs;
     enum outmsg_kind kind;
+    unsigned count;      /* messages in the text: 1, or a BATCH's */
     int has_ts;          /* DATA, HISTORY: ts below is set */
     double ts;           /* DATA: the collector's `ts`; HISTORY: the newest `ts` of the list */
     char *channel;       /* DATA, HISTORY: the channel (in buf); NULL for replies */

@@ -85,6 +85,16 @@ static int replace_same_channel(struct outqueue *q, struct outmsg *m)
     return 0;
 }
 
+/* Drop the oldest message; returns how many it held (a batch, several). */
+static size_t drop_oldest(struct outqueue *q)
+{
+    struct outmsg *m = outqueue_pop(q);
+    size_t n = m->count;
+
+    outmsg_unref(m);
+    return n;
+}
+
 size_t outqueue_push(struct outqueue *q, struct outmsg *m)
 {
     size_t dropped = 0;
@@ -93,16 +103,12 @@ size_t outqueue_push(struct outqueue *q, struct outmsg *m)
         if (replace_same_channel(q, m)) {
             dropped = 1;
             /* A bigger replacement may still leave the byte cap exceeded. */
-            while (q->count > 1 && q->bytes > q->max_bytes) {
-                outmsg_unref(outqueue_pop(q));
-                dropped++;
-            }
+            while (q->count > 1 && q->bytes > q->max_bytes)
+                dropped += drop_oldest(q);
             return dropped;
         }
-        while (full(q, m)) {
-            outmsg_unref(outqueue_pop(q));
-            dropped++;
-        }
+        while (full(q, m))
+            dropped += drop_oldest(q);
     }
     if (q->count == q->cap)
         grow(q);

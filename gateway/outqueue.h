@@ -34,7 +34,8 @@ void outqueue_init(struct outqueue *q, size_t max_count, size_t max_bytes);
  * is full, a DATA message replaces the newest queued DATA message of the
  * same channel in place (a graph wants the newest value and the channel's
  * order is kept); otherwise the oldest messages are dropped until `m`
- * fits. Returns the number of messages replaced or dropped. */
+ * fits. Returns the number of messages replaced or dropped (a batch,
+ * outmsg.h, counts those it holds). */
 size_t outqueue_push(struct outqueue *q, struct outmsg *m);
 
 /* The i-th oldest message (borrowed), or NULL past the end. */

@@ -366,6 +366,133 @@ static void a_subscription_without_history_reads_nothing(void **state)
     fanout_peer_free(p);
 }
 
+/* ---------------------------------------------------------------- groups */
+
+/* A peer holding `n` of names[], each confirmed and released. */
+static struct fanout_peer *live_peer(struct peer_log *log, const char **names, size_t n)
+{
+    struct fanout_peer *p = fanout_peer_new(f, deliver, confirmed, log);
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (fanout_peer_subscribe(p, names[i], 1) && !fanout_peer_confirmed(p, names[i]))
+            ack(strchr(names[i], '*') != NULL, names[i]);
+        fanout_peer_release(p, names[i], 1, NULL);
+    }
+    return p;
+}
+
+/* A group gets its messages as a peer would (deliver, a peer_log). */
+static struct fanout_group *join(struct fanout_peer *p, struct peer_log *log)
+{
+    struct fanout_group *g = fanout_peer_join(p);
+
+    if (g && fanout_group_ctx(g) == NULL)
+        fanout_group_set(g, deliver, log);
+    return g;
+}
+
+/* Peers holding the same set, in any order, share one group, which gets
+ * each message once (a channel and a pattern matching it included) and
+ * its members nothing of their own; another set makes another group. */
+static void peers_holding_the_same_channels_share_one_delivery(void **state)
+{
+    const char *set1[] = {"ifmon:r1", "ifmon:r2", "ifmon:events:*"};
+    const char *set1_reversed[] = {"ifmon:events:*", "ifmon:r2", "ifmon:r1"};
+    const char *set2[] = {"ifmon:r1", "ifmon:r3"};
+    struct peer_log a = {0}, b = {0}, c = {0};
+    struct peer_log ga = {0}, gc = {0};
+    struct fanout_peer *pa = live_peer(&a, set1, 3);
+    struct fanout_peer *pb = live_peer(&b, set1_reversed, 3);
+    struct fanout_peer *pc = live_peer(&c, set2, 2);
+    struct fanout_stats st;
+    struct fanout_group *g;
+
+    g = join(pa, &ga);
+    assert_non_null(g);
+    assert_ptr_equal(join(pb, &ga), g);
+    assert_ptr_equal(fanout_peer_group(pb), g);
+    assert_ptr_not_equal(join(pc, &gc), g);
+    fanout_stats(f, &st);
+    assert_int_equal(st.groups, 2);
+    assert_int_equal(st.grouped, 3);
+
+    publish("ifmon:r1", "{\"ts\":1}");
+    assert_int_equal(ga.delivered, 1);
+    assert_int_equal(gc.delivered, 1);
+    assert_int_equal(a.delivered + b.delivered + c.delivered, 0);
+    publish("ifmon:r2", "{\"ts\":2}");
+    assert_int_equal(ga.delivered, 2);
+    assert_int_equal(gc.delivered, 1);
+    /* An events channel, which the pattern matches: Redis sends the
+     * message, then the pmessage; one delivery. */
+    fanout_pubsub_hooks.on_message(f, "ifmon:events:*", 14, "ifmon:events:r1", 15,
+                                   "{\"ts\":3}", 8);
+    assert_int_equal(ga.delivered, 3);
+    assert_string_equal(ga.last, "{\"channel\":\"ifmon:events:r1\",\"data\":{\"ts\":3}}");
+
+    /* The first to leave gets its subscriptions back at once; the group
+     * goes on for the other. */
+    assert_null(fanout_peer_leave(pa, 1));
+    assert_null(fanout_peer_group(pa));
+    publish("ifmon:r1", "{\"ts\":4}");
+    assert_int_equal(a.delivered, 1);
+    assert_string_equal(a.last, "{\"channel\":\"ifmon:r1\",\"data\":{\"ts\":4}}");
+    assert_int_equal(ga.delivered, 4);
+    /* Its set changes while out of the group: another group when it
+     * joins again. */
+    fanout_peer_unsubscribe(pa, "ifmon:r2");
+    fanout_peer_unsubscribe(pa, "ifmon:events:*");
+    fanout_peer_subscribe(pa, "ifmon:r3", 2);
+    fanout_peer_release(pa, "ifmon:r3", 2, NULL);
+    assert_ptr_equal(join(pa, &gc), fanout_peer_group(pc));
+    /* The last member leaving ends its group. */
+    assert_ptr_equal(fanout_peer_leave(pb, 1), &ga);
+    fanout_stats(f, &st);
+    assert_int_equal(st.groups, 1);
+    assert_int_equal(st.grouped, 2);
+    publish("ifmon:r2", "{\"ts\":5}");
+    assert_int_equal(b.delivered, 1);
+    assert_int_equal(ga.delivered, 4);
+    assert_null(fanout_peer_leave(pa, 1));
+    assert_ptr_equal(fanout_peer_leave(pc, 1), &gc);
+    fanout_peer_free(pa);
+    fanout_peer_free(pb);
+    fanout_peer_free(pc);
+}
+
+/* Only a peer whose subscriptions are all live may join: one held (its
+ * request not acknowledged yet) keeps it out, and it stays as it was. */
+static void a_peer_with_a_held_subscription_stays_alone(void **state)
+{
+    const char *names[] = {"ifmon:r1"};
+    struct peer_log a = {0};
+    struct peer_log ga = {0};
+    struct fanout_peer *pa = live_peer(&a, names, 1);
+    struct fanout_peer *empty = fanout_peer_new(f, deliver, confirmed, &a);
+
+    assert_null(join(empty, &ga));
+    fanout_peer_subscribe(pa, "ifmon:r2", 2);
+    ack(0, "ifmon:r2");
+    assert_null(join(pa, &ga));
+    publish("ifmon:r1", "{\"ts\":1}");
+    assert_int_equal(a.delivered, 1);
+    fanout_peer_release(pa, "ifmon:r2", 2, NULL);
+    assert_non_null(join(pa, &ga));
+    publish("ifmon:r1", "{\"ts\":2}");
+    assert_int_equal(a.delivered, 1);
+    assert_int_equal(ga.delivered, 1);
+    /* Leaving without taking its subscriptions back: they reach nobody
+     * and can be dropped one by one (a connection that closed). */
+    assert_ptr_equal(fanout_peer_leave(pa, 0), &ga);
+    publish("ifmon:r1", "{\"ts\":3}");
+    assert_int_equal(a.delivered, 1);
+    fanout_peer_unsubscribe(pa, "ifmon:r1");
+    fanout_peer_free(pa);
+    fanout_peer_free(empty);
+    assert_true(was_sent("UNSUBSCRIBE ifmon:r1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +512,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             the_gateway_hears_of_every_inventory_change_before_its_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(a_subscription_without_history_reads_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(peers_holding_the_same_channels_share_one_delivery, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_peer_with_a_held_subscription_stays_alone, setup,
                                         teardown),
     };
 

@@ -96,6 +96,25 @@ static void without_a_sample_of_the_channel_the_oldest_is_dropped(void **state)
     outqueue_clear(&q);
 }
 
+/* A group's frame (client_group.c) is never replaced, and dropping it
+ * counts each message it held. */
+static void a_dropped_batch_counts_its_messages(void **state)
+{
+    struct outqueue q;
+    struct outmsg *batch = outmsg_new(OUTMSG_BATCH, NULL, 9);
+
+    memcpy(outmsg_text(batch), "[b#1,c#1]", 9);
+    batch->count = 2;
+    outqueue_init(&q, 2, 1 << 20);
+    push(&q, batch);
+    push(&q, sample("a", 1));
+    assert_int_equal(push(&q, sample("a", 2)), 1); /* replaces a#1 */
+    assert_int_equal(push(&q, sample("d", 1)), 2); /* the batch, two messages */
+    assert_string_equal(text_at(&q, 0), "a#2");
+    assert_string_equal(text_at(&q, 1), "d#1");
+    outqueue_clear(&q);
+}
+
 static void replies_and_history_are_never_replaced(void **state)
 {
     struct outqueue q;
@@ -190,6 +209,7 @@ int main(void)
         cmocka_unit_test(messages_come_out_in_order),
         cmocka_unit_test(a_full_queue_replaces_the_newest_sample_of_the_same_channel),
         cmocka_unit_test(without_a_sample_of_the_channel_the_oldest_is_dropped),
+        cmocka_unit_test(a_dropped_batch_counts_its_messages),
         cmocka_unit_test(replies_and_history_are_never_replaced),
         cmocka_unit_test(the_byte_cap_bounds_the_queue),
         cmocka_unit_test(one_oversized_message_still_goes_out),
