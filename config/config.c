@@ -27,7 +27,7 @@ enum { SECT_REDIS, SECT_DEFAULTS, SECT_DEVICES, SECT_GATEWAY, SECT_COLLECTOR, NS
 
 static const char *const top_keys[] = {"redis",   "defaults",  "devices",
                                        "gateway", "collector", NULL};
-static const char *const collector_keys[] = {"listen", "id", "shared", NULL};
+static const char *const collector_keys[] = {"listen", "id", "shared", "poll_grid", NULL};
 static const char *const redis_keys[] = {"host",    "port",      "password",    "prefix",
                                          "history", "sentinels", "master_name", NULL};
 static const char *const gateway_keys[] = {
@@ -577,6 +577,10 @@ static void collector_pair(struct config_loader *ld, const char *key, yaml_node_
         config_get_bool(ld, v, key, &c->shared);
         return;
     }
+    if (strcmp(key, "poll_grid") == 0) {
+        config_get_duration(ld, v, key, 0, CONFIG_POLL_GRID_MAX_MS, &c->poll_grid_ms);
+        return;
+    }
     if (config_get_string(ld, v, key, &s) < 0)
         return;
     if (strcmp(key, "id") == 0) {
@@ -623,6 +627,7 @@ static void config_defaults(struct config *cfg)
     cfg->gateway.max_connections_per_address = CONFIG_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
     cfg->gateway.max_subscriptions = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS;
     cfg->gateway.max_subscriptions_per_address = CONFIG_DEFAULT_MAX_SUBSCRIPTIONS_PER_ADDRESS;
+    cfg->collector.poll_grid_ms = CONFIG_DEFAULT_POLL_GRID_MS;
 }
 
 static void load_document(struct config_loader *ld, struct config *cfg, enum config_reader reader)

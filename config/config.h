@@ -51,6 +51,8 @@ enum config_priv_proto {
 
 /* Built-in defaults, used when neither the device nor `defaults:` says. */
 #define CONFIG_DEFAULT_INTERVAL_MS 1000
+#define CONFIG_DEFAULT_POLL_GRID_MS 100
+#define CONFIG_POLL_GRID_MAX_MS 60000
 #define CONFIG_DEFAULT_TIMEOUT_MS 800
 #define CONFIG_DEFAULT_RETRIES 1
 #define CONFIG_DEFAULT_MAX_VARBINDS 60
@@ -242,6 +244,11 @@ struct config_collector {
      * of the same inventory and Redis, each polled by the one holding its
      * lease (collector/lease.h); 0: this collector polls them all. */
     int shared;
+    /* collector.poll_grid: polls start on a grid of this step (ms), the
+     * devices' first polls spread over their interval in whole steps, so
+     * the devices of a step share the loop's wake-ups; 0: each device its
+     * own moment, spread by position alone. */
+    int poll_grid_ms;
 };
 
 struct config {

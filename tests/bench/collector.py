@@ -115,6 +115,8 @@ def main():
                     help="counter groups polled (the inventory's counters:), e.g. octets or "
                          "octets,packets,errors; several sets separated by / are alternated "
                          "and compared")
+    ap.add_argument("--poll-grid", default=None, metavar="DURATION",
+                    help="collector.poll_grid (the collector's default, 100ms, unless given)")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
 
@@ -182,8 +184,10 @@ def run_once(args):
         with open(cfg, "w") as f:
             f.write(f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: bench, history: 60}}\n"
                     "defaults: {interval: 1s, timeout: 800ms, retries: 1, version: 2c, "
-                    f"counters: [{args.counters}]}}\n"
-                    "devices:\n")
+                    f"counters: [{args.counters}]}}\n")
+            if getattr(args, "poll_grid", None):
+                f.write(f"collector: {{poll_grid: {args.poll_grid}}}\n")
+            f.write("devices:\n")
             for d in range(args.devices):
                 f.write(f"  - {{name: dev{d}, site: site{d % 10}, "
                         f"address: '127.0.0.1:{agent_port}', community: dev{d}}}\n")

@@ -390,13 +390,18 @@ def write_device(data_dir, community, interfaces, ifx=True):
         f.write(snmprec(interfaces, ifx))
 
 
-def write_config(path, redis_port, devices, history=300, prefix="ifmon", defaults=None):
-    """devices: list of dicts of device keys (values written as YAML)."""
+def write_config(path, redis_port, devices, history=300, prefix="ifmon", defaults=None,
+                 collector=None):
+    """devices: list of dicts of device keys (values written as YAML);
+    collector: the collector: section's keys, when given."""
     d = {"interval": "1s", "timeout": "800ms", "retries": 1, "version": "2c"}
     d.update(defaults or {})
     lines = [f"redis: {{host: 127.0.0.1, port: {redis_port}, prefix: {prefix}, history: {history}}}",
              "defaults: {" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in d.items()) + "}",
              "devices:"]
+    if collector:
+        lines.insert(2, "collector: {" + ", ".join(f"{k}: {json.dumps(v)}"
+                                                   for k, v in collector.items()) + "}")
     for dev in devices:
         lines.append("  - " + "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in dev.items())
                      + "}")

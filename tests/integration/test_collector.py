@@ -382,6 +382,74 @@ class TestResilience(CollectorTest):
         c.stop()  # SIGTERM: exit 0, clean sanitizer report
 
 
+class TestPollGrid(CollectorTest):
+    def test_polls_start_on_the_grid_and_still_spread_over_the_interval(self):
+        """20 devices at 1 s: by position their first polls are 50 ms apart;
+        collector.poll_grid (100 ms unless said) puts them back to the step
+        before, two devices a step. Without the grid (0ms) every other
+        device is half a step off it. Seen in the samples' ts (when each
+        answer arrived): per device, its median phase within the second."""
+        n = 20
+        subs = {}
+
+        def phases(prefix):
+            """Per device, its answers' median phase (s) after device 0's,
+            from its last four samples."""
+            med = []
+            for i in range(n):
+                ts = [d["ts"] for _, d in subs[prefix].on(f"{prefix}:d{i:02d}:ge-0/0/0")]
+                med.append(statistics.median(t % 1.0 for t in ts[-4:]))
+            return [(m - med[0]) % 1.0 for m in med]
+
+        def off_grid(phase):
+            d = phase % 0.1
+            return min(d, 0.1 - d)
+
+        # One collector after the other: sharing the (serial) agent, one's
+        # answers would wait behind the other's and move its phases.
+        got = {}
+        for prefix, grid in (("spread", "0ms"), ("grid", None)):
+            subs[prefix] = self.subscribe(f"{prefix}:*:ge-0/0/0")
+            path = self.tmp.join(f"{prefix}.yml")
+            write_config(path, self.redis.port,
+                         [self.sim_device(f"d{i:02d}", "dev1") for i in range(n)], prefix=prefix,
+                         collector={"poll_grid": grid} if grid else None)
+            c = Collector(self.tmp, path, name=prefix).start()
+            self.collectors.append(c)
+            wait_for(lambda: all(len(subs[prefix].on(f"{prefix}:d{i:02d}:ge-0/0/0")) >= 5
+                                 for i in range(n)),
+                     20, what=f"five samples of each device ({prefix})")
+            got[prefix] = phases(prefix)
+            if prefix == "spread":
+                c.stop()
+        grid, spread = got["grid"], got["spread"]
+        print(f"#   ms off the 100 ms grid: with it {max(off_grid(p) for p in grid) * 1000:.1f} at "
+              f"most; without, {sorted(round(off_grid(p) * 1000) for p in spread)[n // 2:]}",
+              flush=True)
+        # On the grid: every device within 30 ms of a step (the answers of
+        # a step come one after the other)...
+        self.assertLess(max(off_grid(p) for p in grid), 0.030, grid)
+        # ... two devices a step, the steps still spread over the second.
+        steps = sorted({round(p / 0.1) % 10 for p in grid})
+        self.assertEqual(steps, list(range(10)), grid)
+        # Without the grid, half the devices sit 50 ms off it.
+        self.assertGreaterEqual(sum(off_grid(p) > 0.035 for p in spread), n // 2 - 2, spread)
+        # A device a reload adds joins the same grid, whenever the SIGHUP.
+        # The SIGHUP lands mid-step (device 0's phase + 50 ms), where a
+        # grid started afresh at the reload would put the device.
+        zero = statistics.median(d["ts"] % 0.1 for _, d in subs["grid"].on("grid:d00:ge-0/0/0")[-4:])
+        time.sleep((zero + 0.05 - time.time()) % 0.1)
+        write_config(c.config_path, self.redis.port,
+                     [self.sim_device(f"d{i:02d}", "dev1") for i in range(n + 1)], prefix="grid")
+        c.sighup()
+        new = "grid:d20:ge-0/0/0"
+        wait_for(lambda: len(subs["grid"].on(new)) >= 5, 20, what="five samples of the added device")
+        ts = [d["ts"] for _, d in subs["grid"].on(new)][-4:]
+        old = [d["ts"] for _, d in subs["grid"].on("grid:d00:ge-0/0/0")][-4:]
+        added = (statistics.median(t % 1.0 for t in ts) - statistics.median(t % 1.0 for t in old)) % 1.0
+        self.assertLess(off_grid(added), 0.030, added)
+
+
 class TestAgentLimits(CollectorTest):
     def test_an_agent_that_says_toobig_gets_smaller_requests(self):
         from harness import TOP, Proc

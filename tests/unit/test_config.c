@@ -1016,6 +1016,21 @@ static void the_collectors_listen_address_and_id_load_and_are_checked(void **unu
     assert_int_equal(cfg->collector.shared, 0);
     config_free(cfg);
     expect_error("collector: {shared: 2}\n", "t.yml:1:21:", "expected true or false, not \"2\"");
+    /* collector.poll_grid: a duration from 0 to a minute, 100 ms unless said. */
+    cfg = load("");
+    assert_int_equal(cfg->collector.poll_grid_ms, 100);
+    config_free(cfg);
+    cfg = load("collector: {poll_grid: 0ms}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->collector.poll_grid_ms, 0);
+    config_free(cfg);
+    cfg = load("collector: {poll_grid: 1s}\n");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->collector.poll_grid_ms, 1000);
+    config_free(cfg);
+    expect_error("collector: {poll_grid: 2m}\n", "t.yml:1:24:",
+                 "poll_grid: 120000 ms is out of range (0 ms to 60000 ms)");
+    expect_error("collector: {poll_grid: fast}\n", "t.yml:1:24:", "poll_grid: bad duration");
     /* Its keys live under <prefix>:cluster:, so no device takes the name. */
     expect_error("devices:\n  - {name: cluster, address: x}\n", "t.yml:2:12:",
                  "\"cluster\" are reserved");
