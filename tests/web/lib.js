@@ -43,6 +43,15 @@ async function until(what, fn, timeoutMs = 10000, stepMs = 100) {
   }
 }
 
+/** What a panel or row shows once drawn. window.ifmon.state() computes on
+ * demand and runs ahead of the DOM, which follows at the next draw: wait
+ * (3 s) for `locator` to count `n` elements, or for its text to match
+ * `re` (then the match is returned). */
+function drawn(what, locator, { n, re }) {
+  if (re) return until(what, async () => re.exec(await locator.innerText()), 3000, 50);
+  return until(what, async () => (await locator.count()) === n, 3000, 50);
+}
+
 function freePort(udp = false) {
   return new Promise((resolve, reject) => {
     if (udp) {
@@ -434,4 +443,4 @@ function near(v, want, tol = 0.02) {
   return typeof v === 'number' && Math.abs(v - want) <= tol * want;
 }
 
-module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, Proc, SITES, DEVICES, snmprec, expected, state, near, until, sleep, freePort, OUT, TOP };
+module.exports = { ADMIN_TOKEN, TOKYO_TOKEN, Stack, Proc, SITES, DEVICES, snmprec, expected, state, near, until, drawn, sleep, freePort, OUT, TOP };

@@ -8,7 +8,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { Stack, TOKYO_TOKEN, expected, state, near, until, OUT } = require('./lib.js');
+const { Stack, TOKYO_TOKEN, expected, state, near, until, drawn, OUT } = require('./lib.js');
 
 const shot = (page, name) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
 const site = (st, name) => st.overview.find((s) => s.name === name);
@@ -71,12 +71,12 @@ describe('overview', { timeout: 240000 }, () => {
     assert.equal(row(st, TOKYO_UP_A).errors, false);
     // What the screen says.
     const card = page.locator('.site-card[data-site="tokyo"]');
-    assert.match(await card.locator('.note').innerText(), /sum of 2 site_total interfaces: tokyo-core1 xe-0\/0\/1, tokyo-edge1 xe-1\/0\/0/);
-    assert.match(await page.locator('.site-card[data-site="paris"] .note').innerText(), /no site_total interfaces defined/);
+    await drawn('the tokyo card\'s note', card.locator('.note'), { re: /sum of 2 site_total interfaces: tokyo-core1 xe-0\/0\/1, tokyo-edge1 xe-1\/0\/0/ });
+    await drawn('the paris card\'s note', page.locator('.site-card[data-site="paris"] .note'), { re: /no site_total interfaces defined/ });
     const geRow = card.locator(`tr[data-ch="${TOKYO_GE}"]`);
-    assert.match(await geRow.innerText(), /backbone to Osaka/);
-    assert.equal(await geRow.locator('.badge.alert', { hasText: 'errors' }).count(), 1);
-    assert.equal(await geRow.locator('.badge.err').count(), 1);
+    await drawn('the row\'s alias', geRow, { re: /backbone to Osaka/ });
+    await drawn('the row\'s alert badge', geRow.locator('.badge.alert', { hasText: 'errors' }), { n: 1 });
+    await drawn('the row\'s errors badge', geRow.locator('.badge.err'), { n: 1 });
     // Opened after the alert was raised: active from the events op.
     assert.equal(st.events.op, 'ok');
     assert.ok(st.events.active.some((e) => e.device === 'tokyo-edge1' && e.interface === 'ge-0/0/0' && e.kind === 'errors'));
@@ -97,7 +97,7 @@ describe('overview', { timeout: 240000 }, () => {
     }, 15000, 200);
     assert.ok(st.events.active.some((e) => e.device === 'paris-core1' && e.kind === 'utilization'));
     await until('the event listed', async () => /paris-core1\s+eth0[\s\S]*utilization/.test(await page.locator('#ov-active').innerText()), 3000, 100);
-    assert.match(await page.locator('#ov-recent').innerText(), /paris-core1\s+eth0[\s\S]*utilization/);
+    await drawn('the event among the recent', page.locator('#ov-recent'), { re: /paris-core1\s+eth0[\s\S]*utilization/ });
     // Only one copy of the event, though it came live and the list has it.
     const later = await overview(stack);
     const st2 = await until('the alert active on a page opened later', async () => {
@@ -111,7 +111,7 @@ describe('overview', { timeout: 240000 }, () => {
       const s = await state(later);
       return s.view === 'board' && panel(s, PARIS_ETH0)?.alerts.includes('utilization');
     }, 5000, 100);
-    assert.equal(await later.locator('.panel .badge.alert', { hasText: 'utilization' }).count(), 1);
+    await drawn('the panel\'s alert badge', later.locator('.panel .badge.alert', { hasText: 'utilization' }), { n: 1 });
     assert.deepEqual(page.errors, []);
     assert.deepEqual(later.errors, []);
     await page.close();
@@ -127,7 +127,7 @@ describe('overview', { timeout: 240000 }, () => {
     }, 10000, 100);
     assert.equal(new URL(page.url()).hash, `#w=5&p=${TOKYO_UP_A}`);
     const el = page.locator('.panel').first();
-    assert.match(await el.locator('.title').innerText(), /xe-1\/0\/0\s*uplink to ISP-A, circuit 12345/);
+    await drawn('the panel\'s title', el.locator('.title'), { re: /xe-1\/0\/0\s*uplink to ISP-A, circuit 12345/ });
     await el.locator('.metric button', { hasText: 'pps' }).click();
     const want = expected('tokyo-edge1', 'xe-1/0/0');
     const p = await until('packet rates near the simulated ones', async () => {
@@ -137,14 +137,13 @@ describe('overview', { timeout: 240000 }, () => {
     assert.ok(p.points > 3);
     // The readout says the same rate in kpps (one decimal), within the
     // tolerance of the sampled value (the simulator's rate jitters).
-    const ro = /in (\d+\.\d) kpps/.exec(await el.locator('.readout').innerText());
-    assert.ok(ro, 'readout in kpps');
+    const ro = await drawn('the readout in kpps', el.locator('.readout'), { re: /in (\d+\.\d) kpps/ });
     assert.ok(near(Number(ro[1]) * 1000, want.in_pps), `readout ${ro[1]} kpps, want ${want.in_pps / 1000}`);
     // The metric is in the address: a link to it opens on packets.
     await until('the metric in the address', async () => new URL(page.url()).hash === `#w=5&p=${TOKYO_UP_A};pps`, 3000, 50);
     const linked = await stack.page(new URL(page.url()).hash);
     await until('the linked page on packets', async () => panel(await state(linked), TOKYO_UP_A)?.metric === 'packets', 10000, 100);
-    assert.equal(await linked.locator('.panel .metric button[aria-pressed="true"]').innerText(), 'pps');
+    await drawn('the pps button pressed', linked.locator('.panel .metric button[aria-pressed="true"]'), { re: /^pps$/ });
     assert.deepEqual(linked.errors, []);
     await linked.close();
     // Back to the overview (the toolbar), then another row: errors mode.
@@ -158,8 +157,8 @@ describe('overview', { timeout: 240000 }, () => {
       return x && x.metric === 'errors' && near(x.in_errors_ps, 3, 0.05) && near(x.out_discards_ps, 2, 0.05) && x;
     }, 10000, 100);
     assert.deepEqual(e.alerts, ['errors']);
-    assert.match(await ge.locator('.readout').innerText(), /in err [23]\.\d\d\/s disc 0\/s/);
-    assert.equal(await ge.locator('.badge.alert', { hasText: 'errors' }).count(), 1);
+    await drawn('the readout in errors', ge.locator('.readout'), { re: /in err [23]\.\d\d\/s disc 0\/s/ });
+    await drawn('the panel\'s alert badge', ge.locator('.badge.alert', { hasText: 'errors' }), { n: 1 });
     // paris-core1 does not poll packets: said, not an empty chart.
     await page.goto(`${stack.base}?token=web-admin-token-0001#w=1&p=${encodeURIComponent(PARIS_ETH0)}`);
     await until('paris panel', async () => panel(await state(page), PARIS_ETH0)?.points > 2, 10000, 100);
@@ -187,7 +186,7 @@ describe('overview', { timeout: 240000 }, () => {
     assert.equal(panel(st, 'total:tokyo').members, 2);
     assert.equal(panel(st, 'total:tokyo').note, 'sum of 2 site_total interfaces: tokyo-core1 xe-0/0/1, tokyo-edge1 xe-1/0/0');
     assert.match(panel(st, 'total:paris').note, /^no site_total interfaces defined in the inventory for paris \(set site_total: \[globs\] on its devices\); showing the sum of the 1 chosen interface: eth0$/);
-    assert.match(await page.locator('.panel.kind-total .note').first().innerText(), /sum of 2 site_total interfaces/);
+    await drawn('the total\'s note', page.locator('.panel.kind-total .note').first(), { re: /sum of 2 site_total interfaces/ });
     assert.deepEqual(page.errors, []);
     await page.close();
   });

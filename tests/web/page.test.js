@@ -6,7 +6,7 @@
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const { Stack, TOKYO_TOKEN, expected, state, near, until, sleep, OUT } = require('./lib.js');
+const { Stack, TOKYO_TOKEN, expected, state, near, until, drawn, sleep, OUT } = require('./lib.js');
 
 const TOKYO_GE = 'ifmon:tokyo-edge1:ge-0/0/0';
 const PARIS_ETH0 = 'ifmon:paris-core1:eth0';
@@ -89,9 +89,8 @@ describe('web page', { timeout: 240000 }, () => {
     const hash = decodeURIComponent(new URL(page.url()).hash);
     assert.ok(hash.includes(TOKYO_GE) && hash.includes(PARIS_ETH0), hash);
     // Readouts as text, with units.
-    const text = await page.locator('.panel').first().locator('.readout').innerText();
-    const m = /in ([\d.]+) Mbps/.exec(text);
-    assert.ok(m && near(Number(m[1]), 10), text);
+    const m = await drawn('the first panel\'s readout', page.locator('.panel').first().locator('.readout'), { re: /in ([\d.]+) Mbps/ });
+    assert.ok(near(Number(m[1]), 10), m.input);
     await shot(page, 'two-sites');
     assert.deepEqual(page.errors, []);
     await page.close();
@@ -162,7 +161,7 @@ describe('web page', { timeout: 240000 }, () => {
     assert.equal(paris.forbidden, true);
     assert.equal(paris.points, 0);
     assert.equal(panel(st, TOKYO_GE).forbidden, false);
-    assert.equal(await page.locator('.badge.bad', { hasText: 'not permitted' }).count(), 1);
+    await drawn('the not-permitted badge', page.locator('.badge.bad', { hasText: 'not permitted' }), { n: 1 });
     await ratesMatch(page, TOKYO_GE);
     // No error banner: the page adapted to what it may see.
     assert.equal(st.error, null);
