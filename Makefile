@@ -72,7 +72,7 @@ bench-compare: all
 	@/usr/bin/python3 tests/bench/compare_collector.py --runs 3 --doc collector
 	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --doc gateway
 	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --slices 20 \
-		--peers bun,floor-coalesced,floor-uring,flush50 --doc gateway-burst
+		--peers bun,floor-coalesced,floor-uring,floor-uring50,flush50,flush100 --doc gateway-burst
 	@/usr/bin/python3 tests/bench/gateway.py --compare --runs 3 --clients 1000 --duration 20 \
 		--doc gateway-light
 	@/usr/bin/python3 tests/bench/redis_ceiling.py --runs 3 --doc redis

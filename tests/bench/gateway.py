@@ -47,8 +47,8 @@ from gwload):
          the same with --window 50: a socket's frames wait up to 50 ms
          after the first and go out in one write, the floor of a server
          with gateway.flush_ms 50;
-  flush50, flush250
-         ifmon-gateway itself with gateway.flush_ms 50 and 250.
+  flush50, flush100, flush250
+         ifmon-gateway itself with gateway.flush_ms 50, 100 and 250.
 
 --compare (make bench-compare) runs the gateway and the peers (--peers,
 all of them by default), the order reversed run by run, and prints medians,
@@ -82,33 +82,34 @@ TARGET_BUN_RATIO = 1.5  # ... over the Bun relay's (issue 16)
 TARGET_BUN_FLUSH_RATIO = 3.0  # ... with an opt-in flush window (issue 16)
 TARGET_FLUSH_P99_MS = 150.0
 
+# The gateway itself with an opt-in flush window (gateway.flush_ms); the
+# windowed entries of the tables below are made from it.
+FLUSH = {"ifmon": 0, "flush50": 50, "flush100": 100, "flush250": 250}
+WINDOWED = [f for f in FLUSH if FLUSH[f]]
+
 SERVER_NAMES = {"ifmon": "ifmon-gateway", "relay": "Node relay (ws + ioredis)",
                 "bun": "Bun relay (uWebSockets pub/sub)",
                 "floor": "floor (bare C, a write per message)",
                 "floor-coalesced": "floor, coalesced (a write per socket per Redis read)",
                 "floor-uring": "floor, coalesced, io_uring (one submission per Redis read)",
                 "floor-uring50": "floor, io_uring, 50 ms window (a write per socket per window)",
-                "flush50": "ifmon-gateway, flush_ms 50", "flush250": "ifmon-gateway, flush_ms 250"}
+                **{f: f"ifmon-gateway, flush_ms {FLUSH[f]}" for f in WINDOWED}}
 SHORT_NAMES = {"ifmon": "gateway", "relay": "Node relay", "bun": "Bun relay", "floor": "floor",
                "floor-coalesced": "coalesced floor", "floor-uring": "io_uring floor",
                "floor-uring50": "50 ms floor",
-               "flush50": "gateway at 50 ms", "flush250": "gateway at 250 ms"}
+               **{f: f"gateway at {FLUSH[f]} ms" for f in WINDOWED}}
 # What the server is called in the text of report().
 ROLES = {"ifmon": "gateway", "relay": "relay", "bun": "relay", "floor": "floor",
-         "floor-coalesced": "floor", "floor-uring": "floor", "floor-uring50": "floor", "flush50": "gateway",
-         "flush250": "gateway"}
+         "floor-coalesced": "floor", "floor-uring": "floor", "floor-uring50": "floor",
+         **{f: "gateway" for f in WINDOWED}}
 # Its counter of data messages handed to sockets, on GET /metrics.
 OUT_KEYS = {"ifmon": "ifmon_gateway_messages_out_total", "relay": "relay_messages_out_total",
             "bun": "relay_messages_out_total", "floor": "floor_messages_out_total",
             "floor-coalesced": "floor_messages_out_total", "floor-uring": "floor_messages_out_total",
             "floor-uring50": "floor_messages_out_total",
-            "flush50": "ifmon_gateway_messages_out_total",
-            "flush250": "ifmon_gateway_messages_out_total"}
-# The gateway itself with an opt-in flush window (gateway.flush_ms).
-FLUSH = {"ifmon": 0, "flush50": 50, "flush250": 250}
-PEERS = ["relay", "bun", "floor", "floor-coalesced", "floor-uring", "floor-uring50", "flush50",
-         "flush250"]
-DEFAULT_PEERS = "relay,bun,floor,floor-coalesced,floor-uring,floor-uring50,flush50,flush250"
+            **{f: "ifmon_gateway_messages_out_total" for f in WINDOWED}}
+PEERS = ["relay", "bun", "floor", "floor-coalesced", "floor-uring", "floor-uring50"] + WINDOWED
+DEFAULT_PEERS = ",".join(PEERS)
 FLOORS = ["floor", "floor-coalesced", "floor-uring", "floor-uring50"]
 
 
