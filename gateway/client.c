@@ -387,6 +387,7 @@ struct client *client_open(struct client_set *cs, struct lws *wsi, const char *t
     c->cs = cs;
     c->addr = *addr;
     c->wsi = wsi;
+    c->fd = lws_get_socket_fd(wsi);
     c->token = token ? ifmon_xstrdup(token) : NULL;
     c->lists.grant = grant;
     c->idle_since = client_now_ms(cs);
@@ -439,6 +440,8 @@ void client_close(struct client *c)
     history_bucket_unref(c->history);
     c->history = NULL;
     outqueue_clear(&c->queue);
+    outmsg_unref(c->sending); /* NULL: a batch is submitted within its turn */
+    c->sending = NULL;
     free(c->token);
     c->token = NULL;
     free(c->rx);

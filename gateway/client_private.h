@@ -66,6 +66,7 @@ struct client {
     struct client *flush_prev, *flush_next; /* on one of the two lists, or none */
     uint64_t flush_due;                     /* ms: when that window ends */
     struct lws *wsi;
+    int fd; /* its socket's (the send batch's sends go to it) */
     struct client *prev, *next;
     struct fanout_peer *peer;
     char *token; /* as presented, NULL when none: looked up again on reload */
@@ -94,6 +95,9 @@ struct client {
     struct client_group *group;
     size_t group_index;
     size_t group_from;
+    /* client_write.c: the message in the send batch without a copy,
+     * held until the batch is submitted (NULL otherwise). */
+    struct outmsg *sending;
 };
 
 struct client_set {

@@ -1,5 +1,6 @@
 /* sendbatch.c -- see sendbatch.h. One io_uring, one buffer of
- * SENDBATCH_BYTES and a record per send; the ring is only ever used from
+ * SENDBATCH_BYTES (for what is copied: sendbatch_add()) and a record per
+ * send; the ring is only ever used from
  * the loop's thread, and every send of a submission has completed before
  * sendbatch_submit() returns, so the buffer is free again after it. */
 
@@ -16,7 +17,8 @@
 
 struct pending_send {
     void *owner;
-    size_t off, len;
+    const unsigned char *data; /* in buf, or the caller's (sendbatch_add_shared()) */
+    size_t len;
     ssize_t sent;
     int fd;
 };
@@ -73,12 +75,28 @@ void sendbatch_add(struct sendbatch *b, int fd, size_t len, void *owner)
 
     IFMON_ASSERT(b->nsends < SENDBATCH_ENTRIES && len <= SENDBATCH_BYTES - b->used);
     s->owner = owner;
-    s->off = b->used;
+    s->data = b->buf + b->used;
     s->len = len;
     s->sent = -EAGAIN;
     s->fd = fd;
     b->used += len;
     b->nsends++;
+}
+
+int sendbatch_add_shared(struct sendbatch *b, int fd, const unsigned char *data, size_t len,
+                         void *owner)
+{
+    struct pending_send *s = &b->sends[b->nsends];
+
+    if (b->broken || b->nsends == SENDBATCH_ENTRIES)
+        return -1;
+    s->owner = owner;
+    s->data = data;
+    s->len = len;
+    s->sent = -EAGAIN;
+    s->fd = fd;
+    b->nsends++;
+    return 0;
 }
 
 size_t sendbatch_submit(struct sendbatch *b, sendbatch_done_fn done, void *arg)
@@ -95,7 +113,7 @@ size_t sendbatch_submit(struct sendbatch *b, sendbatch_done_fn done, void *arg)
 
         /* The ring has SENDBATCH_ENTRIES entries and holds no other send. */
         IFMON_ASSERT(sqe != NULL);
-        io_uring_prep_send(sqe, s->fd, b->buf + s->off, s->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, s->fd, s->data, s->len, MSG_DONTWAIT | MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, i);
     }
     /* Non-blocking sends complete inline, during the submission. */
@@ -130,7 +148,7 @@ size_t sendbatch_submit(struct sendbatch *b, sendbatch_done_fn done, void *arg)
     for (i = 0; i < n; i++) {
         struct pending_send *s = &b->sends[i];
 
-        done(s->owner, b->buf + s->off, s->len, s->sent, arg);
+        done(s->owner, s->data, s->len, s->sent, arg);
     }
     b->nsends = 0;
     b->used = 0;

@@ -43,6 +43,15 @@ unsigned char *sendbatch_room(struct sendbatch *b, size_t len);
  * by a full socket would be overtaken by the next one. */
 void sendbatch_add(struct sendbatch *b, int fd, size_t len, void *owner);
 
+/* Queue a send to fd of the `len` bytes at `data`, without copying them:
+ * a frame many connections get. They must stay where they are until
+ * done() has been told about this send. At most one per descriptor and
+ * submission, as sendbatch_add(). Returns 0, or -1 when the batch has no
+ * entry left (submit it first) or can no longer be used (a submission
+ * failed; then write without it). */
+int sendbatch_add_shared(struct sendbatch *b, int fd, const unsigned char *data, size_t len,
+                         void *owner);
+
 /* What became of one send: `sent` bytes of `len` (-errno when none could
  * be sent: -EAGAIN for a full socket). */
 typedef void (*sendbatch_done_fn)(void *owner, const unsigned char *data, size_t len,

@@ -262,18 +262,31 @@ test(`${FAILOVERS} failovers: every client has data again within 10 s of the mas
     // this too: promoting a replica still syncing loses the keys).
     await until(`failover ${f}: ${old} in sync with ${fresh}`, async () =>
       /master_link_status:up/.test(await redisCommand(old, 'INFO', 'replication')), 20000, 100);
-    // Up to 45 s: a Sentinel whose timer was held up over 2 s (a stall of
-    // this shared machine) enters TILT mode and keeps every flag it had,
-    // s_down included, for 30 s (Redis' SENTINEL_TILT_PERIOD); the next
-    // kill must not come before it acts again.
-    await until(`failover ${f}: the Sentinels to see ${old} as a replica`, async () => {
-      const reps = await redisCommand(S.sentinels[0], 'SENTINEL', 'replicas', MASTER);
-      return reps.some((r) => {
-        const o = {};
-        for (let i = 0; i + 1 < r.length; i += 2) o[r[i]] = r[i + 1];
-        return Number(o.port) === old && !/s_down|o_down|disconnected/.test(o.flags);
-      });
-    }, 45000, 100);
+    // Before the next kill (none after the last), the Sentinels must see
+    // it as a healthy replica, or they have none to promote. Up to 75 s:
+    // a Sentinel whose timer was held up over 2 s (a stall of this shared
+    // machine) enters TILT mode and keeps every flag it had, s_down
+    // included, for 30 s (Redis' SENTINEL_TILT_PERIOD), and a second
+    // stall starts it again; the next kill must not come before it acts.
+    if (f < FAILOVERS) {
+      const seen = { tilt: false, flags: '' };
+      const waited = Date.now();
+      try {
+        await until(`failover ${f}: the Sentinels to see ${old} as a replica`, async () => {
+          if (/sentinel_tilt:1/.test(await redisCommand(S.sentinels[0], 'INFO', 'sentinel'))) seen.tilt = true;
+          const reps = await redisCommand(S.sentinels[0], 'SENTINEL', 'replicas', MASTER);
+          return reps.some((r) => {
+            const o = {};
+            for (let i = 0; i + 1 < r.length; i += 2) o[r[i]] = r[i + 1];
+            if (Number(o.port) === old) seen.flags = o.flags;
+            return Number(o.port) === old && !/s_down|o_down|disconnected/.test(o.flags);
+          });
+        }, 75000, 100);
+      } finally {
+        t.diagnostic(`failover ${f}: the Sentinels saw ${old} as a healthy replica after ` +
+          `${Date.now() - waited} ms (last flags ${seen.flags || 'none'}; TILT ${seen.tilt ? 'seen' : 'not seen'})`);
+      }
+    }
     marks.push(Object.fromEntries(daemons().map(([name, p]) => [name, usage(p.pid)])));
   }
   for (const c of S.clients) assert.deepEqual(c.duplicates, [], `client ${c.k} got samples twice`);

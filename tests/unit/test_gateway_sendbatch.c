@@ -137,6 +137,56 @@ static void a_closed_peer_is_an_error(void **unused)
     sendbatch_free(b);
 }
 
+struct seen {
+    const unsigned char *data;
+    ssize_t sent;
+    size_t n;
+};
+
+static void note(void *owner, const unsigned char *data, size_t len, ssize_t sent, void *arg)
+{
+    struct seen *sn = arg;
+
+    (void)owner, (void)len;
+    sn->data = data;
+    sn->sent = sent;
+    sn->n++;
+}
+
+/* A shared send goes out from the caller's bytes, reported at their own
+ * address, interleaved with copied ones in the order added; it takes an
+ * entry, and a full batch refuses it. */
+static void a_shared_send_is_not_copied(void **unused)
+{
+    struct sendbatch *b = new_batch();
+    struct seen sn = {0};
+    static const unsigned char frame[] = "\x81\x05hello";
+    int s[2], t[2];
+    char buf[64];
+    size_t i;
+
+    stream_pair(s);
+    stream_pair(t);
+    queue(b, t[0], 'q', 3, NULL);
+    assert_int_equal(sendbatch_add_shared(b, s[0], frame, 7, NULL), 0);
+    assert_int_equal(sendbatch_submit(b, note, &sn), 2);
+    assert_int_equal(sn.n, 2);
+    assert_ptr_equal(sn.data, frame);
+    assert_int_equal(sn.sent, 7);
+    assert_int_equal(read(s[1], buf, sizeof(buf)), 7);
+    assert_memory_equal(buf, frame, 7);
+    assert_int_equal(read(t[1], buf, sizeof(buf)), 3);
+    for (i = 0; i < SENDBATCH_ENTRIES; i++)
+        assert_int_equal(sendbatch_add_shared(b, t[0], frame, 1, NULL), 0);
+    assert_int_equal(sendbatch_add_shared(b, s[0], frame, 7, NULL), -1);
+    assert_null(sendbatch_room(b, 1));
+    sn.n = 0;
+    assert_int_equal(sendbatch_submit(b, note, &sn), SENDBATCH_ENTRIES);
+    assert_int_equal(sn.n, SENDBATCH_ENTRIES);
+    close(s[0]), close(s[1]), close(t[0]), close(t[1]);
+    sendbatch_free(b);
+}
+
 struct tally {
     size_t reported, bytes;
 };
@@ -182,6 +232,7 @@ int main(void)
         cmocka_unit_test(a_full_socket_is_reported_not_waited_for),
         cmocka_unit_test(a_closed_peer_is_an_error),
         cmocka_unit_test(room_runs_out_by_bytes_and_by_entries),
+        cmocka_unit_test(a_shared_send_is_not_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
