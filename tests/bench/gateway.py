@@ -225,6 +225,8 @@ def main():
     wanted = set(args.peers if args.compare else [args.server])
     if set(FLOORS) & wanted:
         build_floor(args.floor, bool({"floor-uring", "floor-uring50"} & wanted))
+    if "bun" in wanted:
+        bun_binary(args)  # missing: say so now, not after the runs before it
     if args.compare:
         compare(args)
         return
