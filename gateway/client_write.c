@@ -327,14 +327,15 @@ static void batch_sent(void *owner, const unsigned char *data, size_t len, ssize
 {
     struct client *c = owner;
     struct client_set *cs = arg;
+    size_t taken = sent > 0 ? (size_t)sent : 0;
 
-    if (sent != (ssize_t)len && !c->killed) {
+    if (taken != len && !c->killed) {
         if (sent < 0 && sent != -EAGAIN && sent != -EWOULDBLOCK) {
             log_debug("client: send failed: %s", strerror((int)-sent));
             kill_after_failed_write(c);
             cs->batch_failed++;
-        } else if (lws_write(c->wsi, (unsigned char *)data + (sent > 0 ? sent : 0),
-                             len - (size_t)(sent > 0 ? sent : 0), LWS_WRITE_HTTP) < 0) {
+        } else if (lws_write(c->wsi, (unsigned char *)data + taken, len - taken,
+                             LWS_WRITE_HTTP) < 0) {
             kill_after_failed_write(c);
             cs->batch_failed++;
         }
@@ -355,7 +356,8 @@ static int batch_shared(struct client_set *cs, struct client *c)
     size_t hlen = frame_header_size(m->len);
     unsigned char *p = (unsigned char *)outmsg_text(m) - hlen;
 
-    if (c->queue.count != 1 || c->sending || hlen > OUTMSG_HEADROOM)
+    _Static_assert(OUTMSG_HEADROOM >= 10, "the headroom must hold any frame header");
+    if (c->queue.count != 1 || c->sending)
         return 0;
     frame_header(p, m->len);
     if (sendbatch_add_shared(cs->sends, c->fd, p, hlen + m->len, c) < 0) {

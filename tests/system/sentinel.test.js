@@ -7,8 +7,9 @@
 // promoted the last replica and the killed server is back as a replica
 // (the second time, a collector is killed too and started again): no
 // daemon exits, every client receives samples polled after the kill
-// within 10 s of it, no sample reaches a client twice, no interface gets
-// samples from both collectors in more than one 1 s interval, both
+// within 10 s of it, no sample reaches a client twice, no interface's
+// samples (in the order they were taken) change collector more than
+// twice (away and back: never interleaved), both
 // collectors hold devices at the end, and the daemons'
 // descriptors and RSS are flat from the second failover to the last.
 //
