@@ -421,7 +421,7 @@ static const struct lws_protocols protocols[] = {
         .name = PROTOCOL_NAME,
         .callback = callback_ifmon,
         .per_session_data_size = sizeof(struct pss),
-        .rx_buffer_size = 1024, /* per connection; client frames are small and reassembled */
+        .rx_buffer_size = 512, /* per connection; client frames are small and reassembled */
         .tx_packet_size = CLIENT_BATCH_MAX_BYTES + 64,
     },
     {NULL, NULL, 0, 0, 0, NULL, 0},

@@ -101,6 +101,12 @@ describe('gateway bad input', () => {
     c.ws.send('st","id":"frag"}', { fin: true });
     const r = await c.reply('list', 'frag');
     assert.ok('inventory' in r);
+    // A whole message just under the limit: libwebsockets hands it over in
+    // pieces of the connection's receive buffer (512 bytes), put together.
+    const whole = JSON.stringify({ op: 'list', id: 'whole', pad: 'y'.repeat(MAX_FRAME - 60) });
+    assert.ok(whole.length > 900 && whole.length <= MAX_FRAME);
+    c.send(whole);
+    assert.ok('inventory' in (await c.reply('list', 'whole')));
     await stillWorks(c, 'e4');
   });
 
