@@ -421,7 +421,9 @@ static const struct lws_protocols protocols[] = {
         .name = PROTOCOL_NAME,
         .callback = callback_ifmon,
         .per_session_data_size = sizeof(struct pss),
-        .rx_buffer_size = 512, /* per connection; client frames are small and reassembled */
+        /* Allocated per connection and held while it listens: small.
+         * A longer message comes in pieces, put together (client.c). */
+        .rx_buffer_size = 512,
         .tx_packet_size = CLIENT_BATCH_MAX_BYTES + 64,
     },
     {NULL, NULL, 0, 0, 0, NULL, 0},
